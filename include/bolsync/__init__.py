@@ -1,0 +1,1 @@
+"""bolsync pipeline code: windows, extract, transform, load and the Airflow task wiring."""

@@ -1,0 +1,38 @@
+"""Builds the orders DAGs; DAG files only call :func:`orders_dag` (no I/O at import time)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from bolsync.airflow_tasks import extract, list_accounts, load
+
+DEFAULT_ARGS = {
+    "owner": "bolsync",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=20),
+    "execution_timeout": timedelta(hours=2),
+}
+
+
+def orders_dag(
+    dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None, tags: list[str]
+) -> DAG:
+    """A DAG syncing every account's order changes in each [start, end) data interval."""
+    with DAG(
+        dag_id=dag_id,
+        schedule=CronDataIntervalTimetable(cron, timezone=timezone),
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=4,
+        default_args=DEFAULT_ARGS,
+        doc_md=doc_md,
+        tags=["bol", "orders", *tags],
+    ) as dag:
+        accounts = list_accounts()
+        extracted = extract.expand(conn_id=accounts)
+        load.expand(extracted=extracted)
+    return dag

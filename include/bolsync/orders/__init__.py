@@ -1,0 +1,1 @@
+"""Orders: extract from the Retailer API, transform to tables."""

@@ -1,0 +1,185 @@
+"""Pure pandas transforms from bol order JSON to warehouse rows (no I/O).
+
+Customer personal data (names, addresses, e-mail, phone, VAT/KvK numbers) is never read here.
+Missing optional fields become nulls; a missing required field raises ValueError naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+ITEM_STATUS_DTYPES: dict[str, str] = {
+    "retailer_id": "string",
+    "order_id": "string",
+    "order_item_id": "string",
+    "ean": "string",
+    "quantity": "Int64",
+    "quantity_shipped": "Int64",
+    "quantity_cancelled": "Int64",
+    "fulfilment_method": "string",
+    "fulfilment_status": "string",
+    "cancellation_request": "boolean",
+    "latest_changed_at": "datetime64[us, UTC]",
+}
+
+ITEM_DETAIL_DTYPES: dict[str, str] = {
+    **ITEM_STATUS_DTYPES,
+    "unit_price": "Float64",
+    "total_price": "Float64",
+    "commission": "Float64",
+    "discount_total": "Float64",
+    "offer_id": "string",
+    "offer_reference": "string",
+    "product_title": "string",
+    "distribution_party": "string",
+    "latest_delivery_date": "datetime64[us]",
+    "exact_delivery_date": "datetime64[us]",
+    "expiry_date": "datetime64[us]",
+    "time_frame_type": "string",
+}
+
+ORDER_DTYPES: dict[str, str] = {
+    "retailer_id": "string",
+    "order_id": "string",
+    "order_placed_at": "datetime64[us, UTC]",
+    "pickup_point": "boolean",
+    "shipment_country_code": "string",
+    "item_count": "Int64",
+}
+
+_STATUS_FIELDS = {
+    "ean": "ean",
+    "quantity": "quantity",
+    "quantity_shipped": "quantityShipped",
+    "quantity_cancelled": "quantityCancelled",
+    "fulfilment_status": "fulfilmentStatus",
+    "cancellation_request": "cancellationRequest",
+    "latest_changed_at": "latestChangedDateTime",
+}
+
+
+def _require(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    value = obj.get(key)
+    if value is None or value == "":
+        raise ValueError(f"{where}: required field '{key}' is missing")
+    return value
+
+
+def _frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(dtypes))
+    for column, dtype in dtypes.items():
+        if dtype.startswith("datetime64") and "UTC" in dtype:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").astype(dtype)
+        elif dtype.startswith("datetime64"):
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype(dtype)
+        else:
+            frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def order_item_status_rows(retailer_id: str, orders: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of the mutable item state from ``GET /retailer/orders`` pages (ReducedOrder objects)."""
+    rows: list[dict[str, Any]] = []
+    for order in orders:
+        order_id = str(_require(order, "orderId", "order list entry"))
+        for item in order.get("orderItems") or []:
+            where = f"order {order_id} list item"
+            row = {
+                "retailer_id": retailer_id,
+                "order_id": order_id,
+                "order_item_id": str(_require(item, "orderItemId", where)),
+                "fulfilment_method": item.get("fulfilmentMethod"),
+            }
+            for column, key in _STATUS_FIELDS.items():
+                row[column] = item.get(key)
+            _require(item, "latestChangedDateTime", where)
+            rows.append(row)
+    return latest_per_item(_frame(rows, ITEM_STATUS_DTYPES))
+
+
+def order_rows(retailer_id: str, details: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per order from full orders (``GET /retailer/orders/{id}``), without personal data."""
+    rows = []
+    for order in details:
+        order_id = str(_require(order, "orderId", "order detail"))
+        shipment = order.get("shipmentDetails") or {}
+        rows.append(
+            {
+                "retailer_id": retailer_id,
+                "order_id": order_id,
+                "order_placed_at": order.get("orderPlacedDateTime"),
+                "pickup_point": order.get("pickupPoint", order.get("pickUpPoint")),
+                "shipment_country_code": shipment.get("countryCode"),
+                "item_count": len(order.get("orderItems") or []),
+            }
+        )
+    return _frame(rows, ORDER_DTYPES).drop_duplicates(["retailer_id", "order_id"], keep="last")
+
+
+def order_item_detail_rows(retailer_id: str, details: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Full item rows (prices, commission, offer, product, fulfilment) from full orders."""
+    rows = []
+    for order in details:
+        order_id = str(_require(order, "orderId", "order detail"))
+        for item in order.get("orderItems") or []:
+            where = f"order {order_id} item"
+            fulfilment = item.get("fulfilment") or {}
+            offer = item.get("offer") or {}
+            product = item.get("product") or {}
+            discounts = item.get("discounts") or []
+            row = {
+                "retailer_id": retailer_id,
+                "order_id": order_id,
+                "order_item_id": str(_require(item, "orderItemId", where)),
+                "ean": product.get("ean") or item.get("ean"),
+                "quantity": item.get("quantity"),
+                "quantity_shipped": item.get("quantityShipped"),
+                "quantity_cancelled": item.get("quantityCancelled"),
+                "fulfilment_method": fulfilment.get("method"),
+                "fulfilment_status": item.get("fulfilmentStatus") or _status_from_counts(item),
+                "cancellation_request": item.get("cancellationRequest"),
+                "latest_changed_at": item.get("latestChangedDateTime"),
+                "unit_price": item.get("unitPrice"),
+                "total_price": item.get("totalPrice"),
+                "commission": item.get("commission"),
+                "discount_total": sum(float(d.get("amount") or 0) for d in discounts) if discounts else None,
+                "offer_id": offer.get("offerId"),
+                "offer_reference": offer.get("reference"),
+                "product_title": product.get("title"),
+                "distribution_party": fulfilment.get("distributionParty"),
+                "latest_delivery_date": fulfilment.get("latestDeliveryDate"),
+                "exact_delivery_date": fulfilment.get("exactDeliveryDate"),
+                "expiry_date": fulfilment.get("expiryDate"),
+                "time_frame_type": fulfilment.get("timeFrameType"),
+            }
+            rows.append(row)
+    return latest_per_item(_frame(rows, ITEM_DETAIL_DTYPES))
+
+
+def _status_from_counts(item: Mapping[str, Any]) -> str | None:
+    """The detail endpoint has no fulfilmentStatus: HANDLED once every unit is shipped or cancelled."""
+    quantity = item.get("quantity")
+    if quantity is None:
+        return None
+    done = (item.get("quantityShipped") or 0) + (item.get("quantityCancelled") or 0)
+    return "HANDLED" if done >= quantity else "OPEN"
+
+
+def latest_per_item(items: pd.DataFrame) -> pd.DataFrame:
+    """Keep one row per (retailer_id, order_item_id): the one with the newest latest_changed_at."""
+    if items.empty:
+        return items.reset_index(drop=True)
+    ordered = items.sort_values("latest_changed_at", kind="stable", na_position="first")
+    return ordered.drop_duplicates(["retailer_id", "order_item_id"], keep="last").reset_index(drop=True)
+
+
+def without_personal_data(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a full order the warehouse uses; names, addresses, e-mail, phone, VAT/KvK dropped."""
+    shipment = order.get("shipmentDetails") or {}
+    kept = {k: v for k, v in order.items() if k not in ("shipmentDetails", "billingDetails")}
+    if "countryCode" in shipment:
+        kept["shipmentDetails"] = {"countryCode": shipment["countryCode"]}
+    return kept

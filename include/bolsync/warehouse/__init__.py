@@ -1,0 +1,1 @@
+"""The warehouse: DuckDB by default (single writer, guarded by a file lock)."""

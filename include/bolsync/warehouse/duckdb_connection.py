@@ -1,0 +1,83 @@
+"""Short DuckDB connections to the warehouse file, one process at a time.
+
+DuckDB allows one writing process per file. Every bolsync connection first takes an exclusive
+``flock`` on ``<file>.lock`` (waiting, with a log line, while another task holds it), then opens the
+file, retrying briefly if a process outside bolsync (e.g. a DuckDB UI) holds DuckDB's own lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from bolsync.warehouse.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_CONN_ID = "bol_warehouse"
+DEFAULT_DATABASE = Path("data") / "warehouse.duckdb"
+OPEN_ATTEMPTS = 20
+
+
+def warehouse_path(conn_id: str = WAREHOUSE_CONN_ID) -> Path:
+    """The DuckDB file of the ``bol_warehouse`` connection (its host), else ``data/warehouse.duckdb``."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+    hook = DuckDBHook(duckdb_conn_id=conn_id)
+    try:
+        database = hook.get_database()
+    except AirflowNotFoundException:
+        log.info("No connection '%s'; using %s.", conn_id, DEFAULT_DATABASE.resolve())
+        return DEFAULT_DATABASE.resolve()
+    if database in ("", ":memory:") or database.startswith("md:"):
+        raise ValueError(f"connection '{conn_id}' must name a DuckDB file in its host field, got {database!r}.")
+    return Path(database).expanduser().resolve()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("Warehouse %s is in use by another task; waiting for it.", path)
+            started = time.monotonic()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            log.info("Warehouse lock acquired after %.1fs.", time.monotonic() - started)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An exclusive, migrated connection to the warehouse file; closed on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(path):
+        conn = _open(path)
+        try:
+            migrate(conn)
+            yield conn
+        finally:
+            conn.close()
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or attempt == OPEN_ATTEMPTS:
+                raise
+            log.info("DuckDB file %s is locked by another program; retry %d in 1s.", path, attempt)
+            time.sleep(1)
+    raise AssertionError("unreachable")

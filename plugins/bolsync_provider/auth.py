@@ -1,0 +1,129 @@
+"""OAuth2 client-credentials tokens for one connection: memory first, then the shared cache, then bol."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from bolsync_provider.exceptions import BolAuthError, BolTransportError
+from bolsync_provider.metrics import ApiMetrics
+from bolsync_provider.retry import RETRIABLE, log_retry, wait_for_retry
+from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.status_mapper import describe_body, error_for_status, parse_problem
+from bolsync_provider.token_cache import TokenCache
+from bolsync_provider.tokens import AccessToken, parse_token_response
+
+log = logging.getLogger(__name__)
+
+SETTINGS_HINT = (
+    "Check the Client ID and Client Secret of the connection; if they are right, the credentials may "
+    "have been revoked: create new ones in the bol Seller Dashboard (Settings > API settings)."
+)
+
+
+class TokenProvider:
+    """Hands out a fresh access token; fetches one only when the cached one nears expiry."""
+
+    def __init__(
+        self,
+        settings: BolConnectionSettings,
+        cache: TokenCache,
+        session: requests.Session,
+        metrics: ApiMetrics,
+    ) -> None:
+        self._settings = settings
+        self._cache = cache
+        self._session = session
+        self._metrics = metrics
+        self._token: AccessToken | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> AccessToken:
+        """A token that is not within its refresh margin of expiry."""
+        with self._lock:
+            now = time.time()
+            if self._token is not None and self._token.is_fresh(now):
+                return self._token
+            cached = self._cache.load(self._settings.conn_id)
+            if cached is not None and cached.client_id == self._settings.client_id and cached.is_fresh(now):
+                self._token = cached
+                return cached
+            self._token = self._fetch()
+            self._cache.store(self._settings.conn_id, self._token)
+            return self._token
+
+    def invalidate(self, token: AccessToken) -> None:
+        """Forget ``token`` (bol said it expired) so the next :meth:`get` fetches a new one."""
+        with self._lock:
+            if self._token is not None and self._token.value == token.value:
+                self._token = None
+            expired = AccessToken(
+                value=token.value, issued_at=token.issued_at, expires_at=0.0, client_id=token.client_id
+            )
+            cached = self._cache.load(self._settings.conn_id)
+            if cached is None or cached.value == token.value:
+                self._cache.store(self._settings.conn_id, expired)
+
+    def _fetch(self) -> AccessToken:
+        retrying = Retrying(
+            retry=retry_if_exception_type(RETRIABLE),
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=wait_for_retry,
+            before_sleep=log_retry(self._metrics, f"token request of connection '{self._settings.conn_id}'"),
+            reraise=True,
+        )
+        return retrying(self._fetch_once)
+
+    def _fetch_once(self) -> AccessToken:
+        label = f"bol login ({self._settings.login_url}) for connection '{self._settings.conn_id}'"
+        requested_at = time.time()
+        self._metrics.add(token_requests=1)
+        try:
+            response = self._session.post(
+                self._settings.login_url,
+                data={"grant_type": "client_credentials"},
+                auth=(self._settings.client_id, self._settings.client_secret),
+                headers={"Accept": "application/json"},
+                timeout=self._settings.timeout_seconds,
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise BolTransportError(f"{label}: {type(error).__name__}") from None
+        body = response.text
+        if response.status_code in (400, 401, 403):
+            raise BolAuthError(
+                f"{label} refused the credentials (HTTP {response.status_code}: "
+                f"{describe_body(body, parse_problem(body))}). {SETTINGS_HINT}",
+                status=response.status_code,
+            )
+        if response.status_code == 404:
+            raise BolAuthError(
+                f"{label} answered 404: bol shows a blocked IP address this way. Stop the sync and "
+                "contact bol partner service if this persists.",
+                status=404,
+            )
+        error = error_for_status(response.status_code, body, response.headers, request="POST token")
+        if error is not None:
+            raise error
+        token = parse_token_response(
+            body, requested_at=requested_at, client_id=self._settings.client_id, login_label=label
+        )
+        _mask(token.value)
+        log.info(
+            "Fetched a new access token for connection '%s' (valid %.0fs).",
+            self._settings.conn_id,
+            token.lifetime,
+        )
+        return token
+
+
+def _mask(secret: str) -> None:
+    """Register the token with Airflow's secrets masker, when running inside Airflow."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - Airflow is always installed with the provider
+        return
+    mask_secret(secret)

@@ -1,0 +1,67 @@
+"""Typed errors of the bol.com Retailer API client.
+
+Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError`.
+Fatal: everything else. Messages never contain credentials or tokens.
+"""
+
+from __future__ import annotations
+
+
+class BolError(Exception):
+    """Base class of every bolsync error."""
+
+
+class BolConfigError(BolError):
+    """A connection or setting is missing or invalid; fix the configuration."""
+
+
+class BolApiError(BolError):
+    """The API answered with an error status."""
+
+    def __init__(self, message: str, *, status: int | None = None, problem: dict | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problem = problem or {}
+
+
+class BolAuthError(BolApiError):
+    """Credentials, token or account are not accepted (401/403 or a login failure). Never retried."""
+
+
+class BolTokenExpired(BolAuthError):
+    """The API says the JWT has expired (401 "Expired JWT"): refresh once and retry."""
+
+
+class BolRateLimited(BolApiError):
+    """429 Too Many Requests; ``retry_after`` is the server's wait in seconds, if it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None, status: int = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class BolServerError(BolApiError):
+    """5xx or 408: transient on bol's side, retried."""
+
+
+class BolClientError(BolApiError):
+    """A 4xx other than 401/403/404/429: the request is wrong, retrying cannot help."""
+
+
+class BolNotFound(BolClientError):
+    """404: the resource does not exist (or is no longer kept by bol)."""
+
+
+class BolTransportError(BolError):
+    """Timeout or dropped connection before a response arrived: retried."""
+
+
+class BolResponseError(BolError):
+    """The API answered 2xx with a body that does not have the documented shape."""
+
+
+class BolWindowTooOld(BolConfigError):
+    """A requested window lies beyond bol's 3 months of order history."""
+
+
+RETRIABLE_ERRORS: tuple[type[BaseException], ...] = (BolRateLimited, BolServerError, BolTransportError)

@@ -1,0 +1,68 @@
+"""Provider metadata: registers the ``bol_retailer`` connection type with its UI form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bolsync_provider import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider description Airflow's ProvidersManager reads."""
+    return {
+        "package-name": "bolsync",
+        "name": "bolsync (bol.com Retailer API)",
+        "description": "Hook and connection type for the bol.com Retailer API.",
+        "versions": [__version__],
+        "hooks": [
+            {
+                "integration-name": "bol.com Retailer API",
+                "python-modules": ["bolsync_provider.hooks.bol_retailer"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "bol_retailer",
+                "hook-class-name": "bolsync_provider.hooks.bol_retailer.BolRetailerHook",
+                "hook-name": "bol.com Retailer API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "port"],
+                    "relabeling": {"login": "Client ID", "password": "Client Secret"},
+                    "placeholders": {
+                        "login": "client id from the Seller Dashboard (API settings)",
+                        "password": "client secret",
+                    },
+                },
+                "conn-fields": {
+                    "api_url": {
+                        "label": "API URL",
+                        "schema": {"type": ["string", "null"], "default": "https://api.bol.com"},
+                    },
+                    "login_url": {
+                        "label": "Login (token) URL",
+                        "schema": {"type": ["string", "null"], "default": "https://login.bol.com/token"},
+                    },
+                    "retailer_id": {
+                        "label": "Retailer ID (only if the token has no aid claim)",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "rate_limit_per_second": {
+                        "label": "Request budget per second",
+                        "schema": {"type": ["number", "null"], "default": 5},
+                    },
+                    "rate_limit_per_hour": {
+                        "label": "Request budget per hour",
+                        "schema": {"type": ["integer", "null"], "default": 18000},
+                    },
+                    "timeout_seconds": {
+                        "label": "HTTP timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
+                    "max_attempts": {
+                        "label": "Attempts per request (429, 5xx, network errors)",
+                        "schema": {"type": ["integer", "null"], "default": 6},
+                    },
+                },
+            }
+        ],
+    }

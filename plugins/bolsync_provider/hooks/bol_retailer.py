@@ -1,0 +1,153 @@
+"""``BolRetailerHook``: typed access to the bol.com Retailer API for one ``bol_retailer`` connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+import requests
+from airflow.sdk import BaseHook
+
+from bolsync_provider.auth import TokenProvider
+from bolsync_provider.exceptions import BolConfigError, BolError, BolResponseError
+from bolsync_provider.metrics import ApiMetrics
+from bolsync_provider.rate_budget import RateBudget, budget_for
+from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.token_cache import TokenCache, VariableTokenCache
+from bolsync_provider.transport import BolTransport
+
+ORDERS_ENDPOINT = "GET /retailer/orders"
+ORDER_ENDPOINT = "GET /retailer/orders/{id}"
+#: A loop guard: bol's order list never has anywhere near this many pages for one filter.
+MAX_ORDER_PAGES = 2_000
+
+
+class BolRetailerHook(BaseHook):
+    """Client-credentials auth, a per-credential request budget, retries and typed errors.
+
+    No I/O happens in ``__init__``; the connection is read on first use.
+    """
+
+    conn_name_attr = "bol_conn_id"
+    default_conn_name = "bol_retailer_default"
+    conn_type = "bol_retailer"
+    hook_name = "bol.com Retailer API"
+
+    def __init__(
+        self,
+        bol_conn_id: str = default_conn_name,
+        *,
+        token_cache: TokenCache | None = None,
+        budget: RateBudget | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        super().__init__()
+        self.bol_conn_id = bol_conn_id
+        self._token_cache = token_cache
+        self._budget = budget
+        self._session = session
+        self.metrics = ApiMetrics()
+
+    @cached_property
+    def settings(self) -> BolConnectionSettings:
+        conn = self.get_connection(self.bol_conn_id)
+        if conn.conn_type not in (self.conn_type, None, ""):
+            raise BolConfigError(
+                f"connection '{self.bol_conn_id}' has type '{conn.conn_type}'; it must be '{self.conn_type}'."
+            )
+        return BolConnectionSettings.from_connection(
+            self.bol_conn_id, conn.login, conn.password, conn.extra_dejson
+        )
+
+    @cached_property
+    def _http(self) -> requests.Session:
+        session = self._session or requests.Session()
+        session.headers["User-Agent"] = "bolsync (Apache Airflow)"
+        return session
+
+    @cached_property
+    def tokens(self) -> TokenProvider:
+        cache = self._token_cache or VariableTokenCache()
+        return TokenProvider(self.settings, cache, self._http, self.metrics)
+
+    @cached_property
+    def transport(self) -> BolTransport:
+        budget = self._budget or budget_for(self.settings)
+        return BolTransport(self.settings, self.tokens, budget, self._http, self.metrics)
+
+    @property
+    def retailer_id(self) -> str:
+        """The seller this credential belongs to: the token's ``aid`` claim, else extra ``retailer_id``."""
+        from_token = self.tokens.get().retailer_id
+        retailer_id = from_token or self.settings.retailer_id
+        if not retailer_id:
+            raise BolConfigError(
+                f"connection '{self.bol_conn_id}': the access token has no 'aid' claim naming the retailer; "
+                "set the connection extra 'retailer_id' to your bol retailer (seller) id."
+            )
+        if from_token and self.settings.retailer_id and from_token != self.settings.retailer_id:
+            raise BolConfigError(
+                f"connection '{self.bol_conn_id}': extra retailer_id {self.settings.retailer_id} does not match "
+                f"the retailer {from_token} the credentials belong to; remove or correct the extra."
+            )
+        return retailer_id
+
+    def get_orders_page(
+        self,
+        page: int,
+        *,
+        latest_change_date: str | None = None,
+        change_interval_minute: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """One page (50 orders) of ``GET /retailer/orders`` for all fulfilment methods and statuses.
+
+        bol answers an empty page with ``{}``: that returns ``[]``.
+        """
+        params: dict[str, Any] = {"page": page, "fulfilment-method": "ALL", "status": "ALL"}
+        if latest_change_date is not None:
+            params["latest-change-date"] = latest_change_date
+        if change_interval_minute is not None:
+            params["change-interval-minute"] = change_interval_minute
+        body = self.transport.get_json("/retailer/orders", endpoint=ORDERS_ENDPOINT, params=params)
+        if body is None:
+            return []
+        if not isinstance(body, dict):
+            raise BolResponseError(f"{ORDERS_ENDPOINT} page {page}: expected a JSON object, got {type(body).__name__}.")
+        orders = body.get("orders")
+        if orders is None:
+            return []
+        if not isinstance(orders, list) or not all(isinstance(order, dict) for order in orders):
+            raise BolResponseError(f"{ORDERS_ENDPOINT} page {page}: 'orders' is not a list of objects.")
+        return orders
+
+    def iter_order_pages(
+        self, *, latest_change_date: str | None = None, change_interval_minute: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Stream pages until the first empty one."""
+        for page in range(1, MAX_ORDER_PAGES + 1):
+            orders = self.get_orders_page(
+                page, latest_change_date=latest_change_date, change_interval_minute=change_interval_minute
+            )
+            if not orders:
+                return
+            yield orders
+        raise BolResponseError(f"{ORDERS_ENDPOINT}: more than {MAX_ORDER_PAGES} pages; stopping (loop guard).")
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        """The full order (``GET /retailer/orders/{order-id}``), including personal data."""
+        if not order_id or "/" in order_id:
+            raise BolResponseError(f"refusing to request an order with id {order_id!r}.")
+        body = self.transport.get_json(f"/retailer/orders/{order_id}", endpoint=ORDER_ENDPOINT)
+        if not isinstance(body, dict) or not isinstance(body.get("orderItems"), list):
+            raise BolResponseError(f"{ORDER_ENDPOINT} for order {order_id}: the body has no 'orderItems' list.")
+        return body
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token and one order page; used by the connection form's Test button."""
+        try:
+            retailer_id = self.retailer_id
+            self.get_orders_page(1, change_interval_minute=1)
+        except BolError as error:
+            return False, str(error)
+        return True, f"Connected: credentials of retailer {retailer_id}."
