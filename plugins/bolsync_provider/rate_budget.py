@@ -18,8 +18,8 @@ from bolsync_provider.settings import BolConnectionSettings
 
 log = logging.getLogger(__name__)
 
-#: Added to every window so that network jitter between our clock and bol's cannot tip a burst over.
-WINDOW_SAFETY_MS = 250
+#: Every window is stretched by this fraction so network jitter between us and bol cannot tip a burst over.
+WINDOW_SAFETY_FRACTION = 0.02
 #: Waits longer than this are logged, so a slow task says what it is waiting for.
 LOG_WAIT_ABOVE_SECONDS = 1.0
 
@@ -37,9 +37,18 @@ class RateBudget(Protocol):
 
 
 def _rate(requests: float, period_seconds: float) -> Rate:
-    if requests >= 1:
-        return Rate(int(requests), int(period_seconds * 1000) + WINDOW_SAFETY_MS)
-    return Rate(1, int(period_seconds * 1000 / requests) + WINDOW_SAFETY_MS)
+    if requests < 1:
+        requests, period_seconds = 1, period_seconds / requests
+    return Rate(int(requests), int(period_seconds * 1000 * (1 + WINDOW_SAFETY_FRACTION)))
+
+
+def _rates(*rates: Rate) -> list[Rate]:
+    """Shortest window first, dropping any longer window that could never bind (pyrate's rule)."""
+    kept: list[Rate] = []
+    for rate in sorted(rates, key=lambda r: r.interval):
+        if not kept or (rate.limit > kept[-1].limit and rate.limit / rate.interval <= kept[-1].limit / kept[-1].interval):
+            kept.append(rate)
+    return kept
 
 
 class InProcessRateBudget:
@@ -53,7 +62,7 @@ class InProcessRateBudget:
         endpoint_limits: Mapping[str, tuple[int, float]],
     ) -> None:
         self._label = label
-        self._credential = Limiter([_rate(per_second, 1.0), _rate(per_hour, 3600.0)])
+        self._credential = Limiter(_rates(_rate(per_second, 1.0), _rate(per_hour, 3600.0)))
         self._endpoints = {name: Limiter([_rate(n, seconds)]) for name, (n, seconds) in endpoint_limits.items()}
         self._not_before: dict[str | None, float] = {}
         self._lock = threading.Lock()

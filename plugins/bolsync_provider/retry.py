@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from bolsync_provider.metrics import ApiMetrics
 log = logging.getLogger(__name__)
 
 RETRIABLE = RETRIABLE_ERRORS
-BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_BASE_SECONDS = float(os.environ.get("BOLSYNC_BACKOFF_BASE_SECONDS", "1.0"))
 BACKOFF_CAP_SECONDS = 60.0
 
 

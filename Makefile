@@ -1,0 +1,65 @@
+# bolsync developer entry points. Run from the repository root.
+#
+#   make venv   create/refresh .venv from the lock file (skipped while the lock is unchanged)
+#   make run    one-shot demo: emulator + Airflow standalone, backfill + hourly run, summary, stop
+#   make up     start the emulator and Airflow in the background (UI on http://127.0.0.1:8080)
+#   make down   stop what `make up` started
+#   make test   run the test suite (pytest, 2 workers)
+#   make lint   ruff + mypy
+#   make clean  remove caches and Airflow demo state (.run, .airflow); `make distclean` also data/, .venv
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.bolsync-installed
+PIP_FLAGS ?= --progress-bar off
+# Per-test timeout (seconds) and pytest workers; extra pytest arguments via PYTEST_ARGS.
+TEST_TIMEOUT ?= 300
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help venv run up down test lint clean distclean
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+
+venv: $(STAMP)
+
+# Rebuilt only when the lock or the project metadata is newer than the stamp.
+$(STAMP): requirements.txt pyproject.toml
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		echo "$(VENV) is not a Python 3.11 venv: recreating it"; rm -rf $(VENV); fi
+	@if [ ! -x $(BIN)/python ]; then \
+		[ -n "$(PYTHON)" ] || { echo "python3.11 not found on PATH" >&2; exit 1; }; \
+		echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+run: venv
+	$(BIN)/python -m bolsync.demo run
+
+up: venv
+	$(BIN)/python -m bolsync.demo up
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m bolsync.demo down; else echo "No $(VENV): nothing to stop."; fi
+
+# pytest exit code 5 means "no tests collected": reported, but not a failure.
+test: venv
+	@set +e; $(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS) tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy --config-file pyproject.toml plugins include dags
+
+clean: down
+	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf data $(VENV)

@@ -1,0 +1,134 @@
+"""Injected faults: one-shot rules consumed in order, plus per-client states (revoked, inactive)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429")
+STATE_KINDS = ("token_lifetime", "revoke", "inactive")
+SERVER_ERROR_STATUSES = (500, 502, 503, 504)
+
+
+@dataclass
+class FaultRule:
+    """A fault applied to the next ``count`` matching requests."""
+
+    kind: str
+    count: int = 1
+    client_id: str | None = None
+    path_prefix: str | None = None
+    status: int = 500
+    seconds: float = 1.0
+    retry_after: bool = True
+
+    def matches(self, client_id: str | None, path: str) -> bool:
+        if self.client_id is not None and self.client_id != client_id:
+            return False
+        return self.path_prefix is None or path.startswith(self.path_prefix)
+
+
+def _int(raw: dict[str, Any], key: str, default: int, low: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{key} must be an integer >= {low}")
+    return value
+
+
+def _seconds(raw: dict[str, Any], default: float) -> float:
+    value = raw.get("seconds", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError("seconds must be a number >= 0")
+    return float(value)
+
+
+def _optional_str(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value
+
+
+class FaultBook:
+    """The active faults; thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rules: list[FaultRule] = []
+        self.revoked: set[str] = set()
+        self.inactive: set[str] = set()
+        self.token_lifetimes: dict[str | None, int] = {}
+
+    def add(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Validate and add one fault given as JSON; ValueError if malformed."""
+        kind = raw.get("kind")
+        client_id = _optional_str(raw, "client_id")
+        path_prefix = _optional_str(raw, "path_prefix")
+        if kind in RULE_KINDS:
+            rule = FaultRule(kind=kind, count=_int(raw, "count", 1, 1), client_id=client_id, path_prefix=path_prefix)
+            if kind == "server_error":
+                rule.status = _int(raw, "status", 500, 500)
+                if rule.status not in SERVER_ERROR_STATUSES:
+                    raise ValueError(f"status must be one of {SERVER_ERROR_STATUSES}")
+            elif kind == "slow":
+                rule.seconds = _seconds(raw, 2.0)
+            elif kind == "burst_429":
+                rule.seconds = _seconds(raw, 1.0)
+                rule.retry_after = bool(raw.get("retry_after", True))
+            with self.lock:
+                self.rules.append(rule)
+            return asdict(rule)
+        if kind == "token_lifetime":
+            lifetime = _int(raw, "seconds", 300, 1)
+            with self.lock:
+                self.token_lifetimes[client_id] = lifetime
+            return {"kind": kind, "seconds": lifetime, "client_id": client_id}
+        if kind in ("revoke", "inactive"):
+            if not client_id:
+                raise ValueError(f"{kind} needs a client_id")
+            with self.lock:
+                (self.revoked if kind == "revoke" else self.inactive).add(client_id)
+            return {"kind": kind, "client_id": client_id}
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(RULE_KINDS + STATE_KINDS)}")
+
+    def take(self, client_id: str | None, path: str) -> FaultRule | None:
+        """Consume the first rule matching this request, if any."""
+        with self.lock:
+            for rule in self.rules:
+                if rule.matches(client_id, path):
+                    rule.count -= 1
+                    if rule.count <= 0:
+                        self.rules.remove(rule)
+                    return FaultRule(**{**asdict(rule), "count": 1})
+        return None
+
+    def is_revoked(self, client_id: str) -> bool:
+        with self.lock:
+            return client_id in self.revoked
+
+    def is_inactive(self, client_id: str) -> bool:
+        with self.lock:
+            return client_id in self.inactive
+
+    def token_lifetime(self, client_id: str, default: int) -> int:
+        """The lifetime for new tokens of ``client_id``: a per-client fault, a global one, else ``default``."""
+        with self.lock:
+            return self.token_lifetimes.get(client_id, self.token_lifetimes.get(None, default))
+
+    def clear(self) -> None:
+        """Remove every fault and restore credentials and accounts."""
+        with self.lock:
+            self.rules.clear()
+            self.revoked.clear()
+            self.inactive.clear()
+            self.token_lifetimes.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "rules": [asdict(rule) for rule in self.rules],
+                "revoked": sorted(self.revoked),
+                "inactive": sorted(self.inactive),
+                "token_lifetime": {str(k) if k else "*": v for k, v in self.token_lifetimes.items()},
+            }

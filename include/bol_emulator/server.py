@@ -1,0 +1,130 @@
+"""The HTTP layer: a threading stdlib server on 127.0.0.1 feeding requests to the Emulator."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+from bol_emulator.app import Emulator, Request
+from bol_emulator.config import EmulatorConfig
+from bol_emulator.faults import FaultBook
+from bol_emulator.problems import Response, html_error
+from bol_emulator.stats import Stats
+from bol_emulator.world import World
+
+HOST = "127.0.0.1"
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer (daemon threads) that knows its Emulator."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, emulator: Emulator, port: int) -> None:
+        super().__init__((HOST, port), Handler)
+        self.emulator = emulator
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Reads a request, asks the Emulator, writes the answer (or drops the connection)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+    timeout = 120
+    server: EmulatorServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request.build(self.command, self.path, dict(self.headers.items()), body)
+        try:
+            response = self.server.emulator.handle(request)
+        except Exception as exc:  # a bug in the emulator must still answer
+            self.log_error("emulator error: %r", exc)
+            response = html_error(500)
+        if response.drop:
+            self._drop()
+        else:
+            self._write(response)
+
+    def _drop(self) -> None:
+        """Close the socket without writing a byte of response."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _write(self, response: Response) -> None:
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.emulator.config.verbose:
+            sys.stderr.write(f"bol emulator: {self.address_string()} {format % args}\n")
+
+
+class EmulatorHandle:
+    """A running emulator: its URLs and state; ``stop()`` shuts it down (also usable as a context manager)."""
+
+    def __init__(self, server: EmulatorServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.emulator = server.emulator
+        self.port: int = server.server_address[1]
+        self.base_url = f"http://{HOST}:{self.port}"
+        self.token_url = f"{self.base_url}/token"
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.emulator.config
+
+    @property
+    def world(self) -> World:
+        return self.emulator.world
+
+    @property
+    def stats(self) -> Stats:
+        return self.emulator.stats
+
+    @property
+    def faults(self) -> FaultBook:
+        return self.emulator.faults
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_emulator(config: EmulatorConfig | None = None) -> EmulatorHandle:
+    """Generate the world, bind 127.0.0.1:``config.port`` (0 = any free port) and serve in a daemon thread."""
+    config = config or EmulatorConfig()
+    emulator = Emulator(config)
+    server = EmulatorServer(emulator, config.port)
+    emulator.base_url = f"http://{HOST}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="bol-emulator", daemon=True)
+    thread.start()
+    return EmulatorHandle(server, thread)

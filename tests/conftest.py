@@ -1,0 +1,27 @@
+"""Test-wide setup: an isolated AIRFLOW_HOME per pytest-xdist worker, set before Airflow is imported."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_home = Path(tempfile.mkdtemp(prefix=f"bolsync-airflow-{_worker}-"))
+os.environ["AIRFLOW_HOME"] = str(_home)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home / 'airflow.db'}"
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "u2Xo8DQeW3Nm7dW5JyWl3k3h5d8F0s3VwqgJ6s7kz3A=")
+os.environ["BOLSYNC_STAGING_DIR"] = str(_home / "staging")
+for folder in ("include", "plugins"):
+    if str(REPO / folder) not in sys.path:
+        sys.path.insert(0, str(REPO / folder))
+
+pytest_plugins = ["tests.support.fixtures"]

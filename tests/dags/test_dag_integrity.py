@@ -1,0 +1,70 @@
+"""Every DAG imports cleanly, without I/O, with the conventions the project promises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from bolsync.airflow_tasks import API_POOL, WAREHOUSE_POOL
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+EXPECTED = {"bol_orders_hourly", "bol_orders_daily"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS), known_pools={API_POOL, WAREHOUSE_POOL, "default_pool"})
+
+
+def test_dags_import_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert EXPECTED <= set(dagbag.dag_ids)
+
+
+def test_no_io_at_import_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import BaseHook, Variable
+
+    def forbidden(*_: object, **__: object) -> None:
+        raise AssertionError("I/O at DAG import time")
+
+    monkeypatch.setattr(Variable, "get", forbidden)
+    monkeypatch.setattr(BaseHook, "get_connection", forbidden)
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_conventions(dagbag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and "bol" in dag.doc_md
+    assert {"bol", "orders"} <= set(dag.tags)
+    assert dag.catchup is False
+    pools = {task.task_id: task.pool for task in dag.tasks}
+    assert pools["extract"] == API_POOL
+    assert pools["load"] == WAREHOUSE_POOL
+    for task in dag.tasks:
+        assert task.retries >= 1
+
+
+def test_windows_are_half_open_hours_and_amsterdam_days(dagbag) -> None:
+    from airflow.timetables.base import DataInterval
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    def core(dag_id: str) -> CronDataIntervalTimetable:
+        sdk = dagbag.dags[dag_id].timetable
+        return CronDataIntervalTimetable(sdk.expression, sdk.timezone)
+
+    hourly = core("bol_orders_hourly")
+    interval = hourly.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 27, 10, 30, tz="UTC"))
+    assert (interval.start, interval.end) == (datetime(2026, 11, 27, 9, tzinfo=UTC), datetime(2026, 11, 27, 10, tzinfo=UTC))
+    daily = core("bol_orders_daily")
+    interval = daily.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 27, 10, 30, tz="UTC"))
+    assert isinstance(interval, DataInterval)
+    assert interval.end - interval.start == timedelta(days=1)
+    assert interval.start == datetime(2026, 11, 25, 23, tzinfo=UTC)  # 00:00 on 26 Nov in Amsterdam

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bolsync.orders.load import load_staged_orders
+from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter
+from bolsync.orders.transform import without_personal_data
+from bolsync.warehouse.duckdb_connection import connect_warehouse
+from bolsync.warehouse.migrations import migration_files
+from bolsync.warehouse.order_store import known_order_ids, record_sync_run
+from tests.support.fixture_server import Fixture
+
+
+def _detail(order_id: str = "O1", changed: str = "2026-11-20T10:00:00+01:00") -> dict[str, Any]:
+    order = json.loads(Fixture.load("200-order").body)
+    order["orderId"] = order_id
+    for n, item in enumerate(order["orderItems"]):
+        item["orderItemId"] = f"{order_id}-{n}"
+        item.update(quantityShipped=0, quantityCancelled=0, latestChangedDateTime=changed, totalPrice=item["unitPrice"])
+    return without_personal_data(order)
+
+
+def _listed(order_id: str, item: str, changed: str, shipped: int = 0, status: str = "OPEN") -> dict[str, Any]:
+    return {"orderId": order_id, "orderPlacedDateTime": "2026-11-20T09:00:00+01:00", "orderItems": [{
+        "orderItemId": item, "ean": "8785056370398", "fulfilmentMethod": "FBB", "fulfilmentStatus": status,
+        "quantity": 1, "quantityShipped": shipped, "quantityCancelled": 0, "cancellationRequest": False,
+        "latestChangedDateTime": changed}]}
+
+
+def _stage(folder: Path, details: list[dict], listed: list[dict]) -> Path:
+    with NdjsonWriter(folder / DETAILS_FILE, append=False) as out:
+        for d in details:
+            out.write(d)
+    with NdjsonWriter(folder / LIST_FILE, append=False) as out:
+        for o in listed:
+            out.write(o)
+    return folder
+
+
+def _table(conn, name: str) -> list[tuple]:
+    return conn.execute(f"SELECT * EXCLUDE (first_synced_at) FROM bol.{name} ORDER BY ALL").fetchall()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def test_load_is_idempotent(database: Path, tmp_path: Path) -> None:
+    staging = _stage(tmp_path / "s", [_detail("O1"), _detail("O2")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")])
+    with connect_warehouse(database) as conn:
+        first = load_staged_orders(conn, "42", staging)
+        snapshot = (_table(conn, "orders"), _table(conn, "order_items"))
+        again = load_staged_orders(conn, "42", staging)
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == snapshot
+    assert (first.orders.inserted, first.items.inserted) == (2, 4)
+    assert (again.orders.inserted, again.orders.updated, again.items.inserted, again.items.updated) == (0, 0, 0, 0)
+
+
+def test_newer_list_state_updates_status_but_keeps_prices(database: Path, tmp_path: Path) -> None:
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], []))
+        result = load_staged_orders(
+            conn, "42", _stage(tmp_path / "b", [], [_listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")])
+        )
+        row = conn.execute(
+            "SELECT quantity_shipped, fulfilment_status, unit_price, product_title FROM bol.order_items "
+            "WHERE order_item_id = 'O1-0'"
+        ).fetchone()
+    assert result.items.updated == 1
+    assert row == (1, "HANDLED", Decimal("19.99"), "Star Wars Prequel Trilogy")
+
+
+def test_older_state_never_overwrites_newer(database: Path, tmp_path: Path) -> None:
+    newer = _listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")
+    older = _listed("O1", "O1-0", "2026-11-20T11:00:00+01:00", 0, "OPEN")
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], [newer]))
+        result = load_staged_orders(conn, "42", _stage(tmp_path / "b", [], [older]))
+        row = conn.execute("SELECT quantity_shipped, fulfilment_status FROM bol.order_items WHERE order_item_id='O1-0'").fetchone()
+    assert row == (1, "HANDLED")
+    assert result.items.updated == 0
+
+
+def test_retailers_are_kept_apart(database: Path, tmp_path: Path) -> None:
+    staging = _stage(tmp_path / "s", [_detail("O1")], [])
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "1", staging)
+        load_staged_orders(conn, "2", staging)
+        assert known_order_ids(conn, "1", {"O1", "O9"}) == {"O1"}
+        assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (2,)
+
+
+def test_failed_load_leaves_nothing(database: Path, tmp_path: Path) -> None:
+    broken = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
+    broken["orderItems"].append({"orderItemId": "x"})  # no latestChangedDateTime: transform refuses
+    with connect_warehouse(database) as conn:
+        with pytest.raises(ValueError, match="latestChangedDateTime"):
+            load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], [broken]))
+        assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (0,)
+
+
+def test_migrations_apply_once(database: Path) -> None:
+    with connect_warehouse(database) as conn:
+        pass
+    with connect_warehouse(database) as conn:
+        versions = conn.execute("SELECT version FROM bol.schema_migrations").fetchall()
+    assert [v for v, *_ in migration_files()] == [row[0] for row in versions]
+
+
+def test_sync_run_rows_are_replaced_per_try(database: Path) -> None:
+    from datetime import UTC, datetime
+
+    row = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": 0, "try_number": 1, "conn_id": "c",
+           "status": "failed", "started_at": datetime.now(UTC), "finished_at": datetime.now(UTC)}
+    with connect_warehouse(database) as conn:
+        record_sync_run(conn, row)
+        record_sync_run(conn, {**row, "status": "success"})
+        record_sync_run(conn, {**row, "try_number": 2, "status": "success"})
+        assert conn.execute("SELECT try_number, status FROM bol.sync_runs ORDER BY 1").fetchall() == [
+            (1, "success"), (2, "success")]
+
+
+def test_connections_are_serialised_across_threads(database: Path) -> None:
+    order: list[str] = []
+
+    def writer(name: str) -> None:
+        with connect_warehouse(database) as conn:
+            order.append(f"{name}-in")
+            conn.execute("SELECT 1")
+            order.append(f"{name}-out")
+
+    threads = [threading.Thread(target=writer, args=(str(n),)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(order) == 8
+    assert all(order[i].endswith("-in") and order[i + 1].endswith("-out") for i in range(0, 8, 2))
