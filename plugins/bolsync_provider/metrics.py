@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -23,6 +23,5 @@ class ApiMetrics:
                 setattr(self, name, getattr(self, name) + value)
 
     def as_dict(self) -> dict[str, float]:
-        data = asdict(self)
-        data.pop("_lock", None)
-        return data
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}

@@ -1,0 +1,125 @@
+"""The orders DAGs end to end: emulator over HTTP -> real Airflow task runs -> DuckDB, checked against
+the emulator's own ground truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bolsync.windows import AMSTERDAM
+from tests.support.airflow_env import query, run_dag, table_rows
+
+pytestmark = pytest.mark.integration
+ACCOUNTS = ["bol_shop_a", "bol_shop_b"]
+STATE_COLUMNS = ["quantity", "quantity_shipped", "quantity_cancelled", "fulfilment_method",
+                 "fulfilment_status", "cancellation_request"]
+
+
+def _amsterdam_date(iso: str) -> date:
+    return datetime.fromisoformat(iso).astimezone(AMSTERDAM).date()
+
+
+def _daily_run_for(day: date) -> datetime:
+    """A logical date whose inferred data interval is the Amsterdam day ``day``."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), AMSTERDAM) + timedelta(hours=12)
+
+
+def _warehouse_items(warehouse: Path, retailer_id: str) -> dict[str, dict]:
+    columns = ["order_item_id", "order_id", "latest_changed_at", "unit_price", "product_title", *STATE_COLUMNS]
+    rows = query(warehouse, f"SELECT {', '.join(columns)} FROM bol.order_items WHERE retailer_id = ?", [retailer_id])
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def _assert_matches_truth(warehouse: Path, emulator, conn_id: str, days: set[date]) -> int:
+    from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+
+    retailer_id = ACCOUNT_CONFIGS[conn_id].retailer_id
+    stored = _warehouse_items(warehouse, retailer_id)
+    expected = [t for t in emulator.truth(conn_id) if _amsterdam_date(t["latest_changed_at"]) in days]
+    assert expected, "the emulator should have data in these days"
+    for truth in expected:
+        row = stored.get(truth["order_item_id"])
+        assert row is not None, f"missing item {truth['order_item_id']}"
+        for column in STATE_COLUMNS:
+            assert row[column] == truth[column], (truth["order_item_id"], column, row[column], truth[column])
+        assert row["latest_changed_at"] == datetime.fromisoformat(truth["latest_changed_at"])
+        assert float(row["unit_price"]) == pytest.approx(truth["unit_price"])
+        assert row["product_title"] == truth["product_title"]
+    return len(expected)
+
+
+@pytest.fixture(scope="module")
+def backfilled(airflow_db, emulator, warehouse) -> set[date]:
+    """A backfill of the last three full Amsterdam days through bol_orders_daily."""
+    today = datetime.now(UTC).astimezone(AMSTERDAM).date()
+    days = {today - timedelta(days=n) for n in (1, 2, 3)}
+    for day in sorted(days):
+        assert run_dag("bol_orders_daily", _daily_run_for(day), ACCOUNTS) == "success"
+    return days
+
+
+def test_backfill_loads_every_item_of_the_window_at_its_latest_state(backfilled, emulator, warehouse) -> None:
+    for conn_id in ACCOUNTS:
+        assert _assert_matches_truth(warehouse, emulator, conn_id, backfilled) > 0
+    duplicates = query(warehouse, "SELECT order_item_id FROM bol.order_items GROUP BY 1 HAVING count(*) > 1")
+    assert duplicates == []
+    orphans = query(warehouse, "SELECT count(*) FROM bol.order_items i ANTI JOIN bol.orders o USING (retailer_id, order_id)")
+    assert orphans == [(0,)]
+
+
+def test_no_personal_data_in_the_warehouse(backfilled, warehouse) -> None:
+    columns = {row[0] for row in query(warehouse, "SELECT column_name FROM information_schema.columns WHERE table_schema='bol'")}
+    for forbidden in ("first_name", "surname", "email", "street_name", "zip_code", "city", "phone", "vat_number"):
+        assert not any(forbidden in column for column in columns)
+
+
+def test_sync_runs_audit_each_task(backfilled, warehouse) -> None:
+    rows = query(warehouse, "SELECT task_id, status, api_calls, items_inserted FROM bol.sync_runs WHERE dag_id='bol_orders_daily'")
+    assert len([r for r in rows if r[0] == "extract"]) == 3 * len(ACCOUNTS)
+    assert len([r for r in rows if r[0] == "load"]) == 3 * len(ACCOUNTS)
+    assert all(status == "success" for _, status, _, _ in rows)
+    assert sum(r[2] or 0 for r in rows if r[0] == "extract") > 0
+
+
+def test_rerun_changes_nothing_and_fetches_no_known_orders(backfilled, emulator, warehouse) -> None:
+    before_items, before_orders = table_rows(warehouse, "order_items"), table_rows(warehouse, "orders")
+    details_before = emulator.stats()["requests"].get("GET /retailer/orders/{order-id}", {})
+    day = min(backfilled)
+    assert run_dag("bol_orders_daily", _daily_run_for(day), ACCOUNTS) == "success"
+    assert table_rows(warehouse, "order_items") == before_items
+    assert table_rows(warehouse, "orders") == before_orders
+    details_after = emulator.stats()["requests"].get("GET /retailer/orders/{order-id}", {})
+    assert details_after == details_before
+
+
+def test_world_changes_then_hourly_run(backfilled, emulator, warehouse) -> None:
+    shipped = emulator.world("bol_shop_a", "ship", 3)["order_item_ids"]
+    cancelled = emulator.world("bol_shop_a", "cancel", 2)["order_item_ids"]
+    new = emulator.world("bol_shop_a", "new_orders", 4)["order_item_ids"]
+    changed = {t["order_item_id"]: t for t in emulator.truth("bol_shop_a") if t["order_item_id"] in {*shipped, *cancelled, *new}}
+    newest = max(datetime.fromisoformat(t["latest_changed_at"]) for t in changed.values())
+    window_end = newest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    assert run_dag("bol_orders_hourly", window_end + timedelta(minutes=1), ["bol_shop_a"]) == "success"
+    from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+
+    stored = _warehouse_items(warehouse, ACCOUNT_CONFIGS["bol_shop_a"].retailer_id)
+    for item_id, truth in changed.items():
+        if datetime.fromisoformat(truth["latest_changed_at"]) < window_end - timedelta(hours=1):
+            continue
+        assert item_id in stored
+        for column in STATE_COLUMNS:
+            assert stored[item_id][column] == truth[column]
+    assert all(stored[i]["fulfilment_status"] == "HANDLED" for i in shipped + cancelled)
+    assert all(stored[i]["product_title"] for i in new)
+    before = table_rows(warehouse, "order_items")
+    assert run_dag("bol_orders_hourly", window_end + timedelta(minutes=1), ["bol_shop_a"]) == "success"
+    assert table_rows(warehouse, "order_items") == before
+
+
+def test_window_older_than_three_months_fails_clearly(airflow_db, emulator, warehouse) -> None:
+    old_day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=120)
+    assert run_dag("bol_orders_daily", _daily_run_for(old_day), ["bol_shop_b"]) == "failed"
+    errors = query(warehouse, "SELECT error FROM bol.sync_runs WHERE status = 'failed' AND window_start < now() - INTERVAL 100 DAY")
+    assert errors and "3 months of order history" in errors[0][0]
