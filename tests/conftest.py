@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -18,7 +20,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home / 'airflow.db'}"
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "u2Xo8DQeW3Nm7dW5JyWl3k3h5d8F0s3VwqgJ6s7kz3A=")
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 os.environ["BOLSYNC_STAGING_DIR"] = str(_home / "staging")
 for folder in ("include", "plugins"):
     if str(REPO / folder) not in sys.path:

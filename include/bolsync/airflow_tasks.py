@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import Variable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync.accounts import ACCOUNTS_VARIABLE, resolve_accounts
 from bolsync.orders.extract import ExtractResult, extract_orders
@@ -61,7 +61,11 @@ def extract(conn_id: str) -> dict[str, Any]:
     with _audited(context, database, audit, hook):
         result = extract_orders(hook, window, datetime.now(UTC), staging, known)
         audit.update(_extract_audit(result))
-    return {**asdict(result), "api": hook.metrics.as_dict(), "window": [window.start.isoformat(), window.end.isoformat()]}
+    return {
+        **asdict(result),
+        "api": hook.metrics.as_dict(),
+        "window": [window.start.isoformat(), window.end.isoformat()],
+    }
 
 
 @task(pool=WAREHOUSE_POOL, map_index_template="{{ account_label }}")
@@ -88,7 +92,10 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
             items_updated=result.items.updated,
         )
     remove(staging)
-    return {"conn_id": extracted["conn_id"], **{k: v for k, v in audit.items() if k.endswith(("inserted", "updated"))}}
+    return {
+        "conn_id": extracted["conn_id"],
+        **{k: v for k, v in audit.items() if k.endswith(("inserted", "updated"))},
+    }
 
 
 def _window(context: Any) -> SyncWindow:
@@ -107,15 +114,17 @@ def _extract_audit(result: ExtractResult) -> dict[str, Any]:
         "pages": result.pages,
         "orders_listed": result.orders_listed,
         "order_details_fetched": result.order_details_fetched,
-        "error": (f"{len(result.details_not_found)} listed orders had no detail (404): "
-                  + ", ".join(result.details_not_found[:20])) if result.details_not_found else None,
+        "error": (
+            f"{len(result.details_not_found)} listed orders had no detail (404): "
+            + ", ".join(result.details_not_found[:20])
+        )
+        if result.details_not_found
+        else None,
     }
 
 
 @contextmanager
-def _audited(
-    context: Any, database: Path, audit: dict[str, Any], hook: BolRetailerHook | None
-) -> Iterator[None]:
+def _audited(context: Any, database: Path, audit: dict[str, Any], hook: BolRetailerHook | None) -> Iterator[None]:
     """Record one bol.sync_runs row for this task try, whatever happens; make fatal errors fail fast."""
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
@@ -128,7 +137,12 @@ def _audited(
         status, error_text = "failed", f"{type(error).__name__}: {error}"
         raise
     finally:
-        row = {**audit, **(hook.metrics.as_dict() if hook else {}), "status": status, "error": error_text or audit.get("error")}
+        row = {
+            **audit,
+            **(hook.metrics.as_dict() if hook else {}),
+            "status": status,
+            "error": error_text or audit.get("error"),
+        }
         _write_audit(context, database, row, started)
 
 

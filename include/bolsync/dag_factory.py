@@ -18,9 +18,7 @@ DEFAULT_ARGS = {
 }
 
 
-def orders_dag(
-    dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None, tags: list[str]
-) -> DAG:
+def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None, tags: list[str]) -> DAG:
     """A DAG syncing every account's order changes in each [start, end) data interval."""
     with DAG(
         dag_id=dag_id,

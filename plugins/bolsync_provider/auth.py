@@ -105,9 +105,9 @@ class TokenProvider:
                 "contact bol partner service if this persists.",
                 status=404,
             )
-        error = error_for_status(response.status_code, body, response.headers, request="POST token")
-        if error is not None:
-            raise error
+        failure = error_for_status(response.status_code, body, response.headers, request="POST token")
+        if failure is not None:
+            raise failure
         token = parse_token_response(
             body, requested_at=requested_at, client_id=self._settings.client_id, login_label=label
         )

@@ -46,7 +46,9 @@ def _rates(*rates: Rate) -> list[Rate]:
     """Shortest window first, dropping any longer window that could never bind (pyrate's rule)."""
     kept: list[Rate] = []
     for rate in sorted(rates, key=lambda r: r.interval):
-        if not kept or (rate.limit > kept[-1].limit and rate.limit / rate.interval <= kept[-1].limit / kept[-1].interval):
+        if not kept or (
+            rate.limit > kept[-1].limit and rate.limit / rate.interval <= kept[-1].limit / kept[-1].interval
+        ):
             kept.append(rate)
     return kept
 

@@ -34,9 +34,7 @@ class BolConnectionSettings:
     retailer_id: str | None = None
     rate_limit_per_second: float = 5.0
     rate_limit_per_hour: int = 18_000
-    endpoint_limits: Mapping[str, tuple[int, float]] = field(
-        default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS)
-    )
+    endpoint_limits: Mapping[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
     timeout_seconds: float = 30.0
     max_attempts: int = 6
 
@@ -49,9 +47,7 @@ class BolConnectionSettings:
         if not login:
             raise BolConfigError(f"{where} has no Client ID: set the connection's login to the client id.")
         if not password:
-            raise BolConfigError(
-                f"{where} has no Client Secret: set the connection's password to the client secret."
-            )
+            raise BolConfigError(f"{where} has no Client Secret: set the connection's password to the client secret.")
         return cls(
             conn_id=conn_id,
             client_id=login,
@@ -98,9 +94,7 @@ def _endpoint_limits(value: Any, where: str) -> dict[str, tuple[int, float]]:
     if value in (None, ""):
         return limits
     if not isinstance(value, Mapping):
-        raise BolConfigError(
-            f"{where}: extra 'endpoint_rate_limits' must map 'METHOD /path' to [requests, seconds]."
-        )
+        raise BolConfigError(f"{where}: extra 'endpoint_rate_limits' must map 'METHOD /path' to [requests, seconds].")
     for endpoint, limit in value.items():
         try:
             requests, seconds = limit

@@ -65,9 +65,7 @@ def is_expired_jwt(problem: Mapping, body: str) -> bool:
     return title.lower() == "expired jwt" or "jwt expired" in body.lower()
 
 
-def error_for_status(
-    status: int, body: str, headers: Mapping[str, str], *, request: str
-) -> BolApiError | None:
+def error_for_status(status: int, body: str, headers: Mapping[str, str], *, request: str) -> BolApiError | None:
     """Map a response to the error it means, or None for 2xx/3xx.
 
     ``request`` is a short label such as ``"GET /retailer/orders"`` (no query string, no secrets).

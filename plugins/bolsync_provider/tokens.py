@@ -83,9 +83,7 @@ def retailer_id_from_claims(claims: dict[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_token_response(
-    body: str, *, requested_at: float, client_id: str, login_label: str
-) -> AccessToken:
+def parse_token_response(body: str, *, requested_at: float, client_id: str, login_label: str) -> AccessToken:
     """Turn a 200 token response body into an AccessToken, or raise BolAuthError explaining why not."""
     try:
         data = json.loads(body) if body.strip() else None
@@ -97,7 +95,7 @@ def parse_token_response(
     if not isinstance(value, str) or not value:
         raise BolAuthError(f"{login_label} answered 200 without an access_token.")
     token_type = str(data.get("token_type", "")).lower()
-    if token_type != "bearer":
+    if token_type != "bearer":  # noqa: S105 (a token type, not a password)
         raise BolAuthError(
             f"{login_label} returned token_type {data.get('token_type')!r}; only Bearer tokens can be used."
         )

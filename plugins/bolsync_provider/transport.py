@@ -124,15 +124,15 @@ class BolTransport:
         except (requests.ConnectionError, requests.Timeout) as error:
             raise BolTransportError(f"{endpoint}: {type(error).__name__} (no response)") from None
         self._learn_from_rate_headers(response, endpoint)
-        error = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
-        if isinstance(error, BolTokenExpired):
+        failure = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
+        if isinstance(failure, BolTokenExpired):
             self._tokens.invalidate(token)
-        if isinstance(error, BolRateLimited):
+        if isinstance(failure, BolRateLimited):
             self._metrics.add(throttled=1)
-            pause = error.retry_after if error.retry_after is not None else backoff_seconds(2)
+            pause = failure.retry_after if failure.retry_after is not None else backoff_seconds(2)
             self._budget.pause(pause, f"429 on {endpoint}")
-        if error is not None:
-            raise error
+        if failure is not None:
+            raise failure
         return response
 
     def _learn_from_rate_headers(self, response: requests.Response, endpoint: str) -> None:

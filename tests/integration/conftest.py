@@ -56,9 +56,14 @@ def emulator() -> Iterator[Emulator]:
     )
     handle = start_emulator(config)
     for conn_id, account in ACCOUNTS.items():
-        bol_connection(conn_id, handle.base_url, account.client_id, account.client_secret,
-                       rate_limit_per_second=200, endpoint_rate_limits={"GET /retailer/orders": [400, 60],
-                                                                        "GET /retailer/orders/{id}": [400, 1]})
+        bol_connection(
+            conn_id,
+            handle.base_url,
+            account.client_id,
+            account.client_secret,
+            rate_limit_per_second=200,
+            endpoint_rate_limits={"GET /retailer/orders": [400, 60], "GET /retailer/orders/{id}": [400, 1]},
+        )
     yield Emulator(handle)
     handle.stop()
 

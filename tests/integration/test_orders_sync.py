@@ -13,8 +13,14 @@ from tests.support.airflow_env import query, run_dag, table_rows
 
 pytestmark = pytest.mark.integration
 ACCOUNTS = ["bol_shop_a", "bol_shop_b"]
-STATE_COLUMNS = ["quantity", "quantity_shipped", "quantity_cancelled", "fulfilment_method",
-                 "fulfilment_status", "cancellation_request"]
+STATE_COLUMNS = [
+    "quantity",
+    "quantity_shipped",
+    "quantity_cancelled",
+    "fulfilment_method",
+    "fulfilment_status",
+    "cancellation_request",
+]
 
 
 def _amsterdam_date(iso: str) -> date:
@@ -27,7 +33,14 @@ def _daily_run_for(day: date) -> datetime:
 
 
 def _warehouse_items(warehouse: Path, retailer_id: str) -> dict[str, dict]:
-    columns = ["order_item_id", "order_id", "latest_changed_at", "unit_price", "product_title", *STATE_COLUMNS]
+    columns = [
+        "order_item_id",
+        "order_id",
+        "latest_changed_at",
+        "unit_price",
+        "product_title",
+        *STATE_COLUMNS,
+    ]
     rows = query(warehouse, f"SELECT {', '.join(columns)} FROM bol.order_items WHERE retailer_id = ?", [retailer_id])
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
@@ -65,18 +78,41 @@ def test_backfill_loads_every_item_of_the_window_at_its_latest_state(backfilled,
         assert _assert_matches_truth(warehouse, emulator, conn_id, backfilled) > 0
     duplicates = query(warehouse, "SELECT order_item_id FROM bol.order_items GROUP BY 1 HAVING count(*) > 1")
     assert duplicates == []
-    orphans = query(warehouse, "SELECT count(*) FROM bol.order_items i ANTI JOIN bol.orders o USING (retailer_id, order_id)")
+    from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+
+    token_requests = emulator.stats()["token_requests"]
+    for account in ACCOUNT_CONFIGS.values():  # one token per credential, shared through the Variable cache
+        assert token_requests[account.client_id] == 1
+    orphans = query(
+        warehouse,
+        "SELECT count(*) FROM bol.order_items i ANTI JOIN bol.orders o USING (retailer_id, order_id)",
+    )
     assert orphans == [(0,)]
 
 
 def test_no_personal_data_in_the_warehouse(backfilled, warehouse) -> None:
-    columns = {row[0] for row in query(warehouse, "SELECT column_name FROM information_schema.columns WHERE table_schema='bol'")}
-    for forbidden in ("first_name", "surname", "email", "street_name", "zip_code", "city", "phone", "vat_number"):
+    columns = {
+        row[0]
+        for row in query(warehouse, "SELECT column_name FROM information_schema.columns WHERE table_schema='bol'")
+    }
+    for forbidden in (
+        "first_name",
+        "surname",
+        "email",
+        "street_name",
+        "zip_code",
+        "city",
+        "phone",
+        "vat_number",
+    ):
         assert not any(forbidden in column for column in columns)
 
 
 def test_sync_runs_audit_each_task(backfilled, warehouse) -> None:
-    rows = query(warehouse, "SELECT task_id, status, api_calls, items_inserted FROM bol.sync_runs WHERE dag_id='bol_orders_daily'")
+    rows = query(
+        warehouse,
+        "SELECT task_id, status, api_calls, items_inserted FROM bol.sync_runs WHERE dag_id='bol_orders_daily'",
+    )
     assert len([r for r in rows if r[0] == "extract"]) == 3 * len(ACCOUNTS)
     assert len([r for r in rows if r[0] == "load"]) == 3 * len(ACCOUNTS)
     assert all(status == "success" for _, status, _, _ in rows)
@@ -98,7 +134,11 @@ def test_world_changes_then_hourly_run(backfilled, emulator, warehouse) -> None:
     shipped = emulator.world("bol_shop_a", "ship", 3)["order_item_ids"]
     cancelled = emulator.world("bol_shop_a", "cancel", 2)["order_item_ids"]
     new = emulator.world("bol_shop_a", "new_orders", 4)["order_item_ids"]
-    changed = {t["order_item_id"]: t for t in emulator.truth("bol_shop_a") if t["order_item_id"] in {*shipped, *cancelled, *new}}
+    changed = {
+        t["order_item_id"]: t
+        for t in emulator.truth("bol_shop_a")
+        if t["order_item_id"] in {*shipped, *cancelled, *new}
+    }
     newest = max(datetime.fromisoformat(t["latest_changed_at"]) for t in changed.values())
     window_end = newest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     assert run_dag("bol_orders_hourly", window_end + timedelta(minutes=1), ["bol_shop_a"]) == "success"
@@ -121,5 +161,45 @@ def test_world_changes_then_hourly_run(backfilled, emulator, warehouse) -> None:
 def test_window_older_than_three_months_fails_clearly(airflow_db, emulator, warehouse) -> None:
     old_day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=120)
     assert run_dag("bol_orders_daily", _daily_run_for(old_day), ["bol_shop_b"]) == "failed"
-    errors = query(warehouse, "SELECT error FROM bol.sync_runs WHERE status = 'failed' AND window_start < now() - INTERVAL 100 DAY")
-    assert errors and "3 months of order history" in errors[0][0]
+    errors = query(
+        warehouse,
+        "SELECT error FROM bol.sync_runs WHERE status = 'failed' AND window_start < now() - INTERVAL 100 DAY",
+    )
+    assert errors
+    assert "3 months of order history" in errors[0][0]
+
+
+def test_token_cache_is_one_encrypted_masked_variable_per_connection(backfilled) -> None:
+    from airflow.models.variable import Variable as VariableModel
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    from airflow.utils.session import create_session
+
+    from bolsync_provider.token_cache import variable_key
+    from bolsync_provider.tokens import AccessToken
+
+    assert should_hide_value_for_key(variable_key("bol_shop_a"))
+    with create_session() as session:
+        rows = {
+            v.key: v for v in session.query(VariableModel).filter(VariableModel.key.like("bolsync_access_token__%"))
+        }
+        assert set(rows) == {variable_key(c) for c in ACCOUNTS}
+        for row in rows.values():
+            assert row.is_encrypted
+            assert "eyJ" not in row._val  # stored Fernet-encrypted, not as a readable JWT
+            token = AccessToken.from_json(row.val)
+            assert token is not None
+            assert token.value.startswith("eyJ")
+
+
+def test_no_secret_or_token_in_xcom(backfilled) -> None:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+
+    with create_session() as session:
+        values = " ".join(str(x.value) for x in session.query(XComModel).filter(XComModel.dag_id == "bol_orders_daily"))
+    assert values
+    assert "eyJ" not in values
+    for account in ACCOUNT_CONFIGS.values():
+        assert account.client_secret not in values

@@ -27,8 +27,14 @@ def fixture_server() -> Iterator[tuple[FixtureServer, str]]:
 def set_connection(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Define a connection through ``AIRFLOW_CONN_<ID>`` JSON, as a deployment would."""
 
-    def define(conn_id: str, *, conn_type: str = "bol_retailer", login: str | None = "client-x",
-               password: str | None = "secret-value-xyz", **extra: Any) -> str:
+    def define(
+        conn_id: str,
+        *,
+        conn_type: str = "bol_retailer",
+        login: str | None = "client-x",
+        password: str | None = "secret-value-xyz",
+        **extra: Any,
+    ) -> str:
         payload: dict[str, Any] = {"conn_type": conn_type, "extra": extra}
         if login is not None:
             payload["login"] = login
@@ -48,8 +54,9 @@ def fast_budget() -> InProcessRateBudget:
 def make_hook(set_connection: Callable[..., str]) -> Callable[..., BolRetailerHook]:
     """A hook on a fresh connection pointing at ``base_url``, with an in-memory token cache."""
 
-    def build(base_url: str, conn_id: str = "bol_test", cache: MemoryTokenCache | None = None,
-              **extra: Any) -> BolRetailerHook:
+    def build(
+        base_url: str, conn_id: str = "bol_test", cache: MemoryTokenCache | None = None, **extra: Any
+    ) -> BolRetailerHook:
         set_connection(conn_id, api_url=base_url, login_url=f"{base_url}/token", max_attempts=4, **extra)
         return BolRetailerHook(conn_id, token_cache=cache or MemoryTokenCache(), budget=fast_budget())
 

@@ -27,8 +27,8 @@ OPEN_ATTEMPTS = 20
 
 def warehouse_path(conn_id: str = WAREHOUSE_CONN_ID) -> Path:
     """The DuckDB file of the ``bol_warehouse`` connection (its host), else ``data/warehouse.duckdb``."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     hook = DuckDBHook(duckdb_conn_id=conn_id)
     try:

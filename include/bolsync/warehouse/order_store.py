@@ -104,8 +104,9 @@ def upsert_order_items(conn: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> 
             f"""SELECT count(*) FILTER (WHERE t.order_item_id IS NULL),
                        count(*) FILTER (WHERE t.order_item_id IS NOT NULL AND (
                            (i.latest_changed_at >= t.latest_changed_at AND ({_changed_predicate(MUTABLE_ITEM_COLUMNS)}))
-                           OR {" OR ".join(f"(i.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM i.{c})"
-                                          for c in DETAIL_ONLY_COLUMNS)}))
+                           OR {
+                " OR ".join(f"(i.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM i.{c})" for c in DETAIL_ONLY_COLUMNS)
+            }))
                 FROM incoming_items i
                 LEFT JOIN bol.order_items t USING (retailer_id, order_item_id)"""
         ).fetchone() or (0, 0)

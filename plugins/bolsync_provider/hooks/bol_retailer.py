@@ -56,9 +56,7 @@ class BolRetailerHook(BaseHook):
             raise BolConfigError(
                 f"connection '{self.bol_conn_id}' has type '{conn.conn_type}'; it must be '{self.conn_type}'."
             )
-        return BolConnectionSettings.from_connection(
-            self.bol_conn_id, conn.login, conn.password, conn.extra_dejson
-        )
+        return BolConnectionSettings.from_connection(self.bol_conn_id, conn.login, conn.password, conn.extra_dejson)
 
     @cached_property
     def _http(self) -> requests.Session:

@@ -22,15 +22,33 @@ def _detail(order_id: str = "O1", changed: str = "2026-11-20T10:00:00+01:00") ->
     order["orderId"] = order_id
     for n, item in enumerate(order["orderItems"]):
         item["orderItemId"] = f"{order_id}-{n}"
-        item.update(quantityShipped=0, quantityCancelled=0, latestChangedDateTime=changed, totalPrice=item["unitPrice"])
+        item.update(
+            quantityShipped=0,
+            quantityCancelled=0,
+            latestChangedDateTime=changed,
+            totalPrice=item["unitPrice"],
+        )
     return without_personal_data(order)
 
 
 def _listed(order_id: str, item: str, changed: str, shipped: int = 0, status: str = "OPEN") -> dict[str, Any]:
-    return {"orderId": order_id, "orderPlacedDateTime": "2026-11-20T09:00:00+01:00", "orderItems": [{
-        "orderItemId": item, "ean": "8785056370398", "fulfilmentMethod": "FBB", "fulfilmentStatus": status,
-        "quantity": 1, "quantityShipped": shipped, "quantityCancelled": 0, "cancellationRequest": False,
-        "latestChangedDateTime": changed}]}
+    return {
+        "orderId": order_id,
+        "orderPlacedDateTime": "2026-11-20T09:00:00+01:00",
+        "orderItems": [
+            {
+                "orderItemId": item,
+                "ean": "8785056370398",
+                "fulfilmentMethod": "FBB",
+                "fulfilmentStatus": status,
+                "quantity": 1,
+                "quantityShipped": shipped,
+                "quantityCancelled": 0,
+                "cancellationRequest": False,
+                "latestChangedDateTime": changed,
+            }
+        ],
+    }
 
 
 def _stage(folder: Path, details: list[dict], listed: list[dict]) -> Path:
@@ -53,21 +71,30 @@ def database(tmp_path: Path) -> Path:
 
 
 def test_load_is_idempotent(database: Path, tmp_path: Path) -> None:
-    staging = _stage(tmp_path / "s", [_detail("O1"), _detail("O2")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")])
+    staging = _stage(
+        tmp_path / "s", [_detail("O1"), _detail("O2")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")]
+    )
     with connect_warehouse(database) as conn:
         first = load_staged_orders(conn, "42", staging)
         snapshot = (_table(conn, "orders"), _table(conn, "order_items"))
         again = load_staged_orders(conn, "42", staging)
         assert (_table(conn, "orders"), _table(conn, "order_items")) == snapshot
     assert (first.orders.inserted, first.items.inserted) == (2, 4)
-    assert (again.orders.inserted, again.orders.updated, again.items.inserted, again.items.updated) == (0, 0, 0, 0)
+    assert (again.orders.inserted, again.orders.updated, again.items.inserted, again.items.updated) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_newer_list_state_updates_status_but_keeps_prices(database: Path, tmp_path: Path) -> None:
     with connect_warehouse(database) as conn:
         load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], []))
         result = load_staged_orders(
-            conn, "42", _stage(tmp_path / "b", [], [_listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")])
+            conn,
+            "42",
+            _stage(tmp_path / "b", [], [_listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")]),
         )
         row = conn.execute(
             "SELECT quantity_shipped, fulfilment_status, unit_price, product_title FROM bol.order_items "
@@ -83,7 +110,9 @@ def test_older_state_never_overwrites_newer(database: Path, tmp_path: Path) -> N
     with connect_warehouse(database) as conn:
         load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], [newer]))
         result = load_staged_orders(conn, "42", _stage(tmp_path / "b", [], [older]))
-        row = conn.execute("SELECT quantity_shipped, fulfilment_status FROM bol.order_items WHERE order_item_id='O1-0'").fetchone()
+        row = conn.execute(
+            "SELECT quantity_shipped, fulfilment_status FROM bol.order_items WHERE order_item_id='O1-0'"
+        ).fetchone()
     assert row == (1, "HANDLED")
     assert result.items.updated == 0
 
@@ -117,14 +146,25 @@ def test_migrations_apply_once(database: Path) -> None:
 def test_sync_run_rows_are_replaced_per_try(database: Path) -> None:
     from datetime import UTC, datetime
 
-    row = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": 0, "try_number": 1, "conn_id": "c",
-           "status": "failed", "started_at": datetime.now(UTC), "finished_at": datetime.now(UTC)}
+    row = {
+        "dag_id": "d",
+        "run_id": "r",
+        "task_id": "t",
+        "map_index": 0,
+        "try_number": 1,
+        "conn_id": "c",
+        "status": "failed",
+        "started_at": datetime.now(UTC),
+        "finished_at": datetime.now(UTC),
+    }
     with connect_warehouse(database) as conn:
         record_sync_run(conn, row)
         record_sync_run(conn, {**row, "status": "success"})
         record_sync_run(conn, {**row, "try_number": 2, "status": "success"})
         assert conn.execute("SELECT try_number, status FROM bol.sync_runs ORDER BY 1").fetchall() == [
-            (1, "success"), (2, "success")]
+            (1, "success"),
+            (2, "success"),
+        ]
 
 
 def test_connections_are_serialised_across_threads(database: Path) -> None:

@@ -18,7 +18,15 @@ from bolsync.orders.transform import (
 )
 from tests.support.fixture_server import Fixture
 
-PERSONAL = ["Hans", "de Grote", "Skywalkerstraat", "verkopen.test2.bol.com", "NL123456789B01", "99887766", "Pieter"]
+PERSONAL = [
+    "Hans",
+    "de Grote",
+    "Skywalkerstraat",
+    "verkopen.test2.bol.com",
+    "NL123456789B01",
+    "99887766",
+    "Pieter",
+]
 
 
 def _order() -> dict[str, Any]:
@@ -26,16 +34,29 @@ def _order() -> dict[str, Any]:
 
 
 def _item(item_id: str, changed: str, **overrides: Any) -> dict[str, Any]:
-    item = {"orderItemId": item_id, "ean": "8712626055143", "fulfilmentMethod": "FBR", "fulfilmentStatus": "OPEN",
-            "quantity": 2, "quantityShipped": 0, "quantityCancelled": 0, "cancellationRequest": False,
-            "latestChangedDateTime": changed}
+    item = {
+        "orderItemId": item_id,
+        "ean": "8712626055143",
+        "fulfilmentMethod": "FBR",
+        "fulfilmentStatus": "OPEN",
+        "quantity": 2,
+        "quantityShipped": 0,
+        "quantityCancelled": 0,
+        "cancellationRequest": False,
+        "latestChangedDateTime": changed,
+    }
     item.update(overrides)
     return item
 
 
 def test_status_rows_have_explicit_dtypes_and_utc_times() -> None:
-    orders = [{"orderId": "A1", "orderPlacedDateTime": "2026-11-20T10:00:00+01:00",
-               "orderItems": [_item("1", "2026-11-20T23:30:00+01:00")]}]
+    orders = [
+        {
+            "orderId": "A1",
+            "orderPlacedDateTime": "2026-11-20T10:00:00+01:00",
+            "orderItems": [_item("1", "2026-11-20T23:30:00+01:00")],
+        }
+    ]
     frame = order_item_status_rows("42", orders)
     assert dict(frame.dtypes.astype(str)) == ITEM_STATUS_DTYPES
     assert frame.loc[0, "latest_changed_at"] == pd.Timestamp("2026-11-20T22:30:00Z")
@@ -44,8 +65,10 @@ def test_status_rows_have_explicit_dtypes_and_utc_times() -> None:
 
 def test_newest_state_of_an_item_wins_within_a_batch() -> None:
     orders = [
-        {"orderId": "A1", "orderItems": [_item("1", "2026-11-20T12:00:00+01:00", quantityShipped=2,
-                                               fulfilmentStatus="HANDLED")]},
+        {
+            "orderId": "A1",
+            "orderItems": [_item("1", "2026-11-20T12:00:00+01:00", quantityShipped=2, fulfilmentStatus="HANDLED")],
+        },
         {"orderId": "A1", "orderItems": [_item("1", "2026-11-20T10:00:00+01:00")]},
     ]
     frame = order_item_status_rows("42", orders)
@@ -94,14 +117,21 @@ def test_empty_input_gives_typed_empty_frames() -> None:
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["1", "2", "3"]), st.integers(min_value=0, max_value=10_000),
-                  st.integers(min_value=0, max_value=4)),
-        min_size=1, max_size=30,
+        st.tuples(
+            st.sampled_from(["1", "2", "3"]),
+            st.integers(min_value=0, max_value=10_000),
+            st.integers(min_value=0, max_value=4),
+        ),
+        min_size=1,
+        max_size=30,
     )
 )
 def test_dedup_keeps_exactly_the_newest_state_per_item(changes: list[tuple[str, int, int]]) -> None:
     orders = [
-        {"orderId": "A", "orderItems": [_item(item_id, f"2026-11-20T00:00:00+00:00", quantityShipped=shipped)]}
+        {
+            "orderId": "A",
+            "orderItems": [_item(item_id, "2026-11-20T00:00:00+00:00", quantityShipped=shipped)],
+        }
         for item_id, _, shipped in changes
     ]
     for order, (_, minute, _) in zip(orders, changes, strict=True):

@@ -53,7 +53,10 @@ def test_token_request_and_order_page_are_sent_as_bol_expects(fixture_server, ma
     assert page_call.headers["Accept"] == "application/vnd.retailer.v10+json"
     assert page_call.headers["Authorization"].startswith("Bearer ey")
     assert parse_qs(page_call.query) == {
-        "page": ["1"], "fulfilment-method": ["ALL"], "status": ["ALL"], "latest-change-date": ["2026-11-20"],
+        "page": ["1"],
+        "fulfilment-method": ["ALL"],
+        "status": ["ALL"],
+        "latest-change-date": ["2026-11-20"],
     }
     assert hook.retailer_id == "1234567"
 
@@ -178,8 +181,10 @@ def test_bad_credentials_fail_fast_with_advice_and_no_secret(fixture_server, mak
     with pytest.raises(BolAuthError) as caught:
         make_hook(url).get_orders_page(1)
     message = str(caught.value)
-    assert "invalid_client" in message and "Seller Dashboard" in message
-    assert SECRET not in message and SECRET not in caplog.text
+    assert "invalid_client" in message
+    assert "Seller Dashboard" in message
+    assert SECRET not in message
+    assert SECRET not in caplog.text
     assert sum(r.path == "/token" for r in server.requests) == 1
 
 
@@ -196,7 +201,8 @@ def test_token_value_never_reaches_logs(fixture_server, make_hook, caplog) -> No
     server.queue(ORDERS, "500-internal-server-error", "200-reduced-orders-empty")
     caplog.set_level(logging.DEBUG)
     make_hook(url).get_orders_page(1)
-    assert value not in caplog.text and SECRET not in caplog.text
+    assert value not in caplog.text
+    assert SECRET not in caplog.text
 
 
 def test_retailer_id_without_aid_comes_from_the_connection(fixture_server, make_hook) -> None:

@@ -20,8 +20,11 @@ def test_defaults() -> None:
 
 
 def test_overrides() -> None:
-    settings = _settings(api_url="http://127.0.0.1:9/", rate_limit_per_second="2.5",
-                         endpoint_rate_limits={"GET /retailer/orders": [10, 60]})
+    settings = _settings(
+        api_url="http://127.0.0.1:9/",
+        rate_limit_per_second="2.5",
+        endpoint_rate_limits={"GET /retailer/orders": [10, 60]},
+    )
     assert settings.api_url == "http://127.0.0.1:9"
     assert settings.rate_limit_per_second == 2.5
     assert settings.endpoint_limits["GET /retailer/orders"] == (10, 60.0)

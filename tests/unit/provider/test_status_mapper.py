@@ -43,8 +43,10 @@ def test_captured_responses_map_to_typed_errors(fixture: str, expected: type, te
 def test_retry_after_is_read_only_when_sent() -> None:
     with_header = _map("429-too-many-requests")
     without = _map("429-too-many-requests-without-retry-after")
-    assert isinstance(with_header, BolRateLimited) and with_header.retry_after == 4
-    assert isinstance(without, BolRateLimited) and without.retry_after is None
+    assert isinstance(with_header, BolRateLimited)
+    assert with_header.retry_after == 4
+    assert isinstance(without, BolRateLimited)
+    assert without.retry_after is None
 
 
 def test_success_maps_to_none() -> None:
@@ -54,7 +56,8 @@ def test_success_maps_to_none() -> None:
 def test_html_body_is_reduced_to_text() -> None:
     error = error_for_status(502, "<html><body><h1>Bad Gateway</h1></body></html>", {}, request="GET /x")
     assert isinstance(error, BolServerError)
-    assert "<" not in str(error) and "Bad Gateway" in str(error)
+    assert "<" not in str(error)
+    assert "Bad Gateway" in str(error)
 
 
 def test_retry_after_http_date_and_garbage() -> None:

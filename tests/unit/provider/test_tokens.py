@@ -33,7 +33,9 @@ def test_opaque_token_falls_back_to_expires_in() -> None:
     assert token.retailer_id is None
 
 
-@pytest.mark.parametrize("name", ["200-token-lowercase-type", "200-token-lowercase-scope", "200-token-unexpected-scope"])
+@pytest.mark.parametrize(
+    "name", ["200-token-lowercase-type", "200-token-lowercase-scope", "200-token-unexpected-scope"]
+)
 def test_harmless_variations_are_accepted(name: str) -> None:
     assert _parse(_fixture(name)).expires_at == 1299.0
 
@@ -66,7 +68,8 @@ def test_refresh_margin_scales_with_lifetime() -> None:
     assert long.refresh_margin == 30
     assert short.refresh_margin == 1
     assert hour.refresh_margin == 60
-    assert long.is_fresh(269) and not long.is_fresh(271)
+    assert long.is_fresh(269)
+    assert not long.is_fresh(271)
 
 
 def test_cache_roundtrip_and_garbage() -> None:
