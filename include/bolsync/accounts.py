@@ -13,8 +13,8 @@ DEFAULT_ACCOUNTS = ["bol_retailer_default"]
 
 
 def resolve_accounts(conf: Mapping[str, Any] | None, variable_value: str | None) -> list[str]:
-    """``dag_run.conf["accounts"]``, else the JSON list in Variable ``bolsync_accounts``, else the default."""
-    source = "dag_run.conf['accounts']"
+    """The run's ``accounts`` param (from the trigger form or run conf), else the JSON list in Variable ``bolsync_accounts``, else the default."""
+    source = "the run's 'accounts' param"
     value: Any = (conf or {}).get("accounts")
     if value is None and variable_value:
         source = f"Variable {ACCOUNTS_VARIABLE}"

@@ -36,9 +36,9 @@ FATAL_ERRORS = (BolConfigError, BolAuthError, BolResponseError)
 def list_accounts() -> list[str]:
     """The connection ids to sync in this run."""
     context = get_current_context()
-    conf = context["dag_run"].conf if context.get("dag_run") else None
+    params = context.get("params") or {}
     try:
-        return resolve_accounts(conf, Variable.get(ACCOUNTS_VARIABLE, default=None))
+        return resolve_accounts(params, Variable.get(ACCOUNTS_VARIABLE, default=None))
     except BolConfigError as error:
         raise AirflowFailException(str(error)) from error
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from bolsync.airflow_tasks import extract, list_accounts, load
 
@@ -29,6 +29,14 @@ def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
         default_args=DEFAULT_ARGS,
         doc_md=doc_md,
         tags=["bol", "orders", *tags],
+        params={
+            "accounts": Param(
+                None,
+                type=["null", "array"],
+                items={"type": "string"},
+                description="bol_retailer connection ids to sync; empty = Variable bolsync_accounts or the default.",
+            )
+        },
     ) as dag:
         accounts = list_accounts()
         extracted = extract.expand(conn_id=accounts)
