@@ -13,7 +13,7 @@ DEFAULT_ACCOUNTS = ["bol_retailer_default"]
 
 
 def resolve_accounts(conf: Mapping[str, Any] | None, variable_value: str | None) -> list[str]:
-    """The run's ``accounts`` param (from the trigger form or run conf), else the JSON list in Variable ``bolsync_accounts``, else the default."""
+    """The run's ``accounts`` param (trigger form or run conf), else Variable ``bolsync_accounts``, else the default."""
     source = "the run's 'accounts' param"
     value: Any = (conf or {}).get("accounts")
     if value is None and variable_value:

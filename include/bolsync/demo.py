@@ -221,8 +221,7 @@ def ensure_not_running(paths: DemoPaths) -> None:
         pid = read_pid(paths.pid_file(name))
         if pid and state and process_has_token(pid, state.get("token", "")):
             raise DemoError(
-                f"the demo started by `make up` is still running ({name} pid {pid}); "
-                "stop it with `make down` first."
+                f"the demo started by `make up` is still running ({name} pid {pid}); stop it with `make down` first."
             )
 
 
@@ -245,9 +244,7 @@ def start_emulator(stack: Stack) -> None:
     def healthy() -> bool:
         return emulator_get(stack.emulator_url, "/_emulator/health").get("status") == "ok"
 
-    wait_until(
-        healthy, 30, "the emulator's /_emulator/health", lambda: check_alive(stack.emulator, "emulator", log)
-    )
+    wait_until(healthy, 30, "the emulator's /_emulator/health", lambda: check_alive(stack.emulator, "emulator", log))
     say("emulator healthy")
 
 
@@ -309,9 +306,7 @@ def start_airflow(stack: Stack) -> AirflowClient:
         )
         say(f"airflow healthy at {stack.api_url}")
         client.login(ADMIN_USER, ADMIN_PASSWORD)
-        wait_until(
-            lambda: _dags_parsed(client), START_TIMEOUT, f"the DAGs {', '.join(DAGS)} to be parsed", alive
-        )
+        wait_until(lambda: _dags_parsed(client), START_TIMEOUT, f"the DAGs {', '.join(DAGS)} to be parsed", alive)
     except DemoError as error:
         if "Last 40 lines" in str(error):
             raise
@@ -323,8 +318,7 @@ def start_airflow(stack: Stack) -> AirflowClient:
 def _healthy(client: AirflowClient) -> bool:
     health = client.health()
     return all(
-        health.get(part, {}).get("status") == "healthy"
-        for part in ("metadatabase", "scheduler", "dag_processor")
+        health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor")
     )
 
 
@@ -422,9 +416,7 @@ def create_backfill(client: AirflowClient, plan: Plan) -> None:
             say(f"cancelling the unfinished backfill {active['id']} of {DAILY} left by an earlier demo")
             client.cancel_backfill(int(active["id"]))
         backfill = client.create_backfill(body)
-    runs = client.dag_runs(
-        DAILY, logical_date_gte=iso(plan.backfill_from), logical_date_lte=iso(plan.backfill_to)
-    )
+    runs = client.dag_runs(DAILY, logical_date_gte=iso(plan.backfill_from), logical_date_lte=iso(plan.backfill_to))
     plan.targets.update((DAILY, run["dag_run_id"]) for run in runs)
     say(
         f"backfill {backfill.get('id')} of {DAILY}: {plan.backfill_from.date()} .. {plan.backfill_to.date()} "
@@ -453,24 +445,16 @@ def trigger_hourly(client: AirflowClient, plan: Plan) -> None:
             raise
         run = _rerun_existing(client, plan)
     plan.targets.add((HOURLY, run["dag_run_id"]))
-    say(
-        f"triggered {HOURLY} for {plan.hourly_start:%Y-%m-%d %H:%M}-{plan.hourly_end:%H:%M} UTC: "
-        f"{run['dag_run_id']}"
-    )
+    say(f"triggered {HOURLY} for {plan.hourly_start:%Y-%m-%d %H:%M}-{plan.hourly_end:%H:%M} UTC: {run['dag_run_id']}")
 
 
 def _rerun_existing(client: AirflowClient, plan: Plan) -> dict[str, Any]:
-    runs = client.dag_runs(
-        HOURLY, logical_date_gte=iso(plan.hourly_start), logical_date_lte=iso(plan.hourly_start)
-    )
+    runs = client.dag_runs(HOURLY, logical_date_gte=iso(plan.hourly_start), logical_date_lte=iso(plan.hourly_start))
     if not runs:
         raise DemoError(f"{HOURLY} refused the run for {plan.hourly_start} and no such run exists")
     run = runs[0]
     if run["state"] in TERMINAL_STATES:
-        say(
-            f"{HOURLY} already has run {run['dag_run_id']} for that hour ({run['state']}); "
-            "clearing it to run it again"
-        )
+        say(f"{HOURLY} already has run {run['dag_run_id']} for that hour ({run['state']}); clearing it to run it again")
         client.clear_run(HOURLY, run["dag_run_id"])
     return run
 
@@ -489,51 +473,72 @@ def tracked_runs(client: AirflowClient, plan: Plan) -> dict[str, list[dict[str, 
     return tracked
 
 
-def wait_for_runs(
-    client: AirflowClient, plan: Plan, timeout: float
-) -> tuple[dict[str, list[dict[str, Any]]], bool]:
-    """Poll until every tracked run is success/failed; return the runs and whether they all finished."""
-    deadline = time.monotonic() + timeout
-    last_line, last_print = "", 0.0
-    while True:
-        runs = tracked_runs(client, plan)
-        line = " | ".join(
-            f"{dag_id}: "
-            + ", ".join(f"{n} {s}" for s, n in sorted(Counter(r["state"] for r in dag_runs).items()))
-            for dag_id, dag_runs in runs.items()
-        )
-        if line != last_line or time.monotonic() - last_print > 30:
-            say(f"runs: {line}")
-            last_line, last_print = line, time.monotonic()
-        if all(r["state"] in TERMINAL_STATES for dag_runs in runs.values() for r in dag_runs):
-            return runs, True
-        if time.monotonic() > deadline:
-            say(f"timed out after {timeout:.0f}s with runs still queued or running")
-            return runs, False
-        time.sleep(POLL_SECONDS)
+FAILED_TRY_STATES = ("failed", "up_for_retry")
 
 
-def report_failures(client: AirflowClient, stack: Stack, runs: dict[str, list[dict[str, Any]]]) -> None:
-    """Name every failed task instance of the failed runs, with the error lines of its log."""
-    log_root = stack.paths.airflow_home / "logs"
-    for dag_id, dag_runs in runs.items():
+@dataclass
+class RunWatcher:
+    """Polls the demo's runs, prints progress and the error of every failed task try as soon as it is seen."""
+
+    client: AirflowClient
+    plan: Plan
+    log_root: Path
+    reported: set[tuple[str, str, str, int, int]] = field(default_factory=set)
+    finished_runs: set[tuple[str, str]] = field(default_factory=set)
+
+    def wait(self, timeout: float) -> tuple[dict[str, list[dict[str, Any]]], bool]:
+        """Poll until every tracked run is success/failed; return the runs and whether they all finished."""
+        deadline = time.monotonic() + timeout
+        last_line, last_print = "", 0.0
+        while True:
+            runs = tracked_runs(self.client, self.plan)
+            line = " | ".join(self._progress(dag_id, dag_runs) for dag_id, dag_runs in runs.items())
+            if line != last_line or time.monotonic() - last_print > 60:
+                say(line)
+                last_line, last_print = line, time.monotonic()
+            if all(r["state"] in TERMINAL_STATES for dag_runs in runs.values() for r in dag_runs):
+                return runs, True
+            if time.monotonic() > deadline:
+                say(f"timed out after {timeout:.0f}s with runs still queued or running")
+                return runs, False
+            time.sleep(POLL_SECONDS)
+
+    def _progress(self, dag_id: str, dag_runs: list[dict[str, Any]]) -> str:
+        """'dag: 2 running, 1 success [extract: 3 running, ...]', reporting newly failed tries on the way."""
+        runs_text = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r["state"] for r in dag_runs).items()))
+        tasks: Counter[str] = Counter()
         for run in dag_runs:
-            if run["state"] == "success":
+            if run["state"] in TERMINAL_STATES and (dag_id, run["dag_run_id"]) in self.finished_runs:
                 continue
-            for ti in client.task_instances(dag_id, run["dag_run_id"]):
-                if ti.get("state") not in ("failed", "upstream_failed", "up_for_retry"):
-                    continue
-                map_index = int(ti.get("map_index", -1))
-                print(
-                    f"  FAILED TASK {dag_id} {run['dag_run_id']} {ti['task_id']}"
-                    f"{f'[{map_index}]' if map_index >= 0 else ''} "
-                    f"try {ti.get('try_number')}: {ti.get('state')}"
-                )
-                if ti.get("state") != "upstream_failed":
-                    for line in task_log_errors(
-                        log_root, dag_id, run["dag_run_id"], ti["task_id"], map_index
-                    ):
-                        print(f"      {line}")
+            for ti in self.client.task_instances(dag_id, run["dag_run_id"]):
+                tasks[f"{ti['task_id']} {ti.get('state') or 'none'}"] += 1
+                self.report(dag_id, run["dag_run_id"], ti)
+            if run["state"] in TERMINAL_STATES:
+                self.finished_runs.add((dag_id, run["dag_run_id"]))
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(tasks.items()))
+        return f"{dag_id}: {runs_text or 'no runs'}" + (f" [tasks: {detail}]" if detail else "")
+
+    def report(self, dag_id: str, run_id: str, ti: dict[str, Any]) -> None:
+        """Print a failed try once: which task, which try, and the error lines of its log."""
+        if ti.get("state") not in FAILED_TRY_STATES:
+            return
+        map_index, try_number = int(ti.get("map_index", -1)), int(ti.get("try_number") or 0)
+        key = (dag_id, run_id, ti["task_id"], map_index, try_number)
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        label = f"{ti['task_id']}[{map_index}]" if map_index >= 0 else ti["task_id"]
+        say(f"TASK TRY FAILED ({ti['state']}): {dag_id} {run_id} {label} try {try_number}")
+        for line in task_log_errors(self.log_root, dag_id, run_id, ti["task_id"], map_index):
+            print(f"      {line}", flush=True)
+
+    def report_unfinished(self, runs: dict[str, list[dict[str, Any]]]) -> None:
+        """After the wait: report the failed tries of every run that did not succeed, not yet printed."""
+        for dag_id, dag_runs in runs.items():
+            for run in dag_runs:
+                if run["state"] != "success":
+                    for ti in self.client.task_instances(dag_id, run["dag_run_id"]):
+                        self.report(dag_id, run["dag_run_id"], ti)
 
 
 def run_demo(paths: DemoPaths) -> int:
@@ -550,8 +555,9 @@ def run_demo(paths: DemoPaths) -> int:
             client = start_stack(stack)
         with _phase(timings, "DAG runs"):
             request_runs(client, plan)
-            runs, finished = wait_for_runs(client, plan, RUN_TIMEOUT)
-        report_failures(client, stack, runs)
+            watcher = RunWatcher(client, plan, paths.airflow_home / "logs")
+            runs, finished = watcher.wait(RUN_TIMEOUT)
+        watcher.report_unfinished(runs)
         for dag_id in DAGS:
             with suppress(requests.RequestException, ApiError):
                 client.set_paused(dag_id, True)

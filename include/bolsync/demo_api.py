@@ -38,13 +38,9 @@ class AirflowClient:
             raise ApiError(response, f"login as {username}")
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
-    def request(
-        self, method: str, path: str, action: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any
-    ) -> Any:
+    def request(self, method: str, path: str, action: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         """Call ``/api/v2{path}`` and return the decoded JSON (None for an empty body)."""
-        response = self.session.request(
-            method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs
-        )
+        response = self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs)
         if response.status_code not in ok:
             raise ApiError(response, action)
         return response.json() if response.content else None
@@ -58,9 +54,7 @@ class AirflowClient:
 
     def dag(self, dag_id: str) -> dict[str, Any] | None:
         """The DAG's details, or None while it is not parsed yet."""
-        result: dict[str, Any] | None = self.request(
-            "GET", f"/dags/{dag_id}", f"get DAG {dag_id}", ok=(200, 404)
-        )
+        result: dict[str, Any] | None = self.request("GET", f"/dags/{dag_id}", f"get DAG {dag_id}", ok=(200, 404))
         return None if result is None or "dag_id" not in result else result
 
     def import_errors(self) -> list[dict[str, Any]]:
@@ -74,9 +68,7 @@ class AirflowClient:
 
     def create_backfill(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/backfills``."""
-        result: dict[str, Any] = self.request(
-            "POST", "/backfills", f"create backfill of {body['dag_id']}", json=body
-        )
+        result: dict[str, Any] = self.request("POST", "/backfills", f"create backfill of {body['dag_id']}", json=body)
         return result
 
     def active_backfills(self, dag_id: str) -> list[dict[str, Any]]:
@@ -90,9 +82,7 @@ class AirflowClient:
 
     def trigger(self, dag_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/dags/{dag_id}/dagRuns``."""
-        result: dict[str, Any] = self.request(
-            "POST", f"/dags/{dag_id}/dagRuns", f"trigger {dag_id}", json=body
-        )
+        result: dict[str, Any] = self.request("POST", f"/dags/{dag_id}/dagRuns", f"trigger {dag_id}", json=body)
         return result
 
     def clear_run(self, dag_id: str, run_id: str) -> None:

@@ -44,9 +44,7 @@ def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def start_process(
-    command: Sequence[str], env: dict[str, str], log_path: Path, cwd: Path
-) -> subprocess.Popen[bytes]:
+def start_process(command: Sequence[str], env: dict[str, str], log_path: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` in a new session with stdout and stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -76,9 +74,7 @@ def run_command(command: Sequence[str], env: dict[str, str], log_path: Path, cwd
             check=False,
         )
     if result.returncode != 0:
-        raise DemoError(
-            f"{what} failed (exit {result.returncode}). Last lines of {log_path}:\n{tail(log_path)}"
-        )
+        raise DemoError(f"{what} failed (exit {result.returncode}). Last lines of {log_path}:\n{tail(log_path)}")
 
 
 def tail(path: Path, lines: int = 40) -> str:

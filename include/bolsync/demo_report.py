@@ -86,9 +86,7 @@ def _fill(conn: duckdb.DuckDBPyConnection, summary: WarehouseSummary, since: dat
                 "GROUP BY 1 ORDER BY 1"
             ).fetchall()
         ]
-        summary.new_orders = _scalar(
-            conn, "SELECT count(*) FROM bol.orders WHERE first_synced_at >= ?", [since]
-        )
+        summary.new_orders = _scalar(conn, "SELECT count(*) FROM bol.orders WHERE first_synced_at >= ?", [since])
     if "bol.sync_runs" in existing:
         _fill_sync_runs(conn, summary, since)
 
@@ -113,8 +111,7 @@ def _fill_sync_runs(conn: duckdb.DuckDBPyConnection, summary: WarehouseSummary, 
     summary.sync_run_statuses = {
         f"{task}/{status}": int(n)
         for task, status, n in conn.execute(
-            "SELECT task_id, status, count(*) FROM bol.sync_runs WHERE started_at >= ? "
-            "GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT task_id, status, count(*) FROM bol.sync_runs WHERE started_at >= ? GROUP BY 1, 2 ORDER BY 1, 2",
             [since],
         ).fetchall()
     }
@@ -163,9 +160,7 @@ def format_runs(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = []
     for dag_id, dag_runs in runs.items():
         counts = Counter(run["state"] for run in dag_runs)
-        lines.append(
-            f"  {dag_id}: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs")
-        )
+        lines.append(f"  {dag_id}: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no runs"))
         for run in sorted(dag_runs, key=lambda r: r.get("data_interval_start") or ""):
             lines.append(
                 f"    {run['state']:<8} {run.get('run_type', ''):<9} "
@@ -232,9 +227,7 @@ def _usage_lines(usage: ApiUsage, warehouse: WarehouseSummary) -> list[str]:
         )
         for endpoint, statuses in sorted(usage.by_endpoint.items()):
             if "/_emulator" not in endpoint:
-                lines.append(
-                    f"    {endpoint}: " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
-                )
+                lines.append(f"    {endpoint}: " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
     if runs:
         lines.append(
             f"  bol.sync_runs:   {int(runs['api_calls'])} API calls, "
@@ -246,9 +239,7 @@ def _usage_lines(usage: ApiUsage, warehouse: WarehouseSummary) -> list[str]:
     orders = warehouse.orders_in_windows
     calls = usage.api_calls if not usage.error else int(runs.get("api_calls", 0))
     per_order = f"{calls / orders:.2f}" if orders else "n/a (no orders loaded)"
-    lines.append(
-        f"  API calls per order: {per_order} ({calls} calls / {orders} distinct orders in the synced windows)"
-    )
+    lines.append(f"  API calls per order: {per_order} ({calls} calls / {orders} distinct orders in the synced windows)")
     return lines
 
 

@@ -9,7 +9,7 @@ import time
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from bolsync_provider.exceptions import BolAuthError, BolTransportError
+from bolsync_provider.exceptions import BolLoginError, BolTransportError
 from bolsync_provider.metrics import ApiMetrics
 from bolsync_provider.retry import RETRIABLE, log_retry, wait_for_retry
 from bolsync_provider.settings import BolConnectionSettings
@@ -94,13 +94,13 @@ class TokenProvider:
             raise BolTransportError(f"{label}: {type(error).__name__}") from None
         body = response.text
         if response.status_code in (400, 401, 403):
-            raise BolAuthError(
+            raise BolLoginError(
                 f"{label} refused the credentials (HTTP {response.status_code}: "
                 f"{describe_body(body, parse_problem(body))}). {SETTINGS_HINT}",
                 status=response.status_code,
             )
         if response.status_code == 404:
-            raise BolAuthError(
+            raise BolLoginError(
                 f"{label} answered 404: bol shows a blocked IP address this way. Stop the sync and "
                 "contact bol partner service if this persists.",
                 status=404,

@@ -28,6 +28,10 @@ class BolAuthError(BolApiError):
     """Credentials, token or account are not accepted (401/403 or a login failure). Never retried."""
 
 
+class BolLoginError(BolAuthError):
+    """The login service refused to issue a token (bad or revoked credentials, blocked IP, unusable token)."""
+
+
 class BolTokenExpired(BolAuthError):
     """The API says the JWT has expired (401 "Expired JWT"): refresh once and retry."""
 

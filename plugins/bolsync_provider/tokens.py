@@ -6,7 +6,7 @@ Defined behaviour for tokens that are not what bol documents (see shared fixture
 - ``expires_in`` missing or empty as well: assume a conservative 60 s (a 401 "Expired JWT" still
   triggers one refresh), with a warning;
 - ``expires_in`` <= 0, no/empty ``access_token``, a ``token_type`` other than Bearer (any case), or a
-  body that is not a JSON object: refused with :class:`BolAuthError`.
+  body that is not a JSON object: refused with :class:`BolLoginError`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from bolsync_provider.exceptions import BolAuthError
+from bolsync_provider.exceptions import BolLoginError
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +84,19 @@ def retailer_id_from_claims(claims: dict[str, Any]) -> str | None:
 
 
 def parse_token_response(body: str, *, requested_at: float, client_id: str, login_label: str) -> AccessToken:
-    """Turn a 200 token response body into an AccessToken, or raise BolAuthError explaining why not."""
+    """Turn a 200 token response body into an AccessToken, or raise BolLoginError explaining why not."""
     try:
         data = json.loads(body) if body.strip() else None
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise BolAuthError(f"{login_label} answered 200 without a JSON token object.")
+        raise BolLoginError(f"{login_label} answered 200 without a JSON token object.")
     value = data.get("access_token")
     if not isinstance(value, str) or not value:
-        raise BolAuthError(f"{login_label} answered 200 without an access_token.")
+        raise BolLoginError(f"{login_label} answered 200 without an access_token.")
     token_type = str(data.get("token_type", "")).lower()
     if token_type != "bearer":  # noqa: S105 (a token type, not a password)
-        raise BolAuthError(
+        raise BolLoginError(
             f"{login_label} returned token_type {data.get('token_type')!r}; only Bearer tokens can be used."
         )
     claims = read_claims(value)
@@ -127,9 +127,9 @@ def _lifetime(claims: dict[str, Any], expires_in: Any, login_label: str) -> floa
     try:
         seconds = float(expires_in)
     except (TypeError, ValueError):
-        raise BolAuthError(f"{login_label} returned an unreadable expires_in {expires_in!r}.") from None
+        raise BolLoginError(f"{login_label} returned an unreadable expires_in {expires_in!r}.") from None
     if seconds <= 0:
-        raise BolAuthError(
+        raise BolLoginError(
             f"{login_label} returned a token that expires immediately (expires_in={expires_in!r}); "
             "it cannot be used for any call."
         )

@@ -12,6 +12,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from bolsync_provider.auth import TokenProvider
 from bolsync_provider.exceptions import (
+    BolAuthError,
+    BolLoginError,
     BolRateLimited,
     BolResponseError,
     BolTokenExpired,
@@ -93,8 +95,11 @@ class BolTransport:
     ) -> requests.Response:
         try:
             return self._send(method, path, endpoint, params, accept, json_body)
-        except BolTokenExpired:
-            log.info("bol says the access token expired; fetching a new one and retrying once.")
+        except BolAuthError as error:
+            if error.status != 401 or isinstance(error, BolLoginError):
+                raise
+            reason = "expired" if isinstance(error, BolTokenExpired) else "was rejected"
+            log.info("bol says the access token %s; fetching a new one and retrying once.", reason)
             return self._send(method, path, endpoint, params, accept, json_body)
 
     def _send(
@@ -125,7 +130,7 @@ class BolTransport:
             raise BolTransportError(f"{endpoint}: {type(error).__name__} (no response)") from None
         self._learn_from_rate_headers(response, endpoint)
         failure = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
-        if isinstance(failure, BolTokenExpired):
+        if isinstance(failure, BolAuthError) and failure.status == 401:
             self._tokens.invalidate(token)
         if isinstance(failure, BolRateLimited):
             self._metrics.add(throttled=1)

@@ -1,7 +1,7 @@
 """Pure pandas transforms from bol order JSON to warehouse rows (no I/O).
 
 Customer personal data (names, addresses, e-mail, phone, VAT/KvK numbers) is never read here.
-Missing optional fields become nulls; a missing required field raises ValueError naming it.
+Missing optional fields become nulls; a missing required field raises BolResponseError naming it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+
+from bolsync_provider.exceptions import BolResponseError
 
 ITEM_STATUS_DTYPES: dict[str, str] = {
     "retailer_id": "string",
@@ -64,7 +66,7 @@ _STATUS_FIELDS = {
 def _require(obj: Mapping[str, Any], key: str, where: str) -> Any:
     value = obj.get(key)
     if value is None or value == "":
-        raise ValueError(f"{where}: required field '{key}' is missing")
+        raise BolResponseError(f"bol sent malformed order data: {where}: required field '{key}' is missing")
     return value
 
 

@@ -14,6 +14,7 @@ from bolsync.orders.transform import without_personal_data
 from bolsync.warehouse.duckdb_connection import connect_warehouse
 from bolsync.warehouse.migrations import migration_files
 from bolsync.warehouse.order_store import known_order_ids, record_sync_run
+from bolsync_provider.exceptions import BolResponseError
 from tests.support.fixture_server import Fixture
 
 
@@ -130,7 +131,7 @@ def test_failed_load_leaves_nothing(database: Path, tmp_path: Path) -> None:
     broken = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
     broken["orderItems"].append({"orderItemId": "x"})  # no latestChangedDateTime: transform refuses
     with connect_warehouse(database) as conn:
-        with pytest.raises(ValueError, match="latestChangedDateTime"):
+        with pytest.raises(BolResponseError, match="latestChangedDateTime"):
             load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], [broken]))
         assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (0,)
 

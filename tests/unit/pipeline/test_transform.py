@@ -16,6 +16,7 @@ from bolsync.orders.transform import (
     order_rows,
     without_personal_data,
 )
+from bolsync_provider.exceptions import BolResponseError
 from tests.support.fixture_server import Fixture
 
 PERSONAL = [
@@ -97,9 +98,9 @@ def test_detail_status_is_derived_from_counts() -> None:
 
 
 def test_missing_required_fields_are_named() -> None:
-    with pytest.raises(ValueError, match="'orderItemId'"):
+    with pytest.raises(BolResponseError, match="'orderItemId'"):
         order_item_status_rows("42", [{"orderId": "A1", "orderItems": [{"ean": "1"}]}])
-    with pytest.raises(ValueError, match="'latestChangedDateTime'"):
+    with pytest.raises(BolResponseError, match="'latestChangedDateTime'"):
         order_item_status_rows("42", [{"orderId": "A1", "orderItems": [_item("1", "")]}])
 
 

@@ -247,3 +247,12 @@ def test_test_connection_reports_retailer(fixture_server, make_hook) -> None:
     _token(server)
     server.queue(ORDERS, "200-reduced-orders-empty")
     assert make_hook(url).test_connection() == (True, "Connected: credentials of retailer 1234567.")
+
+
+def test_a_rejected_cached_token_is_replaced_once(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    _token(server)
+    server.queue(ORDERS, "401-unauthorized", "200-reduced-orders-empty")
+    assert make_hook(url).get_orders_page(1) == []
+    assert [r.path for r in server.requests] == ["/token", ORDERS, "/token", ORDERS]
