@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from bol_emulator.faults import FaultBook, FaultRule
 from bol_emulator.problems import PLAIN_JSON, V10_JSON, Response
 from bol_emulator.ratelimit import Decision, RateLimiter
 from bol_emulator.stats import Stats
-from bol_emulator.tokens import TokenService
+from bol_emulator.tokens import TokenCheck, TokenService
 from bol_emulator.world import World
 
 LIST_ENDPOINT = "GET /retailer/orders"
@@ -53,7 +52,11 @@ class Settings:
     token_lifetime: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rate_scale": self.rate_scale, "retry_after": self.retry_after, "token_lifetime": self.token_lifetime}
+        return {
+            "rate_scale": self.rate_scale,
+            "retry_after": self.retry_after,
+            "token_lifetime": self.token_lifetime,
+        }
 
 
 def accepts_v10(accept: str | None) -> bool:
@@ -100,7 +103,14 @@ class Emulator:
         self.faults = FaultBook()
         self.stats = Stats()
         self.secrets = {a.client_id: a.client_secret for a in config.accounts}
-        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Back to the state right after start: the same world again, no faults, zero counters."""
+        self.world = World(self.config, anchor=self.world.generated_at)
+        self.settings = Settings(self.config.rate_scale, self.config.retry_after, self.config.token_lifetime)
+        self.faults.clear()
+        self.stats.reset()
+        self.limiter.reset()
 
     def handle(self, request: Request) -> Response:
         """Route one request."""
@@ -132,7 +142,8 @@ class Emulator:
         client = credentials[0] if credentials else "-"
         self.stats.record_token(client)
         response = self._token_response(request, credentials, client)
-        self.stats.record_request(TOKEN_ENDPOINT, "dropped" if response.drop else str(response.status))
+        endpoint = f"{request.method} /token"
+        self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
         return response
 
     def _token_response(self, request: Request, credentials: tuple[str, str] | None, client: str) -> Response:
@@ -165,7 +176,9 @@ class Emulator:
         if grant != "client_credentials":
             error = "invalid_request" if grant is None else "unsupported_grant_type"
             return problems.json_response(
-                400, {"error": error, "error_description": "grant_type must be client_credentials"}, PLAIN_JSON
+                400,
+                {"error": error, "error_description": "grant_type must be client_credentials"},
+                PLAIN_JSON,
             )
         lifetime = self.faults.token_lifetime(client_id, self.settings.token_lifetime)
         account = self.world.account(client_id).config
@@ -197,8 +210,14 @@ class Emulator:
         self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
         return response
 
-    def _api_response(self, request: Request, endpoint: str, order_id: str | None, check: Any, client: str | None
-                      ) -> Response:
+    def _api_response(
+        self,
+        request: Request,
+        endpoint: str,
+        order_id: str | None,
+        check: TokenCheck | None,
+        client: str | None,
+    ) -> Response:
         scale = self.settings.rate_scale
         decision = self.limiter.check(client or "-", endpoint, scale, consume=False)
         response = self._fault(self.faults.take(client, request.path), self.settings.retry_after, decision)
@@ -210,7 +229,13 @@ class Emulator:
         return response
 
     def _authorized(
-        self, request: Request, endpoint: str, order_id: str | None, check: Any, client: str | None, peek: Decision
+        self,
+        request: Request,
+        endpoint: str,
+        order_id: str | None,
+        check: TokenCheck | None,
+        client: str | None,
+        peek: Decision,
     ) -> tuple[Response, Decision]:
         instance = f"{self.base_url}{request.path}"
         if check is None or client is None or check.error == "invalid":

@@ -48,15 +48,24 @@ def _dispatch(app: Emulator, request: Request) -> Response:
     if route == ("POST", "/_emulator/stats/reset"):
         app.stats.reset()
         return _ok(app.stats.snapshot())
+    if route == ("POST", "/_emulator/reset"):
+        app.reset()
+        return _ok({"status": "ok"})
     if route == ("POST", "/_emulator/ratelimits/reset"):
         app.limiter.reset()
         return _ok({"status": "ok"})
     if route == ("GET", "/_emulator/accounts"):
-        return _ok([
-            {"client_id": s.config.client_id, "client_secret": s.config.client_secret,
-             "retailer_id": s.config.retailer_id, "order_items": len(s.items)}
-            for s in app.world.accounts.values()
-        ])
+        return _ok(
+            [
+                {
+                    "client_id": s.config.client_id,
+                    "client_secret": s.config.client_secret,
+                    "retailer_id": s.config.retailer_id,
+                    "order_items": len(s.items),
+                }
+                for s in app.world.accounts.values()
+            ]
+        )
     match = ITEMS_RE.match(request.path)
     if match and request.method == "GET":
         if match.group(1) not in app.world.accounts:

@@ -90,7 +90,8 @@ class FaultBook:
             with self.lock:
                 (self.revoked if kind == "revoke" else self.inactive).add(client_id)
             return {"kind": kind, "client_id": client_id}
-        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(RULE_KINDS + STATE_KINDS)}")
+        kinds = ", ".join(RULE_KINDS + STATE_KINDS)
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {kinds}")
 
     def take(self, client_id: str | None, path: str) -> FaultRule | None:
         """Consume the first rule matching this request, if any."""
@@ -112,7 +113,7 @@ class FaultBook:
             return client_id in self.inactive
 
     def token_lifetime(self, client_id: str, default: int) -> int:
-        """The lifetime for new tokens of ``client_id``: a per-client fault, a global one, else ``default``."""
+        """Lifetime of new tokens: the per-client fault, else the global one, else ``default``."""
         with self.lock:
             return self.token_lifetimes.get(client_id, self.token_lifetimes.get(None, default))
 

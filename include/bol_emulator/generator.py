@@ -13,37 +13,98 @@ from typing import Any
 from bol_emulator.model import AMSTERDAM, Discount, Order, OrderItem, money
 
 FIRST_NAMES: list[tuple[str, str]] = [
-    ("Zoë", "FEMALE"), ("Gérard", "MALE"), ("Anouk", "FEMALE"), ("Daan", "MALE"), ("Sofie", "FEMALE"),
-    ("Joël", "MALE"), ("Maëlle", "FEMALE"), ("Bram", "MALE"), ("Chloé", "FEMALE"), ("Thijs", "MALE"),
-    ("Noor", "FEMALE"), ("Ruben", "MALE"), ("Inès", "FEMALE"), ("Søren", "MALE"), ("Fenna", "FEMALE"),
-    ("Kai", "UNKNOWN"), ("Emre", "MALE"), ("Lotte", "FEMALE"), ("Jürgen", "MALE"), ("Aïcha", "FEMALE"),
+    ("Zoë", "FEMALE"),
+    ("Gérard", "MALE"),
+    ("Anouk", "FEMALE"),
+    ("Daan", "MALE"),
+    ("Sofie", "FEMALE"),
+    ("Joël", "MALE"),
+    ("Maëlle", "FEMALE"),
+    ("Bram", "MALE"),
+    ("Chloé", "FEMALE"),
+    ("Thijs", "MALE"),
+    ("Noor", "FEMALE"),
+    ("Ruben", "MALE"),
+    ("Inès", "FEMALE"),
+    ("Søren", "MALE"),
+    ("Fenna", "FEMALE"),
+    ("Kai", "UNKNOWN"),
+    ("Emre", "MALE"),
+    ("Lotte", "FEMALE"),
+    ("Jürgen", "MALE"),
+    ("Aïcha", "FEMALE"),
 ]
 SURNAMES = [
-    "Müller", "de Vries", "Jansen", "van den Berg", "Dijkstra", "Peeters", "Janssens", "Lefèvre",
-    "Öztürk", "Bakker", "van Ĳzendoorn", "Smit", "de Bruijn", "Maes", "Claes", "Çelik", "Hoekstra",
-    "Vermeulen", "Dubois", "van 't Hof",
+    "Müller",
+    "de Vries",
+    "Jansen",
+    "van den Berg",
+    "Dijkstra",
+    "Peeters",
+    "Janssens",
+    "Lefèvre",
+    "Öztürk",
+    "Bakker",
+    "van Ĳzendoorn",
+    "Smit",
+    "de Bruijn",
+    "Maes",
+    "Claes",
+    "Çelik",
+    "Hoekstra",
+    "Vermeulen",
+    "Dubois",
+    "van 't Hof",
 ]
 NL_PLACES = [
-    ("Ĳsselstein", "Benschopperstraat"), ("Utrecht", "Oudegracht"), ("Amsterdam", "Prinsengracht"),
-    ("'s-Hertogenbosch", "Vughterstraat"), ("Groningen", "Herestraat"), ("Zwolle", "Diezerstraat"),
-    ("Den Haag", "Laan van Meerdervoort"), ("Eindhoven", "Stratumseind"), ("Leeuwarden", "Nieuwestad"),
-    ("Roermond", "Steenweg"), ("Ede", "Molenstraat"), ("Súdwest-Fryslân", "Marktstraat"),
+    ("Ĳsselstein", "Benschopperstraat"),
+    ("Utrecht", "Oudegracht"),
+    ("Amsterdam", "Prinsengracht"),
+    ("'s-Hertogenbosch", "Vughterstraat"),
+    ("Groningen", "Herestraat"),
+    ("Zwolle", "Diezerstraat"),
+    ("Den Haag", "Laan van Meerdervoort"),
+    ("Eindhoven", "Stratumseind"),
+    ("Leeuwarden", "Nieuwestad"),
+    ("Roermond", "Steenweg"),
+    ("Ede", "Molenstraat"),
+    ("Súdwest-Fryslân", "Marktstraat"),
 ]
 BE_PLACES = [
-    ("Liège", "Rue Saint-Gilles", "fr-BE"), ("Gent", "Veldstraat", "nl-BE"),
-    ("Antwerpen", "Meir", "nl-BE"), ("Bruxelles", "Rue Neuve", "fr-BE"), ("Leuven", "Bondgenotenlaan", "nl-BE"),
+    ("Liège", "Rue Saint-Gilles", "fr-BE"),
+    ("Gent", "Veldstraat", "nl-BE"),
+    ("Antwerpen", "Meir", "nl-BE"),
+    ("Bruxelles", "Rue Neuve", "fr-BE"),
+    ("Leuven", "Bondgenotenlaan", "nl-BE"),
 ]
 PICKUP_POINTS = ["Albert Heijn", "PostNL-punt Primera", "Bruna", "DHL ServicePoint Jumbo", "bpost-punt"]
-BRANDS = ["Philips", "Tefal", "LEGO", "Brabantia", "Bosch", "Sony", "Hema", "Rituals", "Ravensburger", "Fjällräven"]
-PRODUCTS: list[tuple[str, float, float]] = [
-    ("Koffiezetapparaat – 1,25 l", 29.99, 119.99), ("Waterkoker 1,7 l", 19.99, 59.99),
-    ("Puzzel 1000 stukjes – Kinderdijk", 12.99, 24.99), ("Rugzak Kånken 16 l", 69.95, 109.95),
-    ("Crème brûlée set (4 stuks)", 14.99, 34.99), ("Draadloze oordopjes", 39.99, 199.99),
-    ("Accuboormachine 18 V", 59.99, 189.99), ("Pedaalemmer 30 l – Matt Black", 39.99, 89.99),
-    ("Geurkaars Ōkura", 9.95, 29.95), ("Bouwset Creator 3-in-1", 19.99, 149.99),
-    ("Strijkijzer stoom", 24.99, 79.99), ("Koptelefoon noise cancelling", 79.99, 349.99),
+BRANDS = [
+    "Philips",
+    "Tefal",
+    "LEGO",
+    "Brabantia",
+    "Bosch",
+    "Sony",
+    "Hema",
+    "Rituals",
+    "Ravensburger",
+    "Fjällräven",
 ]
-VARIANTS = ["", "", " – zwart", " – wit", " – grijs", " XL", " – édition limitée", " 2-pack"]
+PRODUCTS: list[tuple[str, float, float]] = [
+    ("Koffiezetapparaat - 1,25 l", 29.99, 119.99),
+    ("Waterkoker 1,7 l", 19.99, 59.99),
+    ("Puzzel 1000 stukjes - Kinderdijk", 12.99, 24.99),
+    ("Rugzak Kånken 16 l", 69.95, 109.95),
+    ("Crème brûlée set (4 stuks)", 14.99, 34.99),
+    ("Draadloze oordopjes", 39.99, 199.99),
+    ("Accuboormachine 18 V", 59.99, 189.99),
+    ("Pedaalemmer 30 l - Matt Black", 39.99, 89.99),
+    ("Geurkaars Ōkura", 9.95, 29.95),
+    ("Bouwset Creator 3-in-1", 19.99, 149.99),
+    ("Strijkijzer stoom", 24.99, 79.99),
+    ("Koptelefoon noise cancelling", 79.99, 349.99),
+]
+VARIANTS = ["", "", " - zwart", " - wit", " - grijs", " XL", " - édition limitée", " 2-pack"]
 DISCOUNT_TITLES = ["Actie: 2e halve prijs", "Kortingscode WELKOM10", "Select-voordeel", "Black Friday déal"]
 TIME_FRAMES = [("REGULAR", 85), ("EVENING", 6), ("SUNDAY", 3), ("SAMEDAY", 2), ("APPOINTMENT", 4)]
 HOUR = 3600
@@ -63,7 +124,7 @@ class Product:
 
 def ean13(rng: random.Random) -> str:
     """A 13-digit EAN with a valid check digit."""
-    body = rng.choice(["87", "54", "40", "50"]) + "".join(rng.choice(string.digits) for _ in range(10))
+    body = rng.choice(["87", "54", "40", "50"]) + f"{rng.randrange(10**10):010d}"
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
     return body + str((10 - total % 10) % 10)
 
@@ -100,17 +161,17 @@ class IdSource:
     def order_id(self, rng: random.Random) -> str:
         while True:
             if rng.random() < 0.5:
-                candidate = "1" + "".join(rng.choice(string.digits) for _ in range(9))
+                candidate = f"1{rng.randrange(10**9):09d}"
             else:
                 alphabet = string.ascii_uppercase + string.digits
-                candidate = rng.choice("ABC") + "".join(rng.choice(alphabet) for _ in range(9))
+                candidate = rng.choice("ABC") + "".join(rng.choices(alphabet, k=9))
             if candidate not in self.order_ids:
                 self.order_ids.add(candidate)
                 return candidate
 
     def item_id(self, rng: random.Random) -> str:
         while True:
-            candidate = rng.choice("26") + "".join(rng.choice(string.digits) for _ in range(9))
+            candidate = rng.choice("26") + f"{rng.randrange(10**9):09d}"
             if candidate not in self.item_ids:
                 self.item_ids.add(candidate)
                 return candidate
@@ -118,7 +179,8 @@ class IdSource:
 
 def scrambled_email(rng: random.Random) -> str:
     """An address like bol's relay addresses (``…@verkopen.bol.com``)."""
-    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(30)) + "@verkopen.bol.com"
+    local = "".join(rng.choices(string.ascii_lowercase + string.digits, k=30))
+    return f"{local}@verkopen.bol.com"
 
 
 def _address(rng: random.Random) -> dict[str, Any]:
@@ -168,7 +230,7 @@ def customer_details(rng: random.Random, needs_phone: bool) -> tuple[bool, dict[
     if pickup:
         shipment["pickupPointName"] = f"{rng.choice(PICKUP_POINTS)}: {shipment['city'].upper()}"
     if needs_phone or rng.random() < 0.15:
-        shipment["deliveryPhoneNumber"] = "06" + "".join(rng.choice(string.digits) for _ in range(8))
+        shipment["deliveryPhoneNumber"] = f"06{rng.randrange(10**8):08d}"
     if rng.random() < 0.08:
         company = f"{billing['surname']} {rng.choice(['B.V.', 'Webshop', 'Advies', 'en Zn.'])}"
         shipment["company"] = billing["company"] = company
@@ -217,9 +279,7 @@ def new_item(rng: random.Random, ids: IdSource, product: Product, placed_at: dat
     )
 
 
-def new_order(
-    rng: random.Random, ids: IdSource, products: list[Product], placed_at: datetime
-) -> Order:
+def new_order(rng: random.Random, ids: IdSource, products: list[Product], placed_at: datetime) -> Order:
     """A new order of 1-3 open items (different products) placed at ``placed_at``."""
     count = rng.choices([1, 2, 3], weights=[70, 20, 10])[0]
     items = [new_item(rng, ids, product, placed_at) for product in rng.sample(products, count)]

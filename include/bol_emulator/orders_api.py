@@ -15,7 +15,8 @@ PAGE_SIZE = 50
 HISTORY_MONTHS = 3
 METHODS = ("FBR", "FBB", "ALL")
 STATUSES = ("OPEN", "SHIPPED", "ALL")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+INT_RE = re.compile(r"-?[0-9]{1,18}")
 
 
 def months_before(day: date, months: int) -> date:
@@ -40,7 +41,8 @@ def _enum(params: dict[str, str], name: str, allowed: tuple[str, ...], default: 
     if value is None:
         return default
     if value not in allowed:
-        bad.append(_violation(name, f"Request contains invalid value(s): '{value}', allowed values: {', '.join(allowed)}."))
+        reason = f"Request contains invalid value(s): '{value}', allowed values: {', '.join(allowed)}."
+        bad.append(_violation(name, reason))
         return default
     return value
 
@@ -49,11 +51,10 @@ def _int(params: dict[str, str], name: str, low: int, high: int | None, bad: lis
     raw = params.get(name)
     if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
+    if not INT_RE.fullmatch(raw):
         bad.append(_violation(name, f"Request contains invalid value(s): '{raw}', must be an integer."))
         return None
+    value = int(raw)
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"greater than or equal to {low}"
         bad.append(_violation(name, f"Request contains invalid value(s): '{raw}', must be {bounds}."))
@@ -66,16 +67,22 @@ def _change_date(raw: str | None, now: datetime, bad: list[dict[str, str]]) -> d
     if raw is None:
         return None
     try:
-        if not DATE_RE.match(raw):
+        if not DATE_RE.fullmatch(raw):
             raise ValueError(raw)
         day = date.fromisoformat(raw)
     except ValueError:
-        bad.append(_violation(name, f"Request contains invalid value(s): '{raw}', expected a date as YYYY-MM-DD."))
+        reason = f"Request contains invalid value(s): '{raw}', expected a date as YYYY-MM-DD."
+        bad.append(_violation(name, reason))
         return None
     oldest, today = oldest_change_date(now), now.astimezone(AMSTERDAM).date()
     if day < oldest:
-        bad.append(_violation(name, f"Date '{raw}' is too far in the past; up to 3 months of history "
-                                    f"(from {oldest.isoformat()}) is supported."))
+        bad.append(
+            _violation(
+                name,
+                f"Date '{raw}' is too far in the past; up to 3 months of history "
+                f"(from {oldest.isoformat()}) is supported.",
+            )
+        )
     elif day > today:
         bad.append(_violation(name, f"Date '{raw}' lies in the future."))
     return day
@@ -90,10 +97,12 @@ def parse_filter(params: dict[str, str], now: datetime) -> tuple[OrderFilter, in
     interval = _int(params, "change-interval-minute", 1, 60, bad)
     change_date = _change_date(params.get("latest-change-date"), now, bad)
     if "change-interval-minute" in params and "latest-change-date" in params:
-        bad.append(_violation("latest-change-date", "Use either change-interval-minute or latest-change-date, not both."))
+        reason = "Use either change-interval-minute or latest-change-date, not both."
+        bad.append(_violation("latest-change-date", reason))
     vvb = params.get("vvb-only", "false").lower()
     if vvb not in ("true", "false"):
-        bad.append(_violation("vvb-only", f"Request contains invalid value(s): '{params['vvb-only']}', must be a boolean."))
+        reason = f"Request contains invalid value(s): '{params['vvb-only']}', must be a boolean."
+        bad.append(_violation("vvb-only", reason))
     flt = OrderFilter(method, status, change_date, interval, vvb == "true")
     return flt, page, bad
 
@@ -103,7 +112,7 @@ def list_orders(world: World, client_id: str, params: dict[str, str], instance: 
     flt, page, violations = parse_filter(params, world.clock())
     if violations:
         return problems.bad_request(violations, instance)
-    orders = world.order_pages(client_id, flt)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    orders = world.order_page(client_id, flt, page, PAGE_SIZE)
     if not orders:
         return problems.empty_page()
     return problems.json_response(200, {"orders": orders})

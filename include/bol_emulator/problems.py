@@ -12,6 +12,7 @@ V10_JSON_UTF8 = "application/vnd.retailer.v10+json;charset=UTF-8"
 PLAIN_JSON = "application/json;charset=UTF-8"
 PROBLEM_TYPE = "https://api.bol.com/problems"
 HOST = "Instance-001"
+INACTIVE_DETAIL = "Account is not active, access denied. Please contact partnerservice if this is unexpected."
 VALIDATION_TITLE = "Error validating request. Consult the bol.com API documentation for more information."
 
 
@@ -37,7 +38,11 @@ def empty_page() -> Response:
 
 
 def problem(
-    status: int, detail: str, instance: str, title: str | None = None, violations: list[dict[str, str]] | None = None
+    status: int,
+    detail: str,
+    instance: str,
+    title: str | None = None,
+    violations: list[dict[str, str]] | None = None,
 ) -> Response:
     """A full Problem (all fields the spec requires)."""
     return json_response(
@@ -62,8 +67,8 @@ def bad_request(violations: list[dict[str, str]], instance: str) -> Response:
 
 def unauthorized(instance: str) -> Response:
     """401 for a missing or invalid bearer token."""
-    return problem(401, "Full authentication is required to access this resource. Provide a valid JWT.", instance,
-                   "Unauthorized")
+    detail = "Full authentication is required to access this resource. Provide a valid JWT."
+    return problem(401, detail, instance, "Unauthorized")
 
 
 def expired_jwt(detail: str) -> Response:
@@ -78,7 +83,7 @@ def inactive_account() -> Response:
         {
             "title": "Forbidden",
             "status": 403,
-            "detail": "Account is not active, access denied. Please contact partnerservice if this is unexpected.",
+            "detail": INACTIVE_DETAIL,
             "host": HOST,
         },
         V10_JSON,
@@ -87,11 +92,8 @@ def inactive_account() -> Response:
 
 def too_many_requests(seconds: int, retry_after: bool, content_type: str = V10_JSON) -> Response:
     """429 like bol's, with or without ``Retry-After``."""
-    response = json_response(
-        429,
-        {"title": "Too Many Requests", "status": 429, "detail": f"Too many requests, retry in {seconds} seconds."},
-        content_type,
-    )
+    detail = f"Too many requests, retry in {seconds} seconds."
+    response = json_response(429, {"title": "Too Many Requests", "status": 429, "detail": detail}, content_type)
     if retry_after:
         response.headers["Retry-After"] = str(seconds)
     return response
@@ -104,7 +106,8 @@ def not_acceptable(instance: str) -> Response:
 
 def invalid_client() -> Response:
     """The token endpoint's answer to bad or revoked credentials."""
-    return json_response(401, {"error": "invalid_client", "error_description": "Bad client credentials"}, PLAIN_JSON)
+    body = {"error": "invalid_client", "error_description": "Bad client credentials"}
+    return json_response(401, body, PLAIN_JSON)
 
 
 def html_error(status: int) -> Response:
@@ -115,6 +118,7 @@ def html_error(status: int) -> Response:
     else:
         body = (
             f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{status} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            f"<center><h1>{status} {phrase}</h1></center>\r\n"
+            "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         )
     return Response(status, body.encode("utf-8"), {"Content-Type": "text/html; charset=UTF-8"})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 from bol_emulator.app import Emulator, Request
 from bol_emulator.config import EmulatorConfig
@@ -29,6 +31,11 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__((HOST, port), Handler)
         self.emulator = emulator
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up early (timeouts, dropped connections) are normal here; report the rest."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class Handler(BaseHTTPRequestHandler):
     """Reads a request, asks the Emulator, writes the answer (or drops the connection)."""
@@ -37,10 +44,13 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "nginx"
     sys_version = ""
     timeout = 120
+    wbufsize = -1  # buffered: headers and body leave in one segment
+    disable_nagle_algorithm = True
     server: EmulatorServer
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = self.headers.get("Content-Length") or "0"
+        length = int(raw_length) if raw_length.isdigit() else 0
         body = self.rfile.read(length) if length > 0 else b""
         request = Request.build(self.command, self.path, dict(self.headers.items()), body)
         try:
@@ -56,10 +66,8 @@ class Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the socket without writing a byte of response."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _write(self, response: Response) -> None:
         self.send_response(response.status)
@@ -70,7 +78,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
+    def version_string(self) -> str:
+        return self.server_version
+
+    def __getattr__(self, name: str) -> Any:
+        """Every HTTP method (also QUERY, TRACE, ...) reaches the emulator, which answers 404/405 itself."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.emulator.config.verbose:
@@ -104,6 +119,10 @@ class EmulatorHandle:
     def faults(self) -> FaultBook:
         return self.emulator.faults
 
+    def reset(self) -> None:
+        """Regenerate the world from the seed and clear faults, counters, rate-limit windows and settings."""
+        self.emulator.reset()
+
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
         self._server.shutdown()
@@ -125,6 +144,8 @@ def start_emulator(config: EmulatorConfig | None = None) -> EmulatorHandle:
     emulator = Emulator(config)
     server = EmulatorServer(emulator, config.port)
     emulator.base_url = f"http://{HOST}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="bol-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bol-emulator", daemon=True
+    )
     thread.start()
     return EmulatorHandle(server, thread)

@@ -64,20 +64,29 @@ def _matches(item: OrderItem, flt: OrderFilter, now: datetime) -> bool:
     return item.fulfilment_status == "OPEN" or item.latest_changed_at >= now - HANDLED_VISIBLE
 
 
+def account_seed(seed: int, retailer_id: str) -> int | str:
+    """``seed + retailer id`` for numeric retailer ids (bol's are), else a string seed."""
+    return seed + int(retailer_id) if retailer_id.isdigit() else f"{seed}:{retailer_id}"
+
+
 class World:
     """All accounts' data, generated from ``seed + retailer id``; thread-safe."""
 
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, config: EmulatorConfig, clock: Callable[[], datetime] = utc_now, anchor: datetime | None = None
+    ) -> None:
+        """Generate every account's history up to ``anchor`` (default: now)."""
         self.clock = clock
         self.lock = threading.RLock()
         self.ids = IdSource()
-        self.generated_at = clock()
+        self.generated_at = anchor or clock()
         self.accounts: dict[str, AccountState] = {}
         for account in config.accounts:
-            rng = random.Random(config.seed + int(account.retailer_id))
+            rng = random.Random(account_seed(config.seed, account.retailer_id))
             products = catalogue(rng)
             per_day = account.orders_per_day if account.orders_per_day is not None else config.orders_per_day
-            state = AccountState(account, products, {}, random.Random(f"{config.seed}:{account.retailer_id}:live"))
+            live_rng = random.Random(f"{config.seed}:{account.retailer_id}:live")
+            state = AccountState(account, products, {}, live_rng)
             for order in history(rng, self.ids, products, self.generated_at, per_day, config.history_days):
                 state.index(order)
             self.accounts[account.client_id] = state
@@ -86,15 +95,23 @@ class World:
         """The account of ``client_id``; KeyError if unknown."""
         return self.accounts[client_id]
 
-    def order_pages(self, client_id: str, flt: OrderFilter) -> list[dict[str, Any]]:
-        """Every ReducedOrder matching ``flt``, newest order first, each with only its matching items."""
+    def order_page(self, client_id: str, flt: OrderFilter, page: int, size: int) -> list[dict[str, Any]]:
+        """Page ``page`` (1-based) of the ReducedOrders matching ``flt``: newest order first, then order id,
+        each listing only its matching items; empty past the end."""
         with self.lock:
             now = self.clock()
-            result = []
+            skip = (page - 1) * size
+            result: list[dict[str, Any]] = []
             for order in self.account(client_id).newest_first():
                 items = [item for item in order.items if _matches(item, flt, now)]
-                if items:
-                    result.append(payloads.reduced_order(order, items))
+                if not items:
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                result.append(payloads.reduced_order(order, items))
+                if len(result) == size:
+                    break
             return result
 
     def order_detail(self, client_id: str, order_id: str) -> dict[str, Any] | None:
@@ -107,7 +124,7 @@ class World:
         """Every order item of the account with its current state (oldest order first)."""
         with self.lock:
             state = self.account(client_id)
-            rows = []
+            rows: list[dict[str, Any]] = []
             for order in reversed(state.newest_first()):
                 rows.extend(payloads.truth_row(state.config.retailer_id, order, item) for item in order.items)
             return rows

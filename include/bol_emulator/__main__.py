@@ -1,0 +1,69 @@
+"""``python -m bol_emulator``: serve the emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from bol_emulator.config import EmulatorConfig, load_accounts
+from bol_emulator.server import start_emulator
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
+    """The EmulatorConfig described by the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bol_emulator", description="bol.com Retailer API emulator")
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--accounts", default="demo", help="'demo' or a JSON file with a list of accounts")
+    parser.add_argument("--orders-per-day", type=int, default=40)
+    parser.add_argument("--history-days", type=int, default=30)
+    parser.add_argument("--token-lifetime", type=int, default=300, help="seconds")
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="multiplies every rate limit")
+    parser.add_argument("--no-retry-after", action="store_true", help="429 answers without Retry-After")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if args.rate_scale <= 0 or args.token_lifetime < 1 or args.orders_per_day < 0 or args.history_days < 0:
+        parser.error("--rate-scale must be > 0, --token-lifetime >= 1, volumes >= 0")
+    try:
+        accounts = load_accounts(args.accounts)
+    except (OSError, ValueError) as exc:
+        parser.error(f"--accounts: {exc}")
+    return EmulatorConfig(
+        port=args.port,
+        seed=args.seed,
+        accounts=accounts,
+        orders_per_day=args.orders_per_day,
+        history_days=args.history_days,
+        token_lifetime=args.token_lifetime,
+        rate_scale=args.rate_scale,
+        retry_after=not args.no_retry_after,
+        verbose=args.verbose,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, print the two URL lines, serve until a signal arrives, stop cleanly."""
+    config = parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    handle = start_emulator(config)
+    print(f"bol emulator auth: {handle.token_url}", flush=True)
+    print(f"bol emulator api:  {handle.base_url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
