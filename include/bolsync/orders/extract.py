@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter, read_ndjson
 from bolsync.orders.transform import without_personal_data
@@ -32,6 +33,7 @@ class ExtractResult:
     items_listed: int = 0
     order_details_fetched: int = 0
     order_details_reused: int = 0
+    items_outside_window: int = 0
     details_not_found: list[str] = field(default_factory=list)
 
 
@@ -42,7 +44,10 @@ def extract_orders(
     staging: Path,
     known_orders: KnownOrders,
 ) -> ExtractResult:
-    """Stage every list item changed in ``window`` plus full orders that are new to the warehouse.
+    """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
+
+    Items outside the window (bol's date and interval filters are coarser) are left to the run that owns
+    them, so a rerun of a window loads exactly what its first run loaded.
 
     Full orders staged by an earlier attempt of the same run are reused, not fetched again.
     """
@@ -58,9 +63,13 @@ def extract_orders(
                 ):
                     result.pages += 1
                     for order in page:
-                        listed.write(order)
+                        in_window = _items_in_window(order, window)
+                        result.items_outside_window += len(order.get("orderItems") or []) - len(in_window)
+                        if not in_window:
+                            continue
+                        listed.write({**order, "orderItems": in_window})
                         order_ids.add(str(order.get("orderId")))
-                        result.items_listed += len(order.get("orderItems") or [])
+                        result.items_listed += len(in_window)
             except BolClientError as error:
                 if error.status == 400 and query.latest_change_date:
                     raise BolWindowTooOld(f"bol refused {query.describe()}: {error}") from error
@@ -68,16 +77,33 @@ def extract_orders(
     result.orders_listed = len(order_ids)
     _fetch_new_orders(hook, result, staging / DETAILS_FILE, order_ids, known_orders)
     log.info(
-        "Connection %s: %d pages, %d orders, %d items listed (%s); %d full orders fetched, %d reused.",
+        "Connection %s: %d pages, %d orders, %d items in the window (%d outside it) (%s); "
+        "%d full orders fetched, %d reused.",
         result.conn_id,
         result.pages,
         result.orders_listed,
         result.items_listed,
+        result.items_outside_window,
         ", ".join(result.queries),
         result.order_details_fetched,
         result.order_details_reused,
     )
     return result
+
+
+def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str, Any]]:
+    """The order's items whose latest change falls in [start, end); unreadable times are kept (and
+    rejected with a clear error by the transform), never silently dropped."""
+    kept = []
+    for item in order.get("orderItems") or []:
+        try:
+            changed = datetime.fromisoformat(str(item["latestChangedDateTime"]))
+        except (KeyError, ValueError):
+            kept.append(item)
+            continue
+        if changed.tzinfo is None or window.start <= changed < window.end:
+            kept.append(item)
+    return kept
 
 
 def _fetch_new_orders(
