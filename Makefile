@@ -16,8 +16,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.bolsync-installed
 PIP_FLAGS ?= --progress-bar off
-# Per-test timeout (seconds) and pytest workers; extra pytest arguments via PYTEST_ARGS.
+# Per-test timeout (seconds), a wall-clock cap on the whole run, pytest workers; extra args via PYTEST_ARGS.
+# The per-test timeout uses pytest-timeout's thread method: Airflow's execution_timeout uses SIGALRM and
+# cancels the signal method's alarm, so a hung dag.test() would never time out.
 TEST_TIMEOUT ?= 300
+TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -48,10 +51,14 @@ up: venv
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m bolsync.demo down; else echo "No $(VENV): nothing to stop."; fi
 
-# pytest exit code 5 means "no tests collected": reported, but not a failure.
+# pytest exit code 5 means "no tests collected": reported, but not a failure. 124: the wall-clock cap hit.
 test: venv
-	@set +e; $(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS) tests; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+	@set +e; timeout --signal=INT --kill-after=60 $(TEST_TOTAL_TIMEOUT) \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread $(PYTEST_ARGS) tests; \
+	rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; \
+	if [ $$rc -eq 124 ]; then echo "make test: stopped after $(TEST_TOTAL_TIMEOUT) (TEST_TOTAL_TIMEOUT)" >&2; fi; \
+	exit $$rc
 
 lint: venv
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import requests
 
 TERMINAL_STATES = frozenset({"success", "failed"})
+IDEMPOTENT = frozenset({"GET", "PATCH", "PUT"})
 
 
 class ApiError(RuntimeError):
@@ -24,7 +26,8 @@ class AirflowClient:
     """Bearer-token client for one Airflow API server."""
 
     base_url: str
-    timeout: float = 15.0
+    timeout: float = 30.0
+    attempts: int = 5
     session: requests.Session = field(default_factory=requests.Session)
 
     def login(self, username: str, password: str) -> None:
@@ -39,11 +42,30 @@ class AirflowClient:
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def request(self, method: str, path: str, action: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
-        """Call ``/api/v2{path}`` and return the decoded JSON (None for an empty body)."""
-        response = self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs)
-        if response.status_code not in ok:
-            raise ApiError(response, action)
-        return response.json() if response.content else None
+        """Call ``/api/v2{path}`` and return the decoded JSON (None for an empty body).
+
+        A busy standalone Airflow on SQLite stalls requests or answers 503 "Database is locked". Every
+        call is retried on 503 (nothing was committed); idempotent ones (GET, PATCH, PUT) also on
+        timeouts, connection errors and other 5xx answers. Other POST failures are not retried.
+        """
+        idempotent = method in IDEMPOTENT
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                response = self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout):
+                if last or not idempotent:
+                    raise
+                time.sleep(2 * attempt)
+                continue
+            retry = response.status_code == 503 or (idempotent and response.status_code >= 500)
+            if retry and not last:
+                time.sleep(2 * attempt)
+                continue
+            if response.status_code not in ok:
+                raise ApiError(response, action)
+            return response.json() if response.content else None
+        raise AssertionError("unreachable")
 
     def health(self) -> dict[str, Any]:
         """``GET /api/v2/monitor/health`` (no auth needed)."""
@@ -92,6 +114,15 @@ class AirflowClient:
             f"/dags/{dag_id}/dagRuns/{run_id}/clear",
             f"clear {dag_id} {run_id}",
             json={"dry_run": False},
+        )
+
+    def fail_run(self, dag_id: str, run_id: str, note: str) -> None:
+        """Mark a DAG run failed (its unfinished tasks stop being scheduled)."""
+        self.request(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}",
+            f"mark {dag_id} {run_id} failed",
+            json={"state": "failed", "note": note},
         )
 
     def dag_runs(self, dag_id: str, **params: Any) -> list[dict[str, Any]]:

@@ -140,18 +140,28 @@ def stop_group(
     grace: float = 30.0,
     child: subprocess.Popen[bytes] | None = None,
     say: Callable[[str], None] = print,
+    leader_only: bool = False,
 ) -> None:
-    """Stop the process group led by ``pid``: ``first_signal``, then SIGTERM, then SIGKILL."""
+    """Stop the process group led by ``pid``: ``first_signal``, then SIGTERM, then SIGKILL to the group.
+
+    With ``leader_only`` the first signal goes to ``pid`` alone, which then stops its own children;
+    each step waits until the leader has exited and no process is left in the group.
+    """
     steps = ((first_signal, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0))
     started = time.monotonic()
-    for sig, wait in steps:
+    for step, (sig, wait) in enumerate(steps):
         if not is_alive(pid) and not group_members(pid):
             break
-        if sig != first_signal:
-            say(f"{name} still running; sending {sig.name}")
-        signal_group(pid, sig)
+        if step:
+            say(f"{name} still running after {time.monotonic() - started:.0f}s; sending {sig.name} to its group")
+        if step == 0 and leader_only:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        else:
+            signal_group(pid, sig)
+        deadline = time.monotonic() + wait
         wait_for_exit(pid, wait, child)
-        _wait_group_empty(pid, min(wait, 5.0))
+        _wait_group_empty(pid, max(0.0, deadline - time.monotonic()))
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=1)

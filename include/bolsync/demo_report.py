@@ -191,8 +191,8 @@ def format_summary(
         "",
         f"Warehouse file: {warehouse.path}",
         "Query it (read-only) with:",
-        f'  {python} -c "import duckdb; print(duckdb.connect({json.dumps(str(warehouse.path))}, '
-        "read_only=True).sql('SELECT retailer_id, count(*) FROM bol.orders GROUP BY 1'))\"",
+        f"  {python} -c \"import duckdb; print(duckdb.connect('{warehouse.path}', read_only=True)"
+        ".sql('SELECT retailer_id, count(*) FROM bol.orders GROUP BY 1'))\"",
         "=" * 78,
     ]
     return "\n".join(lines)
