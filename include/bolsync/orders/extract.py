@@ -109,11 +109,14 @@ def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str
 def _fetch_new_orders(
     hook: BolRetailerHook, result: ExtractResult, path: Path, order_ids: set[str], known_orders: KnownOrders
 ) -> None:
-    staged = {str(order.get("orderId")) for order in read_ndjson(path)}
     missing = order_ids - known_orders(result.retailer_id, order_ids)
-    result.order_details_reused = len(missing & staged)
-    with NdjsonWriter(path, append=True) as details:
-        for order_id in sorted(missing - staged):
+    reusable = {str(o.get("orderId")): o for o in read_ndjson(path) if str(o.get("orderId")) in missing}
+    result.order_details_reused = len(reusable)
+    # Rewritten from scratch: only this attempt's orders are staged, whatever an earlier attempt left.
+    with NdjsonWriter(path, append=False) as details:
+        for order in reusable.values():
+            details.write(order)
+        for order_id in sorted(missing - set(reusable)):
             try:
                 order = hook.get_order(order_id)
             except BolNotFound:

@@ -28,3 +28,43 @@ def test_window_is_half_open_and_timezone_aware() -> None:
 def test_unreadable_times_are_kept_for_the_transform_to_reject() -> None:
     assert len(_items_in_window(_order("yesterday"), WINDOW)) == 1
     assert len(_items_in_window({"orderId": "A", "orderItems": [{"orderItemId": "1"}]}, WINDOW)) == 1
+
+
+class _StubHook:
+    """The two hook calls extract uses, answering from memory (unit test of the extract layer only)."""
+
+    bol_conn_id = "stub"
+    retailer_id = "42"
+
+    def __init__(self, pages: list[list[dict]]) -> None:
+        self.pages = pages
+        self.detail_calls: list[str] = []
+
+    def iter_order_pages(self, **_: object):
+        yield from self.pages
+
+    def get_order(self, order_id: str) -> dict:
+        self.detail_calls.append(order_id)
+        return {"orderId": order_id, "orderItems": [], "shipmentDetails": {"firstName": "Zoë", "countryCode": "NL"}}
+
+
+def test_retry_reuses_staged_details_and_drops_stale_ones(tmp_path) -> None:
+    import json
+
+    from bolsync.orders.extract import extract_orders
+    from bolsync.orders.staging import DETAILS_FILE, NdjsonWriter, read_ndjson
+
+    with NdjsonWriter(tmp_path / DETAILS_FILE, append=False) as staged:
+        staged.write({"orderId": "B", "orderItems": []})  # fetched by a crashed attempt, still needed
+        staged.write({"orderId": "STALE", "orderItems": []})  # no longer in this attempt's list
+    hook = _StubHook([[_order_with("A", "2026-11-27T09:30:00+00:00"), _order_with("B", "2026-11-27T09:40:00+00:00")]])
+    result = extract_orders(hook, WINDOW, datetime(2026, 11, 27, 12, tzinfo=UTC), tmp_path, lambda _r, _ids: set())
+    assert hook.detail_calls == ["A"]
+    assert (result.order_details_fetched, result.order_details_reused) == (1, 1)
+    staged_ids = sorted(o["orderId"] for o in read_ndjson(tmp_path / DETAILS_FILE))
+    assert staged_ids == ["A", "B"]
+    assert "Zoë" not in json.dumps(list(read_ndjson(tmp_path / DETAILS_FILE)), ensure_ascii=False)
+
+
+def _order_with(order_id: str, changed: str) -> dict:
+    return {"orderId": order_id, "orderItems": [{"orderItemId": f"{order_id}1", "latestChangedDateTime": changed}]}
