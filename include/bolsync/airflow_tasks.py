@@ -21,15 +21,15 @@ from bolsync.orders.staging import remove, staging_dir, staging_root
 from bolsync.warehouse.duckdb_connection import connect_warehouse, warehouse_path
 from bolsync.warehouse.order_store import known_order_ids, record_sync_run
 from bolsync.windows import SyncWindow
-from bolsync_provider.exceptions import BolAuthError, BolConfigError, BolResponseError
+from bolsync_provider.exceptions import BolAuthError, BolClientError, BolConfigError, BolResponseError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
 API_POOL = "bol_api"
 WAREHOUSE_POOL = "bol_warehouse"
-#: Errors a retry cannot fix: fail the task at once with the message (no Airflow retries).
-FATAL_ERRORS = (BolConfigError, BolAuthError, BolResponseError)
+#: Errors a retry cannot fix (configuration, auth, 4xx, malformed data): fail at once, no Airflow retries.
+FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
 
 
 @task
