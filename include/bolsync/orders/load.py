@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, read_ndjson
 from bolsync.orders.transform import order_item_detail_rows, order_item_status_rows, order_rows
@@ -32,9 +31,7 @@ def load_staged_orders(conn: duckdb.DuckDBPyConnection, retailer_id: str, stagin
     conn.execute("BEGIN TRANSACTION")
     try:
         order_counts = upsert_orders(conn, orders)
-        item_counts = upsert_order_items(conn, detail_items) + upsert_order_items(
-            conn, _not_in(status_items, detail_items)
-        )
+        item_counts = upsert_order_items(conn, detail_items) + upsert_order_items(conn, status_items)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -48,19 +45,3 @@ def load_staged_orders(conn: duckdb.DuckDBPyConnection, retailer_id: str, stagin
         item_counts.updated,
     )
     return LoadResult(order_counts, item_counts)
-
-
-def _not_in(status_items: pd.DataFrame, detail_items: pd.DataFrame) -> pd.DataFrame:
-    """List rows, except items whose full detail is newer (the list is authoritative for status)."""
-    if detail_items.empty or status_items.empty:
-        return status_items
-    merged = status_items.merge(
-        detail_items[["order_item_id", "latest_changed_at"]],
-        on="order_item_id",
-        how="left",
-        suffixes=("", "_detail"),
-    )
-    keep = merged["latest_changed_at_detail"].isna() | (
-        merged["latest_changed_at"] >= merged["latest_changed_at_detail"]
-    )
-    return status_items[keep.to_numpy()].reset_index(drop=True)
