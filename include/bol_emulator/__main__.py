@@ -21,12 +21,15 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     parser.add_argument("--orders-per-day", type=int, default=40)
     parser.add_argument("--history-days", type=int, default=30)
     parser.add_argument("--token-lifetime", type=int, default=300, help="seconds")
+    parser.add_argument("--code-flow-token-lifetime", type=int, default=600, help="seconds (code-flow tokens)")
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiplies every rate limit")
     parser.add_argument("--no-retry-after", action="store_true", help="429 answers without Retry-After")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
-    if args.rate_scale <= 0 or args.token_lifetime < 1 or args.orders_per_day < 0 or args.history_days < 0:
-        parser.error("--rate-scale must be > 0, --token-lifetime >= 1, volumes >= 0")
+    if args.rate_scale <= 0 or min(args.token_lifetime, args.code_flow_token_lifetime) < 1:
+        parser.error("--rate-scale must be > 0, token lifetimes >= 1")
+    if args.orders_per_day < 0 or args.history_days < 0:
+        parser.error("volumes must be >= 0")
     try:
         accounts = load_accounts(args.accounts)
     except (OSError, ValueError) as exc:
@@ -38,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         orders_per_day=args.orders_per_day,
         history_days=args.history_days,
         token_lifetime=args.token_lifetime,
+        code_flow_token_lifetime=args.code_flow_token_lifetime,
         rate_scale=args.rate_scale,
         retry_after=not args.no_retry_after,
         verbose=args.verbose,

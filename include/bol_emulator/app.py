@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from bol_emulator import control, orders_api, problems
+from bol_emulator import control, orders_api, problems, token_grants
+from bol_emulator.code_flow import CodeFlow
 from bol_emulator.config import EmulatorConfig
 from bol_emulator.faults import FaultBook, FaultRule
 from bol_emulator.problems import PLAIN_JSON, V10_JSON, Response
@@ -50,13 +51,14 @@ class Settings:
     rate_scale: float
     retry_after: bool
     token_lifetime: int
+    code_flow_token_lifetime: int
+
+    @classmethod
+    def of(cls, config: EmulatorConfig) -> Settings:
+        return cls(config.rate_scale, config.retry_after, config.token_lifetime, config.code_flow_token_lifetime)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rate_scale": self.rate_scale,
-            "retry_after": self.retry_after,
-            "token_lifetime": self.token_lifetime,
-        }
+        return dict(vars(self))
 
 
 def accepts_v10(accept: str | None) -> bool:
@@ -95,9 +97,10 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, base_url: str = "") -> None:
         self.config = config
         self.base_url = base_url
-        self.settings = Settings(config.rate_scale, config.retry_after, config.token_lifetime)
+        self.settings = Settings.of(config)
         self.world = World(config)
         self.tokens = TokenService()
+        self.code_flow = CodeFlow()
         self.limiter = RateLimiter()
         self.limiter.overrides[TOKEN_ENDPOINT] = config.token_rate_limit
         self.faults = FaultBook()
@@ -107,7 +110,8 @@ class Emulator:
     def reset(self) -> None:
         """Back to the state right after start: the same world again, no faults, zero counters."""
         self.world = World(self.config, anchor=self.world.generated_at)
-        self.settings = Settings(self.config.rate_scale, self.config.retry_after, self.config.token_lifetime)
+        self.settings = Settings.of(self.config)
+        self.code_flow.reset()
         self.faults.clear()
         self.stats.reset()
         self.limiter.reset()
@@ -140,13 +144,16 @@ class Emulator:
     def _token(self, request: Request) -> Response:
         credentials = basic_credentials(request.headers.get("authorization"))
         client = credentials[0] if credentials else "-"
-        self.stats.record_token(client)
-        response = self._token_response(request, credentials, client)
+        form = token_grants.form_of(request)
+        self.stats.record_token(client, token_grants.grant_label(form))
+        response = self._token_response(request, credentials, client, form)
         endpoint = f"{request.method} /token"
         self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
         return response
 
-    def _token_response(self, request: Request, credentials: tuple[str, str] | None, client: str) -> Response:
+    def _token_response(
+        self, request: Request, credentials: tuple[str, str] | None, client: str, form: dict[str, str]
+    ) -> Response:
         scale = self.settings.rate_scale
         peek = self.limiter.check(client, TOKEN_ENDPOINT, scale, consume=False)
         faulted = self._fault(self.faults.take(credentials[0] if credentials else None, request.path), True, peek)
@@ -161,34 +168,16 @@ class Emulator:
             self.stats.record_throttled(client)
             response = problems.too_many_requests(decision.reset, self.settings.retry_after, PLAIN_JSON)
         else:
-            response = self._issue(request, credentials)
+            response = self._issue(credentials, form)
         response.headers.update(decision.headers())
         return response
 
-    def _issue(self, request: Request, credentials: tuple[str, str] | None) -> Response:
+    def _issue(self, credentials: tuple[str, str] | None, form: dict[str, str]) -> Response:
         if credentials is None or self.secrets.get(credentials[0]) != credentials[1]:
             return problems.invalid_client()
-        client_id = credentials[0]
-        if self.faults.is_revoked(client_id):
+        if self.faults.is_revoked(credentials[0]):
             return problems.invalid_client()
-        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
-        grant = form.get("grant_type", request.query.get("grant_type"))
-        if grant != "client_credentials":
-            error = "invalid_request" if grant is None else "unsupported_grant_type"
-            return problems.json_response(
-                400,
-                {"error": error, "error_description": "grant_type must be client_credentials"},
-                PLAIN_JSON,
-            )
-        lifetime = self.faults.token_lifetime(client_id, self.settings.token_lifetime)
-        account = self.world.account(client_id).config
-        body = {
-            "access_token": self.tokens.issue(account, lifetime),
-            "token_type": "Bearer",
-            "expires_in": lifetime - 1,
-            "scope": "RETAILER",
-        }
-        return problems.json_response(200, body, PLAIN_JSON)
+        return token_grants.issue(self, credentials[0], form)
 
     def _route(self, request: Request) -> tuple[str, str | None]:
         """``(endpoint template, order id)`` for an API path."""

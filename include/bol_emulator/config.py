@@ -65,6 +65,7 @@ class EmulatorConfig:
     orders_per_day: int = 40
     history_days: int = 30
     token_lifetime: int = 300
+    code_flow_token_lifetime: int = 600
     rate_scale: float = 1.0
     retry_after: bool = True
     token_rate_limit: int = 20

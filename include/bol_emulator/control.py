@@ -6,6 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from bol_emulator import control_code_flow
 from bol_emulator.problems import PLAIN_JSON, Response, json_response
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def handle(app: Emulator, request: Request) -> Response:
 
 def _dispatch(app: Emulator, request: Request) -> Response:
     route = (request.method, request.path)
+    if request.path.startswith(control_code_flow.PREFIX):
+        return control_code_flow.handle(app, request.method, request.path, _body(request))
     if route == ("GET", "/_emulator/health"):
         return _ok({"status": "ok"})
     if route == ("GET", "/_emulator/stats"):
@@ -106,7 +109,7 @@ def _world(app: Emulator, body: dict[str, Any]) -> Response:
 
 
 def _configure(app: Emulator, body: dict[str, Any]) -> None:
-    unknown = set(body) - {"rate_scale", "retry_after", "token_lifetime"}
+    unknown = set(body) - set(app.settings.as_dict())
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     if "rate_scale" in body:
@@ -118,8 +121,9 @@ def _configure(app: Emulator, body: dict[str, Any]) -> None:
         if not isinstance(body["retry_after"], bool):
             raise ValueError("retry_after must be true or false")
         app.settings.retry_after = body["retry_after"]
-    if "token_lifetime" in body:
-        lifetime = body["token_lifetime"]
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
-            raise ValueError("token_lifetime must be an integer >= 1")
-        app.settings.token_lifetime = lifetime
+    for key in ("token_lifetime", "code_flow_token_lifetime"):
+        if key in body:
+            lifetime = body[key]
+            if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
+                raise ValueError(f"{key} must be an integer >= 1")
+            setattr(app.settings, key, lifetime)

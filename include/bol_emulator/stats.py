@@ -21,6 +21,7 @@ class Stats:
         """Zero all counters."""
         with self.lock:
             self.token_requests: Counter[str] = Counter()
+            self.token_grants: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self.requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self.throttled: Counter[str] = Counter()
             self.by_client: Counter[str] = Counter()
@@ -33,10 +34,11 @@ class Stats:
         with self.lock:
             self.requests[endpoint][status] += 1
 
-    def record_token(self, client: str) -> None:
-        """One request to the token endpoint."""
+    def record_token(self, client: str, grant: str = "client_credentials") -> None:
+        """One request to the token endpoint, with its grant type (``-`` missing, ``other`` unknown)."""
         with self.lock:
             self.token_requests[client] += 1
+            self.token_grants[client][grant] += 1
 
     def record_api(self, client: str) -> None:
         """One API request by ``client``; updates its busiest sliding second."""
@@ -63,6 +65,7 @@ class Stats:
         with self.lock:
             return {
                 "token_requests": dict(self.token_requests),
+                "token_requests_by_grant": {client: dict(grants) for client, grants in self.token_grants.items()},
                 "requests": {endpoint: dict(codes) for endpoint, codes in self.requests.items()},
                 "throttled": dict(self.throttled),
                 "max_requests_in_1s": dict(self.max_in_1s),
