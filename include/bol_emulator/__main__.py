@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     parser.add_argument("--token-lifetime", type=int, default=300, help="seconds")
     parser.add_argument("--code-flow-token-lifetime", type=int, default=600, help="seconds (code-flow tokens)")
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiplies every rate limit")
+    parser.add_argument(
+        "--credential-rate", type=float, default=None, help="requests/second shared by all API calls of a client id"
+    )
     parser.add_argument("--no-retry-after", action="store_true", help="429 answers without Retry-After")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
@@ -30,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         parser.error("--rate-scale must be > 0, token lifetimes >= 1")
     if args.orders_per_day < 0 or args.history_days < 0:
         parser.error("volumes must be >= 0")
+    if args.credential_rate is not None and args.credential_rate <= 0:
+        parser.error("--credential-rate must be > 0")
     try:
         accounts = load_accounts(args.accounts)
     except (OSError, ValueError) as exc:
@@ -44,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         code_flow_token_lifetime=args.code_flow_token_lifetime,
         rate_scale=args.rate_scale,
         retry_after=not args.no_retry_after,
+        credential_rate_per_second=args.credential_rate,
         verbose=args.verbose,
     )
 

@@ -15,7 +15,7 @@ from bol_emulator.code_flow import CodeFlow
 from bol_emulator.config import EmulatorConfig
 from bol_emulator.faults import FaultBook, FaultRule
 from bol_emulator.problems import PLAIN_JSON, V10_JSON, Response
-from bol_emulator.ratelimit import Decision, RateLimiter
+from bol_emulator.ratelimit import Decision, RateLimiter, credential_limit
 from bol_emulator.stats import Stats
 from bol_emulator.tokens import TokenCheck, TokenService
 from bol_emulator.world import World
@@ -52,10 +52,17 @@ class Settings:
     retry_after: bool
     token_lifetime: int
     code_flow_token_lifetime: int
+    credential_rate_per_second: float | None
 
     @classmethod
     def of(cls, config: EmulatorConfig) -> Settings:
-        return cls(config.rate_scale, config.retry_after, config.token_lifetime, config.code_flow_token_lifetime)
+        return cls(
+            config.rate_scale,
+            config.retry_after,
+            config.token_lifetime,
+            config.code_flow_token_lifetime,
+            config.credential_rate_per_second,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -142,6 +149,7 @@ class Emulator:
         return response
 
     def _token(self, request: Request) -> Response:
+        arrival = time.time()
         credentials = basic_credentials(request.headers.get("authorization"))
         client = credentials[0] if credentials else "-"
         form = token_grants.form_of(request)
@@ -149,6 +157,7 @@ class Emulator:
         response = self._token_response(request, credentials, client, form)
         endpoint = f"{request.method} /token"
         self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
+        self.stats.timeline.record(client, "token", arrival, 0 if response.drop else response.status)
         return response
 
     def _token_response(
@@ -189,6 +198,7 @@ class Emulator:
         return f"{request.method} {request.path}", None
 
     def _api(self, request: Request) -> Response:
+        arrival = time.time()
         endpoint, order_id = self._route(request)
         token = bearer_token(request.headers.get("authorization"))
         check = self.tokens.verify(token) if token else None
@@ -197,6 +207,8 @@ class Emulator:
             self.stats.record_api(client)
         response = self._api_response(request, endpoint, order_id, check, client)
         self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
+        if client is not None:
+            self.stats.timeline.record(client, "api", arrival, 0 if response.drop else response.status)
         return response
 
     def _api_response(
@@ -241,7 +253,8 @@ class Emulator:
                 response.headers["Allow"] = "GET"
                 return response, peek
             return problems.problem(404, f"No endpoint {request.path}.", instance), peek
-        decision = self.limiter.check(client, endpoint, self.settings.rate_scale)
+        shared = credential_limit(self.settings.credential_rate_per_second)
+        decision = self.limiter.check(client, endpoint, self.settings.rate_scale, credential=shared)
         if not decision.allowed:
             self.stats.record_throttled(client)
             return problems.too_many_requests(decision.reset, self.settings.retry_after), decision

@@ -69,4 +69,5 @@ class EmulatorConfig:
     rate_scale: float = 1.0
     retry_after: bool = True
     token_rate_limit: int = 20
+    credential_rate_per_second: float | None = None
     verbose: bool = False

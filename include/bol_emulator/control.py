@@ -48,6 +48,10 @@ def _dispatch(app: Emulator, request: Request) -> Response:
         return _ok({"status": "ok"})
     if route == ("GET", "/_emulator/stats"):
         return _ok(app.stats.snapshot())
+    if route == ("GET", "/_emulator/stats/timeline"):
+        if not request.query.get("client_id"):
+            raise ValueError("client_id is required")
+        return _ok(app.stats.timeline.of(request.query["client_id"]))
     if route == ("POST", "/_emulator/stats/reset"):
         app.stats.reset()
         return _ok(app.stats.snapshot())
@@ -121,6 +125,11 @@ def _configure(app: Emulator, body: dict[str, Any]) -> None:
         if not isinstance(body["retry_after"], bool):
             raise ValueError("retry_after must be true or false")
         app.settings.retry_after = body["retry_after"]
+    if "credential_rate_per_second" in body:
+        rate = body["credential_rate_per_second"]
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0):
+            raise ValueError("credential_rate_per_second must be a number > 0 or null")
+        app.settings.credential_rate_per_second = None if rate is None else float(rate)
     for key in ("token_lifetime", "code_flow_token_lifetime"):
         if key in body:
             lifetime = body[key]

@@ -24,6 +24,21 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     "POST /token": Limit(20, 60.0),
 }
 DEFAULT_LIMIT = Limit(25, 1.0)
+CREDENTIAL = "*"  # the key of the credential-wide window
+
+
+def credential_limit(rate_per_second: float | None) -> Limit | None:
+    """The credential-wide window for ``rate_per_second``: that many requests per second; a fractional rate r
+    becomes ceil(r) requests per ceil(r)/r seconds (0.5 -> 1 per 2 s, 2.5 -> 3 per 1.2 s)."""
+    if rate_per_second is None:
+        return None
+    capacity = math.ceil(rate_per_second)
+    return Limit(capacity, capacity / rate_per_second)
+
+
+def _reset(log: deque[float], window: float, now: float) -> int:
+    """Seconds until the oldest request leaves the window (0 when it is empty)."""
+    return max(1, math.ceil(log[0] + window - now)) if log else 0
 
 
 @dataclass(frozen=True)
@@ -57,20 +72,33 @@ class RateLimiter:
         base = self.overrides.get(endpoint, ENDPOINT_LIMITS.get(endpoint, DEFAULT_LIMIT).capacity)
         return max(1, round(base * scale))
 
-    def check(self, client: str, endpoint: str, scale: float, consume: bool = True) -> Decision:
-        """Record a request if the window has room (``consume``); otherwise only report."""
+    def check(
+        self, client: str, endpoint: str, scale: float, consume: bool = True, credential: Limit | None = None
+    ) -> Decision:
+        """Record a request if every window has room (``consume``); otherwise only report. ``credential`` is an
+        extra window shared by all endpoints of the client; when it blocks, the decision describes it."""
         window = ENDPOINT_LIMITS.get(endpoint, DEFAULT_LIMIT).window
         capacity = self.capacity(endpoint, scale)
         with self.lock:
             now = self.clock()
-            log = self.windows.setdefault((client, endpoint), deque())
-            while log and log[0] <= now - window:
-                log.popleft()
-            allowed = len(log) < capacity
-            if allowed and consume:
+            decision, log = self._window((client, endpoint), capacity, window, now)
+            if credential is not None:
+                shared, shared_log = self._window((client, CREDENTIAL), credential.capacity, credential.window, now)
+                if decision.allowed and not shared.allowed:
+                    return shared
+                if decision.allowed and consume:
+                    shared_log.append(now)
+            if decision.allowed and consume:
                 log.append(now)
-            reset = max(1, math.ceil(log[0] + window - now)) if log else 0
-            return Decision(allowed, capacity, max(0, capacity - len(log)), reset)
+                decision = Decision(True, capacity, max(0, capacity - len(log)), _reset(log, window, now))
+            return decision
+
+    def _window(self, key: tuple[str, str], capacity: int, window: float, now: float) -> tuple[Decision, deque[float]]:
+        log = self.windows.setdefault(key, deque())
+        while log and log[0] <= now - window:
+            log.popleft()
+        decision = Decision(len(log) < capacity, capacity, max(0, capacity - len(log)), _reset(log, window, now))
+        return decision, log
 
     def reset(self) -> None:
         """Forget all windows."""

@@ -8,6 +8,8 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
+from bol_emulator.timeline import Timeline
+
 
 class Stats:
     """Counts token requests, API requests per endpoint/status and client, throttling and faults."""
@@ -15,10 +17,12 @@ class Stats:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.lock = threading.Lock()
+        self.timeline = Timeline()
         self.reset()
 
     def reset(self) -> None:
-        """Zero all counters."""
+        """Zero all counters and empty the timeline."""
+        self.timeline.reset()
         with self.lock:
             self.token_requests: Counter[str] = Counter()
             self.token_grants: defaultdict[str, Counter[str]] = defaultdict(Counter)
