@@ -1,27 +1,31 @@
-"""The request budget of one credential: a credential-wide rate plus bol's per-endpoint limits.
+"""The request budget of one credential, shared by every task, process and worker that uses it.
 
-Enforced inside the process with pyrate-limiter (sliding windows). :func:`budget_for` is the seam
-where a budget shared across processes and hosts plugs in later: callers only see :class:`RateBudget`.
+A credential-wide rate (5/s and 18,000/h by default) plus bol's per-endpoint limits, kept in the
+configured shared state (see :mod:`bolsync_provider.shared_state`). Slots are handed out first come,
+first served, so no process starves; a 429 pauses every user of the credential for ``Retry-After``, and
+``X-RateLimit-Remaining: 0`` pauses that endpoint until its reset. Waits longer than a second are logged
+with what they wait for.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from pyrate_limiter import Limiter, Rate
-
 from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.shared_state import SharedState, WindowLimit, shared_state
 
 log = logging.getLogger(__name__)
 
-#: Every window is stretched by this fraction so network jitter between us and bol cannot tip a burst over.
+#: Every window is stretched by this fraction so jitter between us and bol cannot tip a burst over.
 WINDOW_SAFETY_FRACTION = 0.02
 #: Waits longer than this are logged, so a slow task says what it is waiting for.
 LOG_WAIT_ABOVE_SECONDS = 1.0
+#: After a wait this long, check whether a 429 paused the credential meanwhile (shorter waits skip the
+#: extra round trip: it would delay the send unevenly, and a 429 met then is retried anyway).
+RECHECK_PAUSE_AFTER_SECONDS = 0.5
 
 
 class RateBudget(Protocol):
@@ -36,81 +40,89 @@ class RateBudget(Protocol):
         ...
 
 
-def _rate(requests: float, period_seconds: float) -> Rate:
+def window_limits(
+    credential: str, per_second: float, per_hour: int, endpoint_limits: Mapping[str, tuple[int, float]], endpoint: str
+) -> list[WindowLimit]:
+    """The windows one request to ``endpoint`` counts against; longer windows that cannot bind are dropped."""
+    queued = [
+        _limit(credential, per_second, 1.0, True, f"the credential's {per_second:g}/s"),
+        _limit(f"{credential}|hour", per_hour, 3600.0, True, f"the credential's {per_hour}/h"),
+    ]
+    if per_hour / 3600.0 >= per_second:
+        queued = queued[:1]
+    limits = list(queued)
+    if endpoint in endpoint_limits:
+        requests, seconds = endpoint_limits[endpoint]
+        label = f"{endpoint} ({requests}/{seconds:g}s)"
+        limits.append(_limit(f"{credential}|{endpoint}", requests, seconds, False, label))
+    return limits
+
+
+def _limit(key: str, requests: float, seconds: float, queued: bool, label: str) -> WindowLimit:
     if requests < 1:
-        requests, period_seconds = 1, period_seconds / requests
-    return Rate(int(requests), int(period_seconds * 1000 * (1 + WINDOW_SAFETY_FRACTION)))
+        requests, seconds = 1, seconds / requests
+    return WindowLimit(key, int(requests), seconds * (1 + WINDOW_SAFETY_FRACTION), queued, label)
 
 
-def _rates(*rates: Rate) -> list[Rate]:
-    """Shortest window first, dropping any longer window that could never bind (pyrate's rule)."""
-    kept: list[Rate] = []
-    for rate in sorted(rates, key=lambda r: r.interval):
-        if not kept or (
-            rate.limit > kept[-1].limit and rate.limit / rate.interval <= kept[-1].limit / kept[-1].interval
-        ):
-            kept.append(rate)
-    return kept
-
-
-class InProcessRateBudget:
-    """A budget kept in this process; thread-safe."""
+class SharedRateBudget:
+    """:class:`RateBudget` over a :class:`SharedState`; thread- and process-safe."""
 
     def __init__(
         self,
+        state: SharedState,
+        credential: str,
         label: str,
         per_second: float,
         per_hour: int,
         endpoint_limits: Mapping[str, tuple[int, float]],
     ) -> None:
+        self._state = state
+        self._credential = credential
         self._label = label
-        self._credential = Limiter(_rates(_rate(per_second, 1.0), _rate(per_hour, 3600.0)))
-        self._endpoints = {name: Limiter([_rate(n, seconds)]) for name, (n, seconds) in endpoint_limits.items()}
-        self._not_before: dict[str | None, float] = {}
-        self._lock = threading.Lock()
+        self._per_second = per_second
+        self._per_hour = per_hour
+        self._endpoint_limits = dict(endpoint_limits)
 
     def acquire(self, endpoint: str) -> float:
         started = time.monotonic()
-        self._wait_for_pause(endpoint)
-        endpoint_limiter = self._endpoints.get(endpoint)
-        if endpoint_limiter is not None:
-            endpoint_limiter.try_acquire(endpoint, blocking=True)
-        self._credential.try_acquire("credential", blocking=True)
-        waited = time.monotonic() - started
-        if waited > LOG_WAIT_ABOVE_SECONDS:
-            log.info("Rate budget of %s: waited %.1fs before %s.", self._label, waited, endpoint)
-        return waited
+        limits = window_limits(self._credential, self._per_second, self._per_hour, self._endpoint_limits, endpoint)
+        pause_keys = [self._credential, f"{self._credential}|{endpoint}"]
+        while True:
+            reservation = self._state.reserve(limits, *pause_keys)
+            if reservation.delay > LOG_WAIT_ABOVE_SECONDS:
+                log.info(
+                    "Rate budget of %s: waiting %.1fs before %s (bound by %s).",
+                    self._label,
+                    reservation.delay,
+                    endpoint,
+                    reservation.reason,
+                )
+            time.sleep(reservation.delay)
+            if not reservation.committed:
+                continue
+            if reservation.delay < RECHECK_PAUSE_AFTER_SECONDS:
+                break
+            paused = self._state.paused_for(pause_keys[:1])
+            if paused <= 0:
+                break
+            log.info("Rate budget of %s: a 429 paused the credential; waiting %.1fs.", self._label, paused)
+            time.sleep(paused)
+        return time.monotonic() - started
 
     def pause(self, seconds: float, reason: str, endpoint: str | None = None) -> None:
-        with self._lock:
-            until = time.monotonic() + seconds
-            self._not_before[endpoint] = max(self._not_before.get(endpoint, 0.0), until)
-        scope = endpoint or "all requests"
+        key = self._credential if endpoint is None else f"{self._credential}|{endpoint}"
+        self._state.pause(key, seconds)
+        scope = endpoint or "every request of the credential (all tasks)"
         log.info("Rate budget of %s: pausing %s for %.1fs (%s).", self._label, scope, seconds, reason)
 
-    def _wait_for_pause(self, endpoint: str) -> None:
-        with self._lock:
-            until = max(self._not_before.get(None, 0.0), self._not_before.get(endpoint, 0.0))
-        remaining = until - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
 
-
-_budgets: dict[str, InProcessRateBudget] = {}
-_budgets_lock = threading.Lock()
-
-
-def budget_for(settings: BolConnectionSettings) -> RateBudget:
-    """The one budget of a credential (keyed by client id) in this process."""
-    key = f"{settings.client_id}|{settings.rate_limit_per_second}|{settings.rate_limit_per_hour}"
-    with _budgets_lock:
-        budget = _budgets.get(key)
-        if budget is None:
-            budget = InProcessRateBudget(
-                label=f"connection '{settings.conn_id}'",
-                per_second=settings.rate_limit_per_second,
-                per_hour=settings.rate_limit_per_hour,
-                endpoint_limits=settings.endpoint_limits,
-            )
-            _budgets[key] = budget
-        return budget
+def budget_for(settings: BolConnectionSettings, state: SharedState | None = None) -> SharedRateBudget:
+    """The budget of a credential (keyed by client id) in the configured shared state."""
+    return SharedRateBudget(
+        state=state or shared_state(),
+        credential=f"cred:{settings.credential_key}",
+        label=f"connection '{settings.conn_id}'",
+        per_second=settings.rate_limit_per_second,
+        per_hour=settings.rate_limit_per_hour,
+        endpoint_limits=settings.endpoint_limits,
+    )

@@ -11,6 +11,8 @@ from bolsync_provider.exceptions import BolConfigError
 
 DEFAULT_API_URL = "https://api.bol.com"
 DEFAULT_LOGIN_URL = "https://login.bol.com/token"
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
 
 #: Published per-endpoint limits (bol's ratelimits list, see NOTES.md): requests per period in seconds.
 DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
@@ -37,6 +39,17 @@ class BolConnectionSettings:
     endpoint_limits: Mapping[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
     timeout_seconds: float = 30.0
     max_attempts: int = 6
+    #: ``client_credentials`` (a seller's own API credentials) or ``authorization_code`` (an intermediary
+    #: partner acting for a seller, with a refresh token; see bolsync_provider.authorize).
+    grant_type: str = CLIENT_CREDENTIALS
+    initial_refresh_token: str | None = field(default=None, repr=False)
+
+    @property
+    def credential_key(self) -> str:
+        """What rate budget and token lock belong to: the client id, plus the connection in the code flow."""
+        if self.grant_type == AUTHORIZATION_CODE:
+            return f"{self.client_id}@{self.conn_id}"
+        return self.client_id
 
     @classmethod
     def from_connection(
@@ -60,7 +73,19 @@ class BolConnectionSettings:
             endpoint_limits=_endpoint_limits(extra.get("endpoint_rate_limits"), where),
             timeout_seconds=_positive(extra, "timeout_seconds", 30.0, where),
             max_attempts=int(_positive(extra, "max_attempts", 6, where)),
+            grant_type=_grant_type(extra.get("grant_type"), where),
+            initial_refresh_token=_optional_str(extra.get("refresh_token")),
         )
+
+
+def _grant_type(value: Any, where: str) -> str:
+    grant = str(value or CLIENT_CREDENTIALS).strip()
+    if grant not in (CLIENT_CREDENTIALS, AUTHORIZATION_CODE):
+        raise BolConfigError(
+            f"{where}: extra 'grant_type' must be '{CLIENT_CREDENTIALS}' (a seller's own API credentials) or "
+            f"'{AUTHORIZATION_CODE}' (an intermediary partner), got {value!r}."
+        )
+    return grant
 
 
 def _optional_str(value: Any) -> str | None:

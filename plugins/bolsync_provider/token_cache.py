@@ -2,8 +2,8 @@
 
 The default cache is an Airflow Variable per connection: its key contains ``token`` so Airflow masks
 the value in the UI, REST API and task logs, and it is Fernet-encrypted at rest when
-``[core] fernet_key`` is set. Variables have no compare-and-set; a concurrent refresh costs at most
-one extra token request per process (single-flight refresh is a later step).
+``[core] fernet_key`` is set. Variables have no compare-and-set, so refreshes are serialised by a lease
+in the shared state (see auth.TokenProvider): one process fetches, the others reuse.
 """
 
 from __future__ import annotations
@@ -70,3 +70,48 @@ class MemoryTokenCache:
     def store(self, conn_id: str, token: AccessToken) -> None:
         with self._lock:
             self._tokens[conn_id] = token
+
+
+class RefreshTokenStore(Protocol):
+    """Load and store the code flow's refresh token of a connection (rotating: only the newest works)."""
+
+    def load(self, conn_id: str) -> str | None: ...
+
+    def store(self, conn_id: str, refresh_token: str) -> None: ...
+
+
+def refresh_variable_key(conn_id: str) -> str:
+    """The Variable holding a connection's refresh token; contains 'token' so Airflow masks it."""
+    return f"bolsync_refresh_token__{conn_id}"
+
+
+class VariableRefreshTokenStore:
+    """Refresh tokens in a masked, Fernet-encrypted Variable; a failed write is an error, not a warning."""
+
+    def load(self, conn_id: str) -> str | None:
+        from airflow.sdk import Variable
+
+        value = Variable.get(refresh_variable_key(conn_id), default=None)
+        return str(value) if value else None
+
+    def store(self, conn_id: str, refresh_token: str) -> None:
+        from airflow.sdk import Variable
+
+        Variable.set(
+            refresh_variable_key(conn_id),
+            refresh_token,
+            description=f"bolsync: refresh token of connection {conn_id} (managed; rotates on use)",
+        )
+
+
+class MemoryRefreshTokenStore:
+    """Process-local refresh tokens, for unit tests."""
+
+    def __init__(self, initial: dict[str, str] | None = None) -> None:
+        self.tokens: dict[str, str] = dict(initial or {})
+
+    def load(self, conn_id: str) -> str | None:
+        return self.tokens.get(conn_id)
+
+    def store(self, conn_id: str, refresh_token: str) -> None:
+        self.tokens[conn_id] = refresh_token

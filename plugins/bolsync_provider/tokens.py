@@ -134,3 +134,13 @@ def _lifetime(claims: dict[str, Any], expires_in: Any, login_label: str) -> floa
             "it cannot be used for any call."
         )
     return seconds
+
+
+def refresh_token_in(body: str) -> str | None:
+    """The ``refresh_token`` of a code-flow token response, if it carries one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("refresh_token") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
-from bolsync_provider.rate_budget import InProcessRateBudget
+from bolsync_provider.rate_budget import SharedRateBudget
 from bolsync_provider.settings import DEFAULT_ENDPOINT_LIMITS
+from bolsync_provider.shared_state.memory import MemorySharedState
 from bolsync_provider.token_cache import MemoryTokenCache
 from tests.support.fixture_server import FixtureServer
 
@@ -46,8 +47,9 @@ def set_connection(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     return define
 
 
-def fast_budget() -> InProcessRateBudget:
-    return InProcessRateBudget("test", 1000, 1_000_000, {k: (10_000, 1.0) for k in DEFAULT_ENDPOINT_LIMITS})
+def fast_budget() -> SharedRateBudget:
+    limits = {k: (10_000, 1.0) for k in DEFAULT_ENDPOINT_LIMITS}
+    return SharedRateBudget(MemorySharedState(), "cred:test", "test", 1000, 1_000_000, limits)
 
 
 @pytest.fixture
@@ -58,6 +60,8 @@ def make_hook(set_connection: Callable[..., str]) -> Callable[..., BolRetailerHo
         base_url: str, conn_id: str = "bol_test", cache: MemoryTokenCache | None = None, **extra: Any
     ) -> BolRetailerHook:
         set_connection(conn_id, api_url=base_url, login_url=f"{base_url}/token", max_attempts=4, **extra)
-        return BolRetailerHook(conn_id, token_cache=cache or MemoryTokenCache(), budget=fast_budget())
+        return BolRetailerHook(
+            conn_id, token_cache=cache or MemoryTokenCache(), budget=fast_budget(), state=MemorySharedState()
+        )
 
     return build

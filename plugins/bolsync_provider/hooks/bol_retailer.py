@@ -14,7 +14,8 @@ from bolsync_provider.exceptions import BolConfigError, BolError, BolResponseErr
 from bolsync_provider.metrics import ApiMetrics
 from bolsync_provider.rate_budget import RateBudget, budget_for
 from bolsync_provider.settings import BolConnectionSettings
-from bolsync_provider.token_cache import TokenCache, VariableTokenCache
+from bolsync_provider.shared_state import SharedState, shared_state
+from bolsync_provider.token_cache import RefreshTokenStore, TokenCache, VariableRefreshTokenStore, VariableTokenCache
 from bolsync_provider.transport import BolTransport
 
 ORDERS_ENDPOINT = "GET /retailer/orders"
@@ -41,12 +42,16 @@ class BolRetailerHook(BaseHook):
         token_cache: TokenCache | None = None,
         budget: RateBudget | None = None,
         session: requests.Session | None = None,
+        state: SharedState | None = None,
+        refresh_tokens: RefreshTokenStore | None = None,
     ) -> None:
         super().__init__()
         self.bol_conn_id = bol_conn_id
         self._token_cache = token_cache
         self._budget = budget
         self._session = session
+        self._state = state
+        self._refresh_tokens = refresh_tokens
         self.metrics = ApiMetrics()
 
     @cached_property
@@ -65,13 +70,19 @@ class BolRetailerHook(BaseHook):
         return session
 
     @cached_property
+    def shared_state(self) -> SharedState:
+        """Where the credential's rate slots, pauses and token lock live (``[bolsync] shared_state_url``)."""
+        return self._state or shared_state()
+
+    @cached_property
     def tokens(self) -> TokenProvider:
         cache = self._token_cache or VariableTokenCache()
-        return TokenProvider(self.settings, cache, self._http, self.metrics)
+        refresh = self._refresh_tokens or VariableRefreshTokenStore()
+        return TokenProvider(self.settings, cache, self._http, self.metrics, self.shared_state, refresh)
 
     @cached_property
     def transport(self) -> BolTransport:
-        budget = self._budget or budget_for(self.settings)
+        budget = self._budget or budget_for(self.settings, self.shared_state)
         return BolTransport(self.settings, self.tokens, budget, self._http, self.metrics)
 
     @property

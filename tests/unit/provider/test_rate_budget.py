@@ -1,13 +1,39 @@
+"""The shared rate budget on every backend: windows hold, FIFO fairness, pauses, leases, claims."""
+
 from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
-from bolsync_provider.rate_budget import InProcessRateBudget, budget_for
+import pytest
+
+from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.rate_budget import SharedRateBudget, budget_for, window_limits
 from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.shared_state import SharedState, leased, open_shared_state
+from tests.support.services import postgres_url, redis_url
+
+BACKENDS = ["memory", "sqlite", "postgres", "redis"]
 
 
-def _max_in_window(stamps: list[float], window: float = 1.0) -> int:
+def backend_url(name: str, tmp_path: Path) -> str:
+    return {
+        "memory": lambda: "memory://",
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'state.sqlite'}",
+        "postgres": postgres_url,
+        "redis": redis_url,
+    }[name]()
+
+
+@pytest.fixture(params=BACKENDS)
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> SharedState:
+    return open_shared_state(backend_url(request.param, tmp_path))
+
+
+def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     stamps = sorted(stamps)
     best, left = 0, 0
     for right, stamp in enumerate(stamps):
@@ -17,58 +43,108 @@ def _max_in_window(stamps: list[float], window: float = 1.0) -> int:
     return best
 
 
-def test_credential_rate_holds_across_threads() -> None:
-    budget = InProcessRateBudget("t", 5, 18_000, {})
-    stamps: list[float] = []
-    lock = threading.Lock()
+def budget(state: SharedState, per_second: float = 5, endpoints: dict | None = None) -> SharedRateBudget:
+    return SharedRateBudget(state, f"cred:{uuid.uuid4().hex}", "test", per_second, 18_000, endpoints or {})
 
-    def worker() -> None:
-        for _ in range(4):
-            budget.acquire("GET /retailer/orders/{id}")
-            with lock:
-                stamps.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker) for _ in range(3)]
+def run_threads(count: int, work: Callable[[int], None]) -> None:
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(stamps) == 12
-    assert _max_in_window(stamps) <= 5
-    assert max(stamps) - min(stamps) >= 2.0  # 12 requests at 5/s need more than two seconds
 
 
-def test_endpoint_limit_applies_on_top() -> None:
-    budget = InProcessRateBudget("t", 100, 18_000, {"GET /retailer/orders": (2, 1.0)})
+def test_credential_rate_holds_across_threads_and_is_fair(state: SharedState) -> None:
+    shared = budget(state, per_second=10)
+    stamps: dict[int, list[float]] = {i: [] for i in range(4)}
+
+    def work(i: int) -> None:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            shared.acquire("GET /retailer/orders/{id}")
+            stamps[i].append(time.monotonic())
+
+    run_threads(4, work)
+    every = [t for s in stamps.values() for t in s]
+    assert max_in_window(every) <= 10
+    assert len(every) >= 22  # 2.5 s at 10/s (+ the first burst) minus the safety margin
+    shares = [len(s) for s in stamps.values()]
+    assert min(shares) >= 0.5 * len(every) / 4, shares  # first come, first served: nobody starves
+
+
+def test_endpoint_limit_applies_on_top_without_blocking_other_endpoints(state: SharedState) -> None:
+    shared = budget(state, per_second=100, endpoints={"GET /retailer/orders": (2, 1.0)})
     started = time.monotonic()
     for _ in range(3):
-        budget.acquire("GET /retailer/orders")
+        shared.acquire("GET /retailer/orders")
     assert time.monotonic() - started >= 1.0
+    blocked = threading.Thread(target=shared.acquire, args=("GET /retailer/orders",))
+    for _ in range(2):
+        shared.acquire("GET /retailer/orders")  # the window is full again
+    blocked.start()
     fast = time.monotonic()
     for _ in range(3):
-        budget.acquire("GET /other")
-    assert time.monotonic() - fast < 0.5
+        shared.acquire("GET /other")
+    assert time.monotonic() - fast < 0.5  # the slow endpoint reserved no far-future credential slot
+    blocked.join()
 
 
-def test_pause_holds_every_request_of_the_credential() -> None:
-    budget = InProcessRateBudget("t", 100, 18_000, {})
-    budget.pause(0.6, "429")
+def test_a_429_pause_holds_every_user_of_the_credential(state: SharedState) -> None:
+    one = budget(state, per_second=100)
+    other_user = SharedRateBudget(state, one._credential, "other task", 100, 18_000, {})
+    one.pause(0.6, "429")
     started = time.monotonic()
-    budget.acquire("GET /x")
+    other_user.acquire("GET /x")
     assert time.monotonic() - started >= 0.55
 
 
-def test_endpoint_pause_leaves_other_endpoints_alone() -> None:
-    budget = InProcessRateBudget("t", 100, 18_000, {})
-    budget.pause(5, "remaining 0", endpoint="GET /a")
+def test_an_endpoint_pause_leaves_other_endpoints_alone(state: SharedState) -> None:
+    shared = budget(state, per_second=100)
+    shared.pause(5, "remaining 0", endpoint="GET /a")
     started = time.monotonic()
-    budget.acquire("GET /b")
+    shared.acquire("GET /b")
     assert time.monotonic() - started < 0.5
 
 
-def test_one_budget_per_credential_in_a_process() -> None:
+def test_lease_is_exclusive_and_expires(state: SharedState) -> None:
+    name = f"lease-{uuid.uuid4().hex}"
+    assert state.try_lease(name, "a", ttl=0.5)
+    assert not state.try_lease(name, "b", ttl=0.5)
+    assert state.try_lease(name, "a", ttl=0.5)  # the holder may extend it
+    time.sleep(0.6)
+    assert state.try_lease(name, "b", ttl=5)  # a crashed holder does not block forever
+    state.release(name, "a")  # not the holder: no effect
+    assert not state.try_lease(name, "a", ttl=5)
+    state.release(name, "b")
+    with leased(state, name, ttl=5, wait=1) as got:
+        assert got
+
+
+def test_claim_once(state: SharedState) -> None:
+    key = f"alert-{uuid.uuid4().hex}"
+    assert state.claim_once(key, ttl=60)
+    assert not state.claim_once(key, ttl=60)
+    assert state.claim_once(key + "-other", ttl=60)
+
+
+def test_hourly_window_binds_when_it_is_the_tighter_one() -> None:
+    limits = window_limits("cred:x", 10, 3600, {}, "GET /a")
+    assert [(w.limit, round(w.period)) for w in limits] == [(10, 1), (3600, 3672)]
+    default = window_limits("cred:x", 5, 18_000, {"GET /a": (25, 60.0)}, "GET /a")
+    assert [w.queued for w in default] == [True, False]  # 18,000/h cannot bind at 5/s: dropped
+
+
+def test_budget_is_keyed_by_client_id() -> None:
     one = BolConnectionSettings.from_connection("a", "same-client", "s", {})
     two = BolConnectionSettings.from_connection("b", "same-client", "s", {})
     other = BolConnectionSettings.from_connection("c", "other-client", "s", {})
-    assert budget_for(one) is budget_for(two)
-    assert budget_for(one) is not budget_for(other)
+    state = open_shared_state("memory://")
+    assert budget_for(one, state)._credential == budget_for(two, state)._credential
+    assert budget_for(one, state)._credential != budget_for(other, state)._credential
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///relative.db", "nonsense"])
+def test_unsupported_backend_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(BolConfigError, match="sqlite:////"):
+        open_shared_state(url)
