@@ -1,4 +1,5 @@
-"""A local, seeded, stateful emulator of bol.com's Retailer API (orders) and login.bol.com (tokens).
+"""A local, seeded, stateful emulator of bol.com's Retailer API (orders, offers) and login.bol.com
+(tokens, client credentials and the code flow).
 
 See ``docs/emulator.md``. Typical use in tests::
 

@@ -4,80 +4,44 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
-from bol_emulator import control, orders_api, problems, token_grants
+from bol_emulator import control, problems, routes, token_grants
 from bol_emulator.code_flow import CodeFlow
 from bol_emulator.config import EmulatorConfig
 from bol_emulator.faults import FaultBook, FaultRule
+from bol_emulator.offer_export import ExportBook
 from bol_emulator.problems import PLAIN_JSON, V10_JSON, Response
 from bol_emulator.ratelimit import Decision, RateLimiter, credential_limit
+from bol_emulator.routes import Route
+from bol_emulator.settings import Settings
 from bol_emulator.stats import Stats
 from bol_emulator.tokens import TokenCheck, TokenService
 from bol_emulator.world import World
 
-LIST_ENDPOINT = "GET /retailer/orders"
-DETAIL_ENDPOINT = "GET /retailer/orders/{order-id}"
 TOKEN_ENDPOINT = "POST /token"
-DETAIL_RE = re.compile(r"^/retailer/orders/([^/]+)$")
-ACCEPTABLE = {"*/*", "application/*", V10_JSON}
 
 
 @dataclass
 class Request:
-    """A parsed HTTP request (header names lower-cased, first value of each query parameter)."""
+    """A parsed HTTP request (header names lower-cased; ``query`` has the first value of each query parameter,
+    ``multi`` all of them)."""
 
     method: str
     path: str
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    multi: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, method: str, target: str, headers: dict[str, str], body: bytes) -> Request:
         path, _, query = target.partition("?")
-        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        return cls(method, path, params, {k.lower(): v for k, v in headers.items()}, body)
-
-
-@dataclass
-class Settings:
-    """Runtime knobs, changeable via ``POST /_emulator/config``."""
-
-    rate_scale: float
-    retry_after: bool
-    token_lifetime: int
-    code_flow_token_lifetime: int
-    credential_rate_per_second: float | None
-
-    @classmethod
-    def of(cls, config: EmulatorConfig) -> Settings:
-        return cls(
-            config.rate_scale,
-            config.retry_after,
-            config.token_lifetime,
-            config.code_flow_token_lifetime,
-            config.credential_rate_per_second,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-def accepts_v10(accept: str | None) -> bool:
-    """Whether an ``Accept`` header allows ``application/vnd.retailer.v10+json`` (a missing one does)."""
-    if accept is None or not accept.strip():
-        return True
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        zero_q = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
-        if media.lower() in ACCEPTABLE and not zero_q:
-            return True
-    return False
+        multi = parse_qs(query, keep_blank_values=True)
+        params = {k: v[0] for k, v in multi.items()}
+        return cls(method, path, params, {k.lower(): v for k, v in headers.items()}, body, multi)
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -108,6 +72,7 @@ class Emulator:
         self.world = World(config)
         self.tokens = TokenService()
         self.code_flow = CodeFlow()
+        self.exports = ExportBook()
         self.limiter = RateLimiter()
         self.limiter.overrides[TOKEN_ENDPOINT] = config.token_rate_limit
         self.faults = FaultBook()
@@ -119,6 +84,7 @@ class Emulator:
         self.world = World(self.config, anchor=self.world.generated_at)
         self.settings = Settings.of(self.config)
         self.code_flow.reset()
+        self.exports.reset()
         self.faults.clear()
         self.stats.reset()
         self.limiter.reset()
@@ -188,24 +154,16 @@ class Emulator:
             return problems.invalid_client()
         return token_grants.issue(self, credentials[0], form)
 
-    def _route(self, request: Request) -> tuple[str, str | None]:
-        """``(endpoint template, order id)`` for an API path."""
-        if request.path == "/retailer/orders":
-            return f"{request.method} /retailer/orders", None
-        match = DETAIL_RE.match(request.path)
-        if match:
-            return f"{request.method} /retailer/orders/{{order-id}}", unquote(match.group(1))
-        return f"{request.method} {request.path}", None
-
     def _api(self, request: Request) -> Response:
         arrival = time.time()
-        endpoint, order_id = self._route(request)
+        route, param = routes.match(request.path)
+        endpoint = f"{request.method} {route.template if route else request.path}"
         token = bearer_token(request.headers.get("authorization"))
         check = self.tokens.verify(token) if token else None
         client = check.client_id if check and check.client_id in self.secrets else None
         if client is not None:
             self.stats.record_api(client)
-        response = self._api_response(request, endpoint, order_id, check, client)
+        response = self._api_response(request, endpoint, route, param, check, client)
         self.stats.record_request(endpoint, "dropped" if response.drop else str(response.status))
         if client is not None:
             self.stats.timeline.record(client, "api", arrival, 0 if response.drop else response.status)
@@ -215,7 +173,8 @@ class Emulator:
         self,
         request: Request,
         endpoint: str,
-        order_id: str | None,
+        route: Route | None,
+        param: str | None,
         check: TokenCheck | None,
         client: str | None,
     ) -> Response:
@@ -223,7 +182,7 @@ class Emulator:
         decision = self.limiter.check(client or "-", endpoint, scale, consume=False)
         response = self._fault(self.faults.take(client, request.path), self.settings.retry_after, decision)
         if response is None:
-            response, decision = self._authorized(request, endpoint, order_id, check, client, decision)
+            response, decision = self._authorized(request, endpoint, route, param, check, client, decision)
         if not response.drop:
             for key, value in decision.headers().items():
                 response.headers.setdefault(key, value)
@@ -233,7 +192,8 @@ class Emulator:
         self,
         request: Request,
         endpoint: str,
-        order_id: str | None,
+        route: Route | None,
+        param: str | None,
         check: TokenCheck | None,
         client: str | None,
         peek: Decision,
@@ -245,19 +205,19 @@ class Emulator:
             return problems.expired_jwt(check.detail), peek
         if self.faults.is_inactive(client):
             return problems.inactive_account(), peek
-        if not accepts_v10(request.headers.get("accept")):
-            return problems.not_acceptable(instance), peek
-        if endpoint not in (LIST_ENDPOINT, DETAIL_ENDPOINT):
-            if endpoint.split(" ", 1)[1] in ("/retailer/orders", "/retailer/orders/{order-id}"):
-                response = problems.problem(405, f"Method {request.method} is not supported.", instance)
-                response.headers["Allow"] = "GET"
-                return response, peek
+        offered = route.media if route else (V10_JSON,)
+        media = routes.negotiate(request.headers.get("accept"), offered)
+        if media is None:
+            return problems.not_acceptable(instance, offered[0]), peek
+        if route is None:
             return problems.problem(404, f"No endpoint {request.path}.", instance), peek
+        if request.method not in route.methods:
+            response = problems.problem(405, f"Method {request.method} is not supported.", instance)
+            response.headers["Allow"] = ", ".join(route.methods)
+            return response, peek
         shared = credential_limit(self.settings.credential_rate_per_second)
         decision = self.limiter.check(client, endpoint, self.settings.rate_scale, credential=shared)
         if not decision.allowed:
             self.stats.record_throttled(client)
             return problems.too_many_requests(decision.reset, self.settings.retry_after), decision
-        if order_id is None:
-            return orders_api.list_orders(self.world, client, request.query, instance), decision
-        return orders_api.get_order(self.world, client, order_id, instance), decision
+        return routes.dispatch(self, route, param, media, client, request), decision

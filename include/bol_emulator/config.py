@@ -70,4 +70,7 @@ class EmulatorConfig:
     retry_after: bool = True
     token_rate_limit: int = 20
     credential_rate_per_second: float | None = None
+    export_pending_polls: int = 2
+    export_pending_seconds: float = 0.0
+    process_status_retention: float = 48 * 3600.0
     verbose: bool = False

@@ -7,12 +7,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from bol_emulator import control_code_flow
+from bol_emulator.offer_actions import OFFER_ACTIONS
+from bol_emulator.offer_payloads import truth_row
 from bol_emulator.problems import PLAIN_JSON, Response, json_response
 
 if TYPE_CHECKING:
     from bol_emulator.app import Emulator, Request
 
-ITEMS_RE = re.compile(r"^/_emulator/accounts/([^/]+)/order-items$")
+ITEMS_RE = re.compile(r"^/_emulator/accounts/([^/]+)/(order-items|offers)$")
 
 
 def _ok(payload: Any, status: int = 200) -> Response:
@@ -69,15 +71,20 @@ def _dispatch(app: Emulator, request: Request) -> Response:
                     "client_secret": s.config.client_secret,
                     "retailer_id": s.config.retailer_id,
                     "order_items": len(s.items),
+                    "offers": len(s.offers),
                 }
                 for s in app.world.accounts.values()
             ]
         )
     match = ITEMS_RE.match(request.path)
     if match and request.method == "GET":
-        if match.group(1) not in app.world.accounts:
-            return _error(404, f"unknown client_id {match.group(1)!r}")
-        return _ok(app.world.ground_truth(match.group(1)))
+        client_id = match.group(1)
+        if client_id not in app.world.accounts:
+            return _error(404, f"unknown client_id {client_id!r}")
+        if match.group(2) == "offers":
+            retailer_id = app.world.account(client_id).config.retailer_id
+            return _ok(app.world.with_offers(client_id, lambda offers: [truth_row(retailer_id, o) for o in offers]))
+        return _ok(app.world.ground_truth(client_id))
     if route == ("POST", "/_emulator/world"):
         return _world(app, _body(request))
     if route == ("POST", "/_emulator/faults"):
@@ -88,11 +95,18 @@ def _dispatch(app: Emulator, request: Request) -> Response:
         app.faults.clear()
         return _ok(app.faults.snapshot())
     if route == ("POST", "/_emulator/config"):
-        _configure(app, _body(request))
+        app.settings.update(_body(request))
         return _ok(app.settings.as_dict())
     if route == ("GET", "/_emulator/config"):
         return _ok(app.settings.as_dict())
     return _error(404, f"no control call {request.method} {request.path}")
+
+
+def _strings(body: dict[str, Any], key: str) -> list[str] | None:
+    ids = body.get(key)
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise ValueError(f"{key} must be a list of strings")
+    return ids
 
 
 def _world(app: Emulator, body: dict[str, Any]) -> Response:
@@ -102,37 +116,15 @@ def _world(app: Emulator, body: dict[str, Any]) -> Response:
     count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int):
         raise ValueError("count must be an integer")
-    ids = body.get("order_item_ids")
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
-        raise ValueError("order_item_ids must be a list of strings")
+    if body.get("action") in OFFER_ACTIONS:
+        changes = body.get("changes", {})
+        if not isinstance(changes, dict):
+            raise ValueError("changes must be an object")
+        offer_ids = _strings(body, "offer_ids")
+        return _ok(app.world.apply_offers(client_id, body["action"], count, offer_ids, changes))
+    ids = _strings(body, "order_item_ids")
     method = body.get("fulfilment_method")
     if method not in (None, "FBR", "FBB"):
         raise ValueError("fulfilment_method must be FBR or FBB")
     result = app.world.apply(client_id, str(body.get("action")), count, ids, method)
     return _ok(result)
-
-
-def _configure(app: Emulator, body: dict[str, Any]) -> None:
-    unknown = set(body) - set(app.settings.as_dict())
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    if "rate_scale" in body:
-        scale = body["rate_scale"]
-        if isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0:
-            raise ValueError("rate_scale must be a number > 0")
-        app.settings.rate_scale = float(scale)
-    if "retry_after" in body:
-        if not isinstance(body["retry_after"], bool):
-            raise ValueError("retry_after must be true or false")
-        app.settings.retry_after = body["retry_after"]
-    if "credential_rate_per_second" in body:
-        rate = body["credential_rate_per_second"]
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0):
-            raise ValueError("credential_rate_per_second must be a number > 0 or null")
-        app.settings.credential_rate_per_second = None if rate is None else float(rate)
-    for key in ("token_lifetime", "code_flow_token_lifetime"):
-        if key in body:
-            lifetime = body[key]
-            if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
-                raise ValueError(f"{key} must be an integer >= 1")
-            setattr(app.settings, key, lifetime)

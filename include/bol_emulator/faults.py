@@ -6,6 +6,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bol_emulator.offer_faults import OFFER_FAULT_KINDS, OfferFaults
+
 RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429")
 STATE_KINDS = ("token_lifetime", "revoke", "inactive")
 SERVER_ERROR_STATUSES = (500, 502, 503, 504)
@@ -59,12 +61,15 @@ class FaultBook:
         self.revoked: set[str] = set()
         self.inactive: set[str] = set()
         self.token_lifetimes: dict[str | None, int] = {}
+        self.offers = OfferFaults()
 
     def add(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Validate and add one fault given as JSON; ValueError if malformed."""
         kind = raw.get("kind")
         client_id = _optional_str(raw, "client_id")
         path_prefix = _optional_str(raw, "path_prefix")
+        if kind in OFFER_FAULT_KINDS:
+            return self.offers.add(raw, client_id)
         if kind in RULE_KINDS:
             rule = FaultRule(kind=kind, count=_int(raw, "count", 1, 1), client_id=client_id, path_prefix=path_prefix)
             if kind == "server_error":
@@ -90,7 +95,7 @@ class FaultBook:
             with self.lock:
                 (self.revoked if kind == "revoke" else self.inactive).add(client_id)
             return {"kind": kind, "client_id": client_id}
-        kinds = ", ".join(RULE_KINDS + STATE_KINDS)
+        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS)
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {kinds}")
 
     def take(self, client_id: str | None, path: str) -> FaultRule | None:
@@ -124,6 +129,7 @@ class FaultBook:
             self.revoked.clear()
             self.inactive.clear()
             self.token_lifetimes.clear()
+        self.offers.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -132,4 +138,5 @@ class FaultBook:
                 "revoked": sorted(self.revoked),
                 "inactive": sorted(self.inactive),
                 "token_lifetime": {str(k) if k else "*": v for k, v in self.token_lifetimes.items()},
+                **self.offers.snapshot(),
             }

@@ -9,6 +9,10 @@ from typing import Any
 
 V10_JSON = "application/vnd.retailer.v10+json"
 V10_JSON_UTF8 = "application/vnd.retailer.v10+json;charset=UTF-8"
+V10_CSV = "application/vnd.retailer.v10+csv"
+V10_CSV_UTF8 = "application/vnd.retailer.v10+csv;charset=UTF-8"
+V11_JSON = "application/vnd.retailer.v11+json"
+V11_JSON_UTF8 = "application/vnd.retailer.v11+json;charset=UTF-8"
 PLAIN_JSON = "application/json;charset=UTF-8"
 PROBLEM_TYPE = "https://api.bol.com/problems"
 HOST = "Instance-001"
@@ -43,6 +47,7 @@ def problem(
     instance: str,
     title: str | None = None,
     violations: list[dict[str, str]] | None = None,
+    content_type: str = V10_JSON,
 ) -> Response:
     """A full Problem (all fields the spec requires)."""
     return json_response(
@@ -56,13 +61,13 @@ def problem(
             "instance": instance,
             "violations": violations or [],
         },
-        V10_JSON,
+        content_type,
     )
 
 
-def bad_request(violations: list[dict[str, str]], instance: str) -> Response:
+def bad_request(violations: list[dict[str, str]], instance: str, content_type: str = V10_JSON) -> Response:
     """400 for invalid query parameters, one violation each."""
-    return problem(400, "Bad request", instance, VALIDATION_TITLE, violations)
+    return problem(400, "Bad request", instance, VALIDATION_TITLE, violations, content_type)
 
 
 def unauthorized(instance: str) -> Response:
@@ -99,9 +104,9 @@ def too_many_requests(seconds: int, retry_after: bool, content_type: str = V10_J
     return response
 
 
-def not_acceptable(instance: str) -> Response:
-    """406 when ``Accept`` does not allow the v10 media type."""
-    return problem(406, f"The requested media type is not supported. Use 'Accept: {V10_JSON}'.", instance)
+def not_acceptable(instance: str, media: str = V10_JSON) -> Response:
+    """406 when ``Accept`` does not allow the endpoint's media type."""
+    return problem(406, f"The requested media type is not supported. Use 'Accept: {media}'.", instance)
 
 
 def invalid_client() -> Response:

@@ -22,6 +22,11 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     "GET /retailer/orders": Limit(25, 60.0),
     "GET /retailer/orders/{order-id}": Limit(25, 1.0),
     "POST /token": Limit(20, 60.0),
+    "POST /retailer/offers/export": Limit(9, 3600.0),
+    "GET /retailer/offers/export/{report-id}": Limit(9, 3600.0),
+    "GET /retailer/offers": Limit(25, 1.0),
+    "GET /retailer/offers/{offer-id}": Limit(25, 1.0),
+    "GET /shared/process-status/{process-status-id}": Limit(25, 1.0),  # not published; bol's usual 25/s
 }
 DEFAULT_LIMIT = Limit(25, 1.0)
 CREDENTIAL = "*"  # the key of the credential-wide window

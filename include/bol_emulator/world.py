@@ -7,15 +7,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from bol_emulator import payloads
+from bol_emulator import offer_actions, payloads
 from bol_emulator.config import AccountConfig, EmulatorConfig
 from bol_emulator.generator import IdSource, Product, catalogue, history, new_order
 from bol_emulator.model import AMSTERDAM, Order, OrderItem, utc_now
+from bol_emulator.offers import Offer, initial_offers, now_ms
 
-WORLD_ACTIONS = ("new_orders", "ship", "cancel", "cancellation_request")
+WORLD_ACTIONS = ("new_orders", "ship", "cancel", "cancellation_request", *offer_actions.OFFER_ACTIONS)
 HANDLED_VISIBLE = timedelta(hours=48)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class AccountState:
     orders: dict[str, Order]
     rng: random.Random
     items: dict[str, tuple[Order, OrderItem]] = field(default_factory=dict)
+    offers: dict[str, Offer] = field(default_factory=dict)
+    offer_rng: random.Random = field(default_factory=random.Random)
+    offer_seq: int = 0
 
     def index(self, order: Order) -> None:
         self.orders[order.order_id] = order
@@ -89,11 +94,36 @@ class World:
             state = AccountState(account, products, {}, live_rng)
             for order in history(rng, self.ids, products, self.generated_at, per_day, config.history_days):
                 state.index(order)
+            state.offer_rng = random.Random(f"{config.seed}:{account.retailer_id}:offers")
+            offers = initial_offers(state.offer_rng, products, self.generated_at)
+            state.offers = {offer.offer_id: offer for offer in offers}
+            state.offer_seq = len(offers)
             self.accounts[account.client_id] = state
 
     def account(self, client_id: str) -> AccountState:
         """The account of ``client_id``; KeyError if unknown."""
         return self.accounts[client_id]
+
+    def with_offers(self, client_id: str, read: Callable[[list[Offer]], T]) -> T:
+        """``read(offers)`` under the lock, offers in creation order (``read`` must not keep them)."""
+        with self.lock:
+            return read(sorted(self.account(client_id).offers.values(), key=lambda o: (o.created_at, o.seq)))
+
+    def apply_offers(
+        self, client_id: str, action: str, count: int, offer_ids: Iterable[str] | None, changes: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """``new_offers``, ``change_offers`` or ``delete_offers`` now; returns the affected ``offer_ids``."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self.lock:
+            state = self.account(client_id)
+            taken = {offer.ean for offer in state.offers.values()} | {p.ean for p in state.products}
+            ids = offer_actions.apply(
+                state.offers, state.offer_rng, state.offer_seq + 1, taken, action, count, offer_ids, changes, now_ms()
+            )
+            if action == "new_offers":
+                state.offer_seq += len(ids)
+            return {"offer_ids": ids}
 
     def order_page(self, client_id: str, flt: OrderFilter, page: int, size: int) -> list[dict[str, Any]]:
         """Page ``page`` (1-based) of the ReducedOrders matching ``flt``: newest order first, then order id,
@@ -148,6 +178,8 @@ class World:
         """Change the world now; returns the affected ``order_item_ids`` and ``order_ids``."""
         if action not in WORLD_ACTIONS:
             raise ValueError(f"unknown action {action!r}; expected one of {', '.join(WORLD_ACTIONS)}")
+        if action in offer_actions.OFFER_ACTIONS:
+            raise ValueError(f"{action} is an offer action (World.apply_offers)")
         if count < 0:
             raise ValueError("count must be >= 0")
         with self.lock:

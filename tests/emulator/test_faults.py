@@ -116,7 +116,14 @@ def test_list_and_clear_faults(api: Api) -> None:
     assert listed["inactive"] == ["demo-client-b"]
     assert api.token_response().json()["expires_in"] == 59
     cleared = api.control("DELETE", "/faults").json()
-    assert cleared == {"rules": [], "revoked": [], "inactive": [], "token_lifetime": {}}
+    assert cleared == {
+        "rules": [],
+        "revoked": [],
+        "inactive": [],
+        "token_lifetime": {},
+        "export_outcomes": [],
+        "csv_columns": [],
+    }
     assert api.token_response().json()["expires_in"] == 299
 
 
