@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,22 +11,24 @@ from typing import Any
 from airflow.sdk import Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from bolsync import alerts
 from bolsync.accounts import ACCOUNTS_VARIABLE, resolve_accounts
+from bolsync.audit import FATAL_ERRORS, audited
+from bolsync.freshness import STALE_AFTER_VARIABLE, account_freshness, stale_after_hours
 from bolsync.orders.extract import ExtractResult, extract_orders
 from bolsync.orders.load import load_staged_orders
 from bolsync.orders.staging import remove, staging_dir, staging_root
 from bolsync.warehouse.duckdb_connection import connect_warehouse, warehouse_path
-from bolsync.warehouse.order_store import known_order_ids, record_sync_run
+from bolsync.warehouse.order_store import known_order_ids
 from bolsync.windows import SyncWindow
-from bolsync_provider.exceptions import BolAuthError, BolClientError, BolConfigError, BolResponseError
+from bolsync_provider.exceptions import BolConfigError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
 API_POOL = "bol_api"
 WAREHOUSE_POOL = "bol_warehouse"
-#: Errors a retry cannot fix (configuration, auth, 4xx, malformed data): fail at once, no Airflow retries.
-FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
+__all__ = ["FATAL_ERRORS", "check_auth", "extract", "list_accounts", "load"]
 
 
 @task
@@ -41,6 +40,44 @@ def list_accounts() -> list[str]:
         return resolve_accounts(params, Variable.get(ACCOUNTS_VARIABLE, default=None))
     except BolConfigError as error:
         raise AirflowFailException(str(error)) from error
+
+
+@task(map_index_template="{{ account_label }}")
+def check_auth(conn_id: str) -> str:
+    """Start of each run: one cheap auth check (a cached token costs no request) and the staleness alert.
+
+    A broken credential thus fails here once, clearly and with one alert, instead of in every task.
+    """
+    context = get_current_context()
+    context["account_label"] = conn_id  # type: ignore[typeddict-unknown-key]
+    database = warehouse_path()
+    _alert_if_stale(context, database, conn_id)
+    hook = BolRetailerHook(conn_id)
+    audit: dict[str, Any] = {"conn_id": conn_id}
+    with audited(context, database, audit, hook):
+        audit["retailer_id"] = hook.retailer_id
+        log.info("Connection '%s' authenticates as retailer %s.", conn_id, audit["retailer_id"])
+    return conn_id
+
+
+def _alert_if_stale(context: Any, database: Path, conn_id: str) -> None:
+    """One alert per staleness episode when an account has not loaded for longer than the threshold."""
+    dag_run = context.get("dag_run")
+    if dag_run is not None and str(getattr(dag_run, "run_type", "")).endswith("backfill"):
+        return  # a backfill says nothing about freshness
+    try:
+        with connect_warehouse(database) as conn:
+            freshness = account_freshness(conn, conn_id)
+    except Exception as error:  # the check must not block the sync itself
+        log.warning("Could not read the sync history for the freshness check: %s", error)
+        return
+    if freshness is None:
+        return
+    threshold = stale_after_hours(Variable.get(STALE_AFTER_VARIABLE, default=None))
+    hours = freshness.hours_stale(datetime.now(UTC))
+    if hours > threshold:
+        last = freshness.last_success.isoformat() if freshness.last_success else None
+        alerts.send(alerts.stale_alert(conn_id, hours, last, threshold), context)
 
 
 @task(pool=API_POOL, map_index_template="{{ account_label }}")
@@ -58,7 +95,7 @@ def extract(conn_id: str) -> dict[str, Any]:
         with connect_warehouse(database) as conn:
             return known_order_ids(conn, retailer_id, order_ids)
 
-    with _audited(context, database, audit, hook):
+    with audited(context, database, audit, hook):
         result = extract_orders(hook, window, datetime.now(UTC), staging, known)
         audit.update(_extract_audit(result))
     return {
@@ -82,7 +119,7 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
         "window_end": end,
     }
     staging = Path(extracted["staging_dir"])
-    with _audited(context, database, audit, None):
+    with audited(context, database, audit, None):
         with connect_warehouse(database) as conn:
             result = load_staged_orders(conn, extracted["retailer_id"], staging)
         audit.update(
@@ -121,58 +158,3 @@ def _extract_audit(result: ExtractResult) -> dict[str, Any]:
         if result.details_not_found
         else None,
     }
-
-
-@contextmanager
-def _audited(context: Any, database: Path, audit: dict[str, Any], hook: BolRetailerHook | None) -> Iterator[None]:
-    """Record one bol.sync_runs row for this task try, whatever happens; make fatal errors fail fast."""
-    started = datetime.now(UTC)
-    status, error_text = "success", audit.get("error")
-    try:
-        yield
-    except FATAL_ERRORS as error:
-        status, error_text = "failed", f"{type(error).__name__}: {error}"
-        raise AirflowFailException(str(error)) from error
-    except Exception as error:
-        status, error_text = "failed", f"{type(error).__name__}: {error}"
-        raise
-    finally:
-        row = {
-            **audit,
-            **(hook.metrics.as_dict() if hook else {}),
-            "status": status,
-            "error": error_text or audit.get("error"),
-        }
-        _write_audit(context, database, row, started)
-
-
-def _write_audit(context: Any, database: Path, row: dict[str, Any], started: datetime) -> None:
-    ti = context["ti"]
-    full = {
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index if ti.map_index is not None else -1,
-        "try_number": ti.try_number,
-        **row,
-        "started_at": started,
-        "finished_at": datetime.now(UTC),
-    }
-    _retrying(lambda: _insert_audit(database, full))
-
-
-def _insert_audit(database: Path, row: dict[str, Any]) -> None:
-    with connect_warehouse(database) as conn:
-        record_sync_run(conn, row)
-
-
-def _retrying(action: Callable[[], None], attempts: int = 3) -> None:
-    for attempt in range(1, attempts + 1):
-        try:
-            action()
-            return
-        except Exception as error:  # the audit row must never hide the task's own outcome
-            if attempt == attempts:
-                log.error("Could not write the sync_runs audit row: %s", error)
-                return
-            time.sleep(attempt)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task_group
 
-from bolsync.airflow_tasks import extract, list_accounts, load
+from bolsync.airflow_tasks import check_auth, extract, list_accounts, load
 
 DEFAULT_ARGS = {
     "owner": "bolsync",
@@ -38,7 +38,11 @@ def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
             )
         },
     ) as dag:
-        accounts = list_accounts()
-        extracted = extract.expand(conn_id=accounts)
-        load.expand(extracted=extracted)
+        sync_account.expand(conn_id=list_accounts())
     return dag
+
+
+@task_group
+def sync_account(conn_id: str) -> None:
+    """One account's chain; mapped per account, so a failing account never holds up the others."""
+    load(extract(check_auth(conn_id)))  # type: ignore[arg-type]  # XComArgs resolve at run time

@@ -121,7 +121,7 @@ def _fill_sync_runs(conn: duckdb.DuckDBPyConnection, summary: WarehouseSummary, 
         summary.orders_in_windows = _scalar(
             conn,
             "WITH w AS (SELECT DISTINCT retailer_id, window_start, window_end FROM bol.sync_runs "
-            "  WHERE started_at >= ? AND status = 'success' AND task_id LIKE 'load%') "
+            "  WHERE started_at >= ? AND status = 'success' AND task_id LIKE '%load') "
             "SELECT count(DISTINCT (i.retailer_id, i.order_id)) FROM bol.order_items i JOIN w "
             "  ON i.retailer_id = w.retailer_id AND i.latest_changed_at >= w.window_start "
             "  AND i.latest_changed_at < w.window_end",

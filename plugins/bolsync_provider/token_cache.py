@@ -17,6 +17,38 @@ from bolsync_provider.tokens import AccessToken
 log = logging.getLogger(__name__)
 
 
+def _in_task() -> bool:
+    """Inside a task the Task SDK talks to the API server; elsewhere Variables live in the metadata DB."""
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+
+
+def get_variable(key: str) -> str | None:
+    """A Variable's value (None if unset), inside a task or in a CLI/script next to the metadata DB."""
+    if _in_task():
+        from airflow.sdk import Variable as SdkVariable
+
+        value = SdkVariable.get(key, default=None)
+    else:
+        from airflow.models.variable import Variable as DbVariable  # no Task SDK outside a task
+
+        value = DbVariable.get(key, default_var=None)
+    return str(value) if value else None
+
+
+def set_variable(key: str, value: str, description: str) -> None:
+    """Write a Variable (encrypted with the Fernet key, masked because the key contains 'token')."""
+    if _in_task():
+        from airflow.sdk import Variable as SdkVariable
+
+        SdkVariable.set(key, value, description=description)
+    else:
+        from airflow.models.variable import Variable as DbVariable  # no Task SDK outside a task
+
+        DbVariable.set(key, value, description=description)
+
+
 class TokenCache(Protocol):
     """Load and store one access token per connection id."""
 
@@ -34,20 +66,16 @@ class VariableTokenCache:
     """Token cache in an Airflow Variable (task SDK inside tasks, the metadata DB elsewhere)."""
 
     def load(self, conn_id: str) -> AccessToken | None:
-        from airflow.sdk import Variable
-
         try:
-            text = Variable.get(variable_key(conn_id), default=None)
+            text = get_variable(variable_key(conn_id))
         except Exception as error:  # a broken cache must not break the sync: fetch a new token
             log.warning("Could not read the token cache Variable (%s); fetching a new token.", type(error).__name__)
             return None
         return AccessToken.from_json(text) if text else None
 
     def store(self, conn_id: str, token: AccessToken) -> None:
-        from airflow.sdk import Variable
-
         try:
-            Variable.set(
+            set_variable(
                 variable_key(conn_id),
                 token.to_json(),
                 description=f"bolsync: cached bol.com access token of connection {conn_id} (managed)",
@@ -89,15 +117,10 @@ class VariableRefreshTokenStore:
     """Refresh tokens in a masked, Fernet-encrypted Variable; a failed write is an error, not a warning."""
 
     def load(self, conn_id: str) -> str | None:
-        from airflow.sdk import Variable
-
-        value = Variable.get(refresh_variable_key(conn_id), default=None)
-        return str(value) if value else None
+        return get_variable(refresh_variable_key(conn_id))
 
     def store(self, conn_id: str, refresh_token: str) -> None:
-        from airflow.sdk import Variable
-
-        Variable.set(
+        set_variable(
             refresh_variable_key(conn_id),
             refresh_token,
             description=f"bolsync: refresh token of connection {conn_id} (managed; rotates on use)",

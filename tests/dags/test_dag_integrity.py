@@ -47,8 +47,10 @@ def test_conventions(dagbag, dag_id: str) -> None:
     assert {"bol", "orders"} <= set(dag.tags)
     assert dag.catchup is False
     pools = {task.task_id: task.pool for task in dag.tasks}
-    assert pools["extract"] == API_POOL
-    assert pools["load"] == WAREHOUSE_POOL
+    assert pools["sync_account.extract"] == API_POOL
+    assert pools["sync_account.load"] == WAREHOUSE_POOL
+    upstream = {task.task_id: task.upstream_task_ids for task in dag.tasks}
+    assert upstream["sync_account.extract"] == {"sync_account.check_auth"}  # one auth check gates each account
     for task in dag.tasks:
         assert task.retries >= 1
 

@@ -113,10 +113,10 @@ def test_sync_runs_audit_each_task(backfilled, warehouse) -> None:
         warehouse,
         "SELECT task_id, status, api_calls, items_inserted FROM bol.sync_runs WHERE dag_id='bol_orders_daily'",
     )
-    assert len([r for r in rows if r[0] == "extract"]) == 3 * len(ACCOUNTS)
-    assert len([r for r in rows if r[0] == "load"]) == 3 * len(ACCOUNTS)
+    for step in ("check_auth", "extract", "load"):
+        assert len([r for r in rows if r[0] == f"sync_account.{step}"]) == 3 * len(ACCOUNTS)
     assert all(status == "success" for _, status, _, _ in rows)
-    assert sum(r[2] or 0 for r in rows if r[0] == "extract") > 0
+    assert sum(r[2] or 0 for r in rows if r[0] == "sync_account.extract") > 0
 
 
 def test_rerun_changes_nothing_and_fetches_no_known_orders(backfilled, emulator, warehouse) -> None:
