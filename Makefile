@@ -24,7 +24,7 @@ TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv run up down test lint clean distclean
+.PHONY: help venv run up down test lint bench clean distclean
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -63,6 +63,11 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy --config-file pyproject.toml plugins include dags
+
+# Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
+# (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.
+bench: venv
+	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 
 clean: down
 	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
