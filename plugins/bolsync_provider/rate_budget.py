@@ -2,7 +2,10 @@
 
 A credential-wide rate (5/s and 18,000/h by default) plus bol's per-endpoint limits, kept in the
 configured shared state (see :mod:`bolsync_provider.shared_state`). Slots are handed out first come,
-first served, so no process starves; a 429 pauses every user of the credential for ``Retry-After``, and
+first served, so no process starves. The per-second rate is spread evenly (one slot every 1/rate s)
+rather than spent in bursts: a burst arrives at bol spread by network jitter and can then overlap the
+next second's burst in bol's sliding window, which is exactly the 429 we must never cause.
+A 429 pauses every user of the credential for ``Retry-After``, and
 ``X-RateLimit-Remaining: 0`` pauses that endpoint until its reset. Waits longer than a second are logged
 with what they wait for.
 """
@@ -45,7 +48,7 @@ def window_limits(
 ) -> list[WindowLimit]:
     """The windows one request to ``endpoint`` counts against; longer windows that cannot bind are dropped."""
     queued = [
-        _limit(credential, per_second, 1.0, True, f"the credential's {per_second:g}/s"),
+        _limit(credential, per_second, 1.0, True, f"the credential's {per_second:g}/s", smooth=True),
         _limit(f"{credential}|hour", per_hour, 3600.0, True, f"the credential's {per_hour}/h"),
     ]
     if per_hour / 3600.0 >= per_second:
@@ -58,10 +61,10 @@ def window_limits(
     return limits
 
 
-def _limit(key: str, requests: float, seconds: float, queued: bool, label: str) -> WindowLimit:
+def _limit(key: str, requests: float, seconds: float, queued: bool, label: str, smooth: bool = False) -> WindowLimit:
     if requests < 1:
         requests, seconds = 1, seconds / requests
-    return WindowLimit(key, int(requests), seconds * (1 + WINDOW_SAFETY_FRACTION), queued, label)
+    return WindowLimit(key, int(requests), seconds * (1 + WINDOW_SAFETY_FRACTION), queued, label, smooth)
 
 
 class SharedRateBudget:
@@ -97,7 +100,7 @@ class SharedRateBudget:
                     endpoint,
                     reservation.reason,
                 )
-            time.sleep(reservation.delay)
+            time.sleep(max(0.0, self._state.local_time_of(reservation.slot) - time.time()))
             if not reservation.committed:
                 continue
             if reservation.delay < RECHECK_PAUSE_AFTER_SECONDS:

@@ -111,8 +111,8 @@ class BolTransport:
         accept: str,
         json_body: Any,
     ) -> requests.Response:
+        token = self._tokens.get()  # first: a refresh wait must not push a reserved slot into the next one's
         waited = self._budget.acquire(endpoint)
-        token = self._tokens.get()
         headers = {"Accept": accept, "Authorization": f"Bearer {token.value}"}
         if json_body is not None:
             headers["Content-Type"] = accept

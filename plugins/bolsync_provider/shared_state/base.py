@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -23,6 +23,14 @@ class SharedState(Protocol):
 
     def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
         """Atomically reserve the next slot under ``limits`` (see planning.plan_reservation)."""
+        ...
+
+    def local_time_of(self, backend_time: float) -> float:
+        """``backend_time`` (a slot) on this host's ``time.time()`` clock.
+
+        Callers sleep until the slot itself rather than for ``delay`` after the answer arrives, so the
+        time a reservation takes (lock waits, network) never shifts a send towards the next one.
+        """
         ...
 
     def pause(self, key: str, seconds: float) -> None:
@@ -44,6 +52,34 @@ class SharedState(Protocol):
     def claim_once(self, key: str, ttl: float) -> bool:
         """True for the first caller of ``key`` within ``ttl`` seconds, False for everyone after."""
         ...
+
+
+class ClockOffset:
+    """The offset of a remote clock, estimated from the round trip with the smallest latency."""
+
+    REFRESH_SECONDS = 60.0
+
+    def __init__(self, read_remote: Callable[[], float]) -> None:
+        self._read_remote = read_remote
+        self._offset = 0.0
+        self._measured_at = -self.REFRESH_SECONDS
+
+    def local_time_of(self, backend_time: float) -> float:
+        if time.monotonic() - self._measured_at >= self.REFRESH_SECONDS:
+            self._measure()
+        return backend_time - self._offset
+
+    def _measure(self) -> None:
+        best: tuple[float, float] | None = None
+        for _ in range(3):
+            before = time.time()
+            remote = self._read_remote()
+            after = time.time()
+            if best is None or after - before < best[0]:
+                best = (after - before, remote - (before + after) / 2)
+        assert best is not None
+        self._offset = best[1]
+        self._measured_at = time.monotonic()
 
 
 @contextmanager

@@ -41,6 +41,9 @@ class MemorySharedState:
                     bisect.insort(self._slots[limit.key], plan.slot)
             return plan.reservation
 
+    def local_time_of(self, backend_time: float) -> float:
+        return backend_time
+
     def pause(self, key: str, seconds: float) -> None:
         with self._lock:
             self._pauses[key] = max(self._pauses.get(key, 0.0), time.time() + seconds)

@@ -28,6 +28,9 @@ class WindowLimit:
     period: float
     queued: bool
     label: str
+    #: Spread the slots evenly (one every period/limit s) instead of allowing a burst of ``limit``: for
+    #: short windows, so that network jitter cannot squeeze a burst plus the next one into one window.
+    smooth: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,15 @@ class KeyState:
 
 @dataclass(frozen=True)
 class Reservation:
-    """``delay`` seconds until the slot; ``committed`` False means: wait, then ask again."""
+    """``delay`` seconds until the slot; ``committed`` False means: wait, then ask again.
+
+    ``slot`` is the same moment on the backend's clock (epoch seconds).
+    """
 
     delay: float
     committed: bool
     reason: str
+    slot: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class Plan:
 def earliest_slot(limit: WindowLimit, state: KeyState) -> float | None:
     """The earliest slot that keeps ``limit`` (slots of a key never go back in time); None: any."""
     bounds = [state.latest] if state.latest is not None else []
+    if limit.smooth and state.latest is not None:
+        bounds.append(state.latest + limit.period / limit.limit)
     if state.nth_latest is not None:
         bounds.append(state.nth_latest + limit.period)
     return max(bounds) if bounds else None
@@ -86,4 +95,5 @@ def plan_reservation(
         if candidate is not None and candidate > slot + EPSILON:
             slot, reason = candidate, limit.label
     committed = slot <= queued_slot + EPSILON
-    return Plan(slot=slot, reservation=Reservation(delay=max(0.0, slot - now), committed=committed, reason=reason))
+    reservation = Reservation(delay=max(0.0, slot - now), committed=committed, reason=reason, slot=slot)
+    return Plan(slot=slot, reservation=reservation)

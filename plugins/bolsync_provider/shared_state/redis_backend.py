@@ -10,23 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bolsync_provider.shared_state.base import ClockOffset
 from bolsync_provider.shared_state.planning import EPSILON, Reservation, WindowLimit
 
 #: KEYS: queued pause, probed pause, then one sorted set per limit.
-#: ARGV: n limits, then per limit: limit, period, queued (1/0); returns {slot - now, committed, binding index}.
+#: ARGV: epsilon, n limits, then per limit: limit, period, queued (1/0), smooth (1/0);
+#: returns {slot - now, committed, binding index}.
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local eps = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local function arg(i, k) return ARGV[4 * i - 2 + k] end
 local function bound(i)
   local key = KEYS[2 + i]
-  local limit = tonumber(ARGV[3 * i])
-  local period = tonumber(ARGV[3 * i + 1])
+  local limit = tonumber(arg(i, 1))
+  local period = tonumber(arg(i, 2))
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - period))
   local latest = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
   local result = nil
-  if latest[2] then result = tonumber(latest[2]) end
+  if latest[2] then
+    result = tonumber(latest[2])
+    if arg(i, 4) == '1' then result = result + period / limit end
+  end
   local nth = redis.call('ZREVRANGE', key, limit - 1, limit - 1, 'WITHSCORES')
   if nth[2] then
     local c = tonumber(nth[2]) + period
@@ -38,7 +44,7 @@ local slot, why = now, 0
 local qp = tonumber(redis.call('GET', KEYS[1]) or '0')
 if qp > slot + eps then slot, why = qp, -1 end
 for i = 1, n do
-  if ARGV[3 * i + 2] == '1' then
+  if arg(i, 3) == '1' then
     local c = bound(i)
     if c ~= nil and c > slot + eps then slot, why = c, i end
   end
@@ -47,7 +53,7 @@ local queued = slot
 local pp = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pp > slot + eps then slot, why = pp, -2 end
 for i = 1, n do
-  if ARGV[3 * i + 2] ~= '1' then
+  if arg(i, 3) ~= '1' then
     local c = bound(i)
     if c ~= nil and c > slot + eps then slot, why = c, i end
   end
@@ -58,10 +64,10 @@ if slot <= queued + eps then
   local member = string.format('%.6f', slot) .. ':' .. redis.call('INCR', KEYS[1] .. ':seq')
   for i = 1, n do
     redis.call('ZADD', KEYS[2 + i], slot, member)
-    redis.call('PEXPIRE', KEYS[2 + i], math.ceil(tonumber(ARGV[3 * i + 1]) * 1000) + 60000)
+    redis.call('PEXPIRE', KEYS[2 + i], math.ceil(tonumber(arg(i, 2)) * 1000) + 60000)
   end
 end
-return {tostring(slot - now), committed, why}
+return {tostring(slot - now), committed, why, tostring(slot)}
 """
 
 PAUSE = """
@@ -119,6 +125,7 @@ class RedisSharedState:
                 "release": RELEASE,
             }.items()
         }
+        self._clock = ClockOffset(self._server_time)
         kwargs = self._client.connection_pool.connection_kwargs
         self.description = f"Redis {kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 
@@ -128,15 +135,24 @@ class RedisSharedState:
     def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
         args: list[Any] = [EPSILON, len(limits)]
         for limit in limits:
-            args += [limit.limit, limit.period, 1 if limit.queued else 0]
-        delay, committed, why = self._run(
+            args += [limit.limit, limit.period, 1 if limit.queued else 0, 1 if limit.smooth else 0]
+        delay, committed, why, slot = self._run(
             "reserve", [f"pause:{queued_pause}", f"pause:{probed_pause}", *(f"slots:{x.key}" for x in limits)], args
         )
         why = int(why)
         reason = {0: "free", -1: "a 429 pause of the credential", -2: "X-RateLimit-Remaining 0 on this endpoint"}.get(
             why, limits[why - 1].label if 0 < why <= len(limits) else "free"
         )
-        return Reservation(delay=max(0.0, float(delay)), committed=bool(int(committed)), reason=reason)
+        return Reservation(
+            delay=max(0.0, float(delay)), committed=bool(int(committed)), reason=reason, slot=float(slot)
+        )
+
+    def local_time_of(self, backend_time: float) -> float:
+        return self._clock.local_time_of(backend_time)
+
+    def _server_time(self) -> float:
+        seconds, micros = self._client.time()
+        return float(seconds) + float(micros) / 1e6
 
     def pause(self, key: str, seconds: float) -> None:
         self._run("pause", [f"pause:{key}"], [seconds])

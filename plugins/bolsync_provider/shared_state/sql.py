@@ -14,7 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bolsync_provider.shared_state.base import ClockOffset
 from bolsync_provider.shared_state.planning import KeyState, Reservation, WindowLimit, plan_reservation
+
+#: Old slots are deleted every this many reservations (reads ignore them anyway).
+TRIM_EVERY = 50
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS bolsync_rate_slots (key TEXT NOT NULL, slot DOUBLE PRECISION NOT NULL)",
@@ -36,6 +40,7 @@ class SqlSharedState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._conn: Any = None
+        self._calls = 0
 
     # -- dialect hooks -------------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -83,33 +88,52 @@ class SqlSharedState:
     # -- SharedState ---------------------------------------------------------------------------------
     def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
         lock_key = limits[0].key if limits else queued_pause
+        self._calls += 1
+        trim = self._calls % TRIM_EVERY == 1
 
         def work(cursor: Any, now: float) -> Reservation:
-            states = {limit.key: self._key_state(cursor, limit, now) for limit in limits}
-            plan = plan_reservation(
-                now, limits, states, self._pause_until(cursor, queued_pause), self._pause_until(cursor, probed_pause)
-            )
-            if plan.reservation.committed:
-                cursor.executemany(
-                    self._sql("INSERT INTO bolsync_rate_slots (key, slot) VALUES (?, ?)"),
-                    [(limit.key, plan.slot) for limit in limits],
-                )
+            states, pauses = self._read_states(cursor, limits, [queued_pause, probed_pause], now)
+            plan = plan_reservation(now, limits, states, pauses[0], pauses[1])
+            if plan.reservation.committed and limits:
+                values = ", ".join(["(?, ?)"] * len(limits))
+                params = [value for limit in limits for value in (limit.key, plan.slot)]
+                cursor.execute(self._sql(f"INSERT INTO bolsync_rate_slots (key, slot) VALUES {values}"), params)
+            if trim:
+                for limit in limits:
+                    cursor.execute(
+                        self._sql("DELETE FROM bolsync_rate_slots WHERE key = ? AND slot < ?"),
+                        (limit.key, now - limit.period),
+                    )
             return plan.reservation
 
         return self._transaction(lock_key, work)  # type: ignore[no-any-return]
 
-    def _key_state(self, cursor: Any, limit: WindowLimit, now: float) -> KeyState:
-        cursor.execute(
-            self._sql("DELETE FROM bolsync_rate_slots WHERE key = ? AND slot < ?"), (limit.key, now - limit.period)
-        )
-        cursor.execute(self._sql("SELECT max(slot) FROM bolsync_rate_slots WHERE key = ?"), (limit.key,))
-        latest = cursor.fetchone()[0]
-        cursor.execute(
-            self._sql("SELECT slot FROM bolsync_rate_slots WHERE key = ? ORDER BY slot DESC LIMIT 1 OFFSET ?"),
-            (limit.key, limit.limit - 1),
-        )
-        row = cursor.fetchone()
-        return KeyState(latest=latest, nth_latest=row[0] if row else None)
+    def _read_states(
+        self, cursor: Any, limits: Sequence[WindowLimit], pause_keys: Sequence[str], now: float
+    ) -> tuple[dict[str, KeyState], list[float]]:
+        """Every key's latest and n-th latest slot in its window, and the pauses: one round trip."""
+        parts, params = [], []
+        for limit in limits:
+            parts.append(
+                "SELECT (SELECT max(slot) FROM bolsync_rate_slots WHERE key = ? AND slot >= ?), "
+                "(SELECT slot FROM bolsync_rate_slots WHERE key = ? AND slot >= ? "
+                "ORDER BY slot DESC LIMIT 1 OFFSET ?)"
+            )
+            since = now - limit.period
+            params += [limit.key, since, limit.key, since, limit.limit - 1]
+        for key in pause_keys:
+            parts.append("SELECT (SELECT until_ts FROM bolsync_pauses WHERE key = ?), NULL")
+            params.append(key)
+        cursor.execute(self._sql(" UNION ALL ".join(parts)), params)
+        rows = cursor.fetchall()
+        states = {
+            limit.key: KeyState(latest=row[0], nth_latest=row[1]) for limit, row in zip(limits, rows, strict=False)
+        }
+        pauses = [float(row[0]) if row[0] is not None else 0.0 for row in rows[len(limits) :]]
+        return states, pauses
+
+    def local_time_of(self, backend_time: float) -> float:
+        return backend_time  # SQLite: this host's clock
 
     def _pause_until(self, cursor: Any, key: str) -> float:
         cursor.execute(self._sql("SELECT until_ts FROM bolsync_pauses WHERE key = ?"), (key,))
@@ -216,18 +240,38 @@ class PostgresSharedState(SqlSharedState):
         super().__init__()
         self._dsn = dsn
         self.description = "PostgreSQL " + _redact(dsn)
+        self._clock = ClockOffset(self._database_time)
+
+    def local_time_of(self, backend_time: float) -> float:
+        return self._clock.local_time_of(backend_time)
+
+    def _database_time(self) -> float:
+        def work(cursor: Any, now: float) -> float:
+            return now
+
+        return self._transaction("bolsync_clock", work)  # type: ignore[no-any-return]
 
     def _connect(self) -> Any:
         import psycopg2
 
-        return psycopg2.connect(self._dsn, connect_timeout=10, application_name="bolsync-shared-state")
+        conn = psycopg2.connect(self._dsn, connect_timeout=10, application_name="bolsync-shared-state")
+        with conn.cursor() as cursor:  # rate slots need no durability: no WAL flush wait per reservation
+            cursor.execute("SET synchronous_commit = off")
+        conn.commit()
+        return conn
 
     def _begin(self, cursor: Any, lock_key: str) -> None:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_key.split("|")[0],))
+        if lock_key == "bolsync_clock":  # a clock reading takes no lock
+            cursor.execute("SELECT 0, extract(epoch FROM clock_timestamp())::double precision")
+        else:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s)), extract(epoch FROM clock_timestamp())::double precision",
+                (lock_key.split("|")[0],),
+            )
+        self._locked_at = float(cursor.fetchone()[1])
 
     def _now(self, cursor: Any) -> float:
-        cursor.execute("SELECT extract(epoch FROM clock_timestamp())::double precision")
-        return float(cursor.fetchone()[0])
+        return self._locked_at
 
     def _create_schema(self) -> None:
         cursor = self._conn.cursor()

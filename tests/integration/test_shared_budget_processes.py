@@ -1,0 +1,124 @@
+"""Several processes, one credential: one budget and one token across them, on every shared backend."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
+from tests.support.airflow_env import bol_connection
+from tests.support.services import postgres_url, redis_url
+
+ACCOUNT = AccountConfig("mp-client", "mp-secret", "4000001")
+PROCESSES = 4
+BUDGET = 20  # requests per second, the emulator's credential limit and the connection's budget
+SECONDS = 8.0
+TOKEN_LIFETIME = 4
+
+
+@pytest.fixture(scope="module")
+def emulator(airflow_db) -> Iterator[str]:
+    handle = start_emulator(
+        EmulatorConfig(
+            seed=3,
+            accounts=[ACCOUNT],
+            orders_per_day=20,
+            history_days=2,
+            rate_scale=50.0,
+            credential_rate_per_second=BUDGET,
+            token_lifetime=TOKEN_LIFETIME,
+        )
+    )
+    yield handle.base_url
+    handle.stop()
+
+
+def _sync_orders(conn_id: str, order_ids: list[str], go: Any, results: multiprocessing.Queue) -> None:
+    """One 'task process': fetch order details for SECONDS through the product's hook."""
+    import sys
+
+    for folder in ("include", "plugins"):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / folder))
+    from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+
+    hook = BolRetailerHook(conn_id)
+    results.put("ready")
+    go.wait(timeout=120)
+    deadline = time.time() + SECONDS
+    done = 0
+    while time.time() < deadline:
+        hook.get_order(order_ids[done % len(order_ids)])
+        done += 1
+    results.put((os.getpid(), done, hook.metrics.as_dict()))
+
+
+def max_in_window(stamps: list[float], window: float = 1.0) -> int:
+    stamps = sorted(stamps)
+    best, left = 0, 0
+    for right, stamp in enumerate(stamps):
+        while stamp - stamps[left] >= window:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis", "postgres"])
+def test_processes_share_one_budget_and_one_token(
+    backend: str, emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = {
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'state.sqlite'}",
+        "redis": redis_url,
+        "postgres": postgres_url,
+    }[backend]()
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__SHARED_STATE_URL", url)
+    conn_id = f"bol_mp_{backend}"
+    bol_connection(
+        conn_id,
+        emulator,
+        ACCOUNT.client_id,
+        ACCOUNT.client_secret,
+        rate_limit_per_second=BUDGET,
+        endpoint_rate_limits={"GET /retailer/orders/{id}": [1000, 1]},
+    )
+    requests.post(f"{emulator}/_emulator/stats/reset", timeout=10).raise_for_status()
+    requests.post(f"{emulator}/_emulator/ratelimits/reset", timeout=10).raise_for_status()
+    truth = requests.get(f"{emulator}/_emulator/accounts/{ACCOUNT.client_id}/order-items", timeout=10).json()
+    order_ids = sorted({row["order_id"] for row in truth})
+
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()
+    go = context.Event()
+    workers = [context.Process(target=_sync_orders, args=(conn_id, order_ids, go, results)) for _ in range(PROCESSES)]
+    for worker in workers:
+        worker.start()
+    assert [results.get(timeout=120) for _ in workers] == ["ready"] * PROCESSES  # imports done
+    go.set()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    stats = requests.get(f"{emulator}/_emulator/stats", timeout=10).json()
+    timeline = requests.get(
+        f"{emulator}/_emulator/stats/timeline", params={"client_id": ACCOUNT.client_id}, timeout=10
+    ).json()
+    api = [entry["t"] for entry in timeline["api"]]
+    rejected = [e["t"] for e in timeline["api"] if e["answered_429"]]
+    context_of_first = [round(t - rejected[0], 3) for t in api if -1.0 <= t - rejected[0] <= 0.0] if rejected else []
+    assert stats["throttled"].get(ACCOUNT.client_id, 0) == 0, (min(api), rejected, context_of_first)  # no 429
+    assert max_in_window(api) <= BUDGET, stats
+    busy = max(api) - min(api)
+    assert len(api) / busy >= 0.8 * BUDGET  # the processes together use the budget, not 1/N of it each
+    shares = [done for _, done, _ in outcomes]
+    assert min(shares) >= 0.5 * sum(shares) / PROCESSES, shares  # nobody starves
+    tokens = len(timeline["token"])
+    lifetimes = busy / TOKEN_LIFETIME
+    assert tokens <= lifetimes + 2, (tokens, lifetimes)  # one per lifetime, not one per process
+    assert sum(m["token_requests"] for _, _, m in outcomes) == tokens
