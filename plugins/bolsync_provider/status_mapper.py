@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -20,13 +21,15 @@ from bolsync_provider.exceptions import (
 
 _TAG = re.compile(r"<[^>]+>")
 _MAX_DETAIL = 300
+#: No bol limit window is longer than an hour: a longer (or infinite) Retry-After is treated as an hour.
+MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 def parse_problem(body: str) -> dict:
     """Return the Problem JSON object of an error body, or ``{}`` when it is not JSON (e.g. HTML)."""
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # garbage, or JSON nested deeper than the parser goes
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -37,7 +40,7 @@ def describe_body(body: str, problem: Mapping) -> str:
         parts = [str(problem[k]) for k in ("title", "detail", "error", "error_description") if problem.get(k)]
         if problem.get("violations"):
             parts.append(f"violations: {problem['violations']}")
-        text = ": ".join(parts)
+        text = ": ".join(parts) or json.dumps(problem, ensure_ascii=False)
     else:
         text = _TAG.sub(" ", body)
     text = " ".join(text.split())
@@ -50,13 +53,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if math.isnan(seconds):
         return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 def is_expired_jwt(problem: Mapping, body: str) -> bool:

@@ -7,6 +7,7 @@ Missing optional fields become nulls; a missing required field raises BolRespons
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -70,7 +71,35 @@ def _require(obj: Mapping[str, Any], key: str, where: str) -> Any:
     return value
 
 
+#: The bol field behind each time column, for error messages.
+_TIME_FIELDS = {
+    "latest_changed_at": "latestChangedDateTime",
+    "order_placed_at": "orderPlacedDateTime",
+    "latest_delivery_date": "latestDeliveryDate",
+    "exact_delivery_date": "exactDeliveryDate",
+    "expiry_date": "expiryDate",
+}
+
+
+def _check_times(rows: list[dict[str, Any]], column: str) -> None:
+    """Every value is an ISO 8601 date/time (pandas would read 'now' or 'NaT' as a time or as null)."""
+    for row in rows:
+        value = row.get(column)
+        if value is None:
+            continue
+        try:
+            datetime.fromisoformat(str(value))
+        except ValueError:
+            raise BolResponseError(
+                f"bol sent malformed order data: order {row.get('order_id')}: "
+                f"{_TIME_FIELDS.get(column, column)} {str(value)[:60]!r} is not an ISO 8601 date/time"
+            ) from None
+
+
 def _frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    for column, dtype in dtypes.items():
+        if dtype.startswith("datetime64"):
+            _check_times(rows, column)
     frame = pd.DataFrame(rows, columns=list(dtypes))
     for column, dtype in dtypes.items():
         if dtype.startswith("datetime64") and "UTC" in dtype:
