@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -181,3 +182,45 @@ def _expire_cached_access_token(conn_id: str) -> None:
 
     set_variable(variable_key(conn_id), "", description="emptied by the test: the cached token expired")
     assert get_variable(refresh_variable_key(conn_id))
+
+
+def test_revocation_mid_run_alerts_once_and_keeps_what_was_loaded_consistent(env: dict) -> None:
+    """The credential is revoked while the run pages details: the next token refresh fails, one alert."""
+    import threading
+
+    sink: SmtpSink = env["sink"]
+    sent_before = len(sink.messages)
+    account = ACCOUNTS["alert_shop_ok"]
+    bol_connection("alert_shop_midrun", env["url"], account.client_id, account.client_secret, **FAST)
+    fault(env, kind="token_lifetime", seconds=3, client_id=account.client_id)
+    fault(env, kind="slow", seconds=0.7, count=12, client_id=account.client_id, path_prefix="/retailer/orders/")
+
+    def revoke_after_first_detail() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            stats = requests.get(f"{env['url']}/_emulator/stats", timeout=10).json()
+            if stats["requests"].get("GET /retailer/orders/{order-id}"):
+                fault(env, kind="revoke", client_id=account.client_id)
+                return
+            time.sleep(0.1)
+
+    revoker = threading.Thread(target=revoke_after_first_detail)
+    requests.post(f"{env['url']}/_emulator/stats/reset", timeout=10).raise_for_status()
+    revoker.start()
+    try:
+        day = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        state = run_dag("bol_orders_daily", day + timedelta(days=1), ["alert_shop_midrun"])
+    finally:
+        revoker.join()
+        requests.delete(f"{env['url']}/_emulator/faults", timeout=10)
+    assert state == "failed"
+    new = sink.bodies()[sent_before:]
+    assert len(new) == 1, new
+    assert "authentication failed for alert_shop_midrun" in new[0]
+    assert "invalid_client" in new[0]
+    failed = query(
+        env["warehouse"],
+        "SELECT task_id, count(*) FROM bol.sync_runs WHERE conn_id = 'alert_shop_midrun' AND status = 'failed' "
+        "GROUP BY 1",
+    )
+    assert failed == [("sync_account.extract", 1)]  # failed fast mid-extract: one try, nothing loaded half
