@@ -204,12 +204,25 @@ class SqliteSharedState(SqlSharedState):
     def _connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         return _SqliteAutocommit(conn)
 
     def _begin(self, cursor: Any, lock_key: str) -> None:
         cursor.execute("BEGIN IMMEDIATE")
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch the file to WAL once (it is persistent); several processes opening it at once may race."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:  # "database is locked" while another process switches it
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
 
 
 class _SqliteAutocommit:
