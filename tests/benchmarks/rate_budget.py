@@ -163,14 +163,16 @@ class Probe:
 class TimedState:
     """Wraps a shared-state backend: times every ``reserve()`` and notes the slot of a committed one.
 
-    The slot is taken as (time the answer arrived + delay): the backend's clock read happened before, so
-    the lateness measured against it is a lower bound.
+    The slot on this host's clock: the backend's own mapping (``local_time_of``) where it has one; else
+    (time the answer arrived + delay), which is a little late, so lateness measured against it is a
+    lower bound.
     """
 
     def __init__(self, inner: Any, probe: Probe) -> None:
         self._inner = inner
         self._probe = probe
         self.description = inner.description
+        self.committed: Any = None
 
     def reserve(self, limits: Any, queued_pause: str, probed_pause: str) -> Any:
         started = time.perf_counter()
@@ -178,7 +180,14 @@ class TimedState:
         self._probe.reserve_seconds.append(time.perf_counter() - started)
         if reservation.committed:
             self._probe.slot = time.time() + reservation.delay
+            self.committed = reservation
         return reservation
+
+    def note_local_slot(self) -> None:
+        """After acquire() (which has just mapped the slot itself, so no clock round trip happens here)."""
+        slot = getattr(self.committed, "slot", 0.0)
+        if slot and hasattr(self._inner, "local_time_of"):
+            self._probe.slot = self._inner.local_time_of(slot)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -187,13 +196,15 @@ class TimedState:
 class TimedBudget:
     """Wraps the product's budget: notes when ``acquire()`` returned (the sleep and any 429 pause are over)."""
 
-    def __init__(self, inner: Any, probe: Probe) -> None:
+    def __init__(self, inner: Any, probe: Probe, state: TimedState) -> None:
         self._inner = inner
         self._probe = probe
+        self._state = state
 
     def acquire(self, endpoint: str) -> float:
         waited = float(self._inner.acquire(endpoint))
         self._probe.acquired = time.time()
+        self._state.note_local_slot()
         return waited
 
     def pause(self, seconds: float, reason: str, endpoint: str | None = None) -> None:
@@ -258,7 +269,7 @@ def run_job(job: Job, commands: Any, replies: Any, index: int) -> dict[str, Any]
     state = TimedState(shared_state(), probe)
     cache = FileTokenCache(Path(job.token_cache_dir)) if job.token_cache_dir else MemoryTokenCache()
     settings = BolRetailerHook(CONN_ID).settings  # read and validate the connection before the clock starts
-    budget = TimedBudget(budget_for(settings, state), probe)
+    budget = TimedBudget(budget_for(settings, state), probe, state)
     hook = BolRetailerHook(CONN_ID, token_cache=cache, state=state, budget=budget, session=TimedSession(probe))
     replies.put(("ready", index, None))
     commands.get()  # the start signal
