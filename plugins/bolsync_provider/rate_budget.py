@@ -22,8 +22,12 @@ from bolsync_provider.shared_state import SharedState, WindowLimit, shared_state
 
 log = logging.getLogger(__name__)
 
-#: Every window is stretched by this fraction so jitter between us and bol cannot tip a burst over.
-WINDOW_SAFETY_FRACTION = 0.02
+#: Every window is stretched by this fraction so jitter between us and bol cannot tip a window over.
+WINDOW_SAFETY_FRACTION = 0.03
+#: A process that wakes up this late for its slot (a CPU stall) gives the slot up and reserves a new one:
+#: sent late, the request would crowd the next slots into bol's window.
+LATE_SLOT_SECONDS = 0.01
+MAX_LATE_RESERVATIONS = 3
 #: Waits longer than this are logged, so a slow task says what it is waiting for.
 LOG_WAIT_ABOVE_SECONDS = 1.0
 #: After a wait this long, check whether a 429 paused the credential meanwhile (shorter waits skip the
@@ -90,6 +94,7 @@ class SharedRateBudget:
         started = time.monotonic()
         limits = window_limits(self._credential, self._per_second, self._per_hour, self._endpoint_limits, endpoint)
         pause_keys = [self._credential, f"{self._credential}|{endpoint}"]
+        late = 0
         while True:
             reservation = self._state.reserve(limits, *pause_keys)
             if reservation.delay > LOG_WAIT_ABOVE_SECONDS:
@@ -100,8 +105,13 @@ class SharedRateBudget:
                     endpoint,
                     reservation.reason,
                 )
-            time.sleep(max(0.0, self._state.local_time_of(reservation.slot) - time.time()))
+            slot = self._state.local_time_of(reservation.slot)
+            time.sleep(max(0.0, slot - time.time()))
             if not reservation.committed:
+                continue
+            if time.time() - slot > LATE_SLOT_SECONDS and late < MAX_LATE_RESERVATIONS:
+                late += 1
+                log.debug("Woke %.0f ms after the slot; reserving a new one.", (time.time() - slot) * 1000)
                 continue
             if reservation.delay < RECHECK_PAUSE_AFTER_SECONDS:
                 break

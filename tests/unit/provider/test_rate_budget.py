@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bolsync_provider.exceptions import BolConfigError
-from bolsync_provider.rate_budget import SharedRateBudget, budget_for, window_limits
+from bolsync_provider.rate_budget import WINDOW_SAFETY_FRACTION, SharedRateBudget, budget_for, window_limits
 from bolsync_provider.settings import BolConnectionSettings
 from bolsync_provider.shared_state import SharedState, leased, open_shared_state
 from tests.support.services import postgres_url, redis_url
@@ -130,7 +130,7 @@ def test_claim_once(state: SharedState) -> None:
 
 def test_hourly_window_binds_when_it_is_the_tighter_one() -> None:
     limits = window_limits("cred:x", 10, 3600, {}, "GET /a")
-    assert [(w.limit, round(w.period)) for w in limits] == [(10, 1), (3600, 3672)]
+    assert [(w.limit, round(w.period)) for w in limits] == [(10, 1), (3600, round(3600 * (1 + WINDOW_SAFETY_FRACTION)))]
     default = window_limits("cred:x", 5, 18_000, {"GET /a": (25, 60.0)}, "GET /a")
     assert [w.queued for w in default] == [True, False]  # 18,000/h cannot bind at 5/s: dropped
 
