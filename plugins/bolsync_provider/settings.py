@@ -21,6 +21,8 @@ DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
     "POST /retailer/offers/export": (9, 3600.0),
     "GET /retailer/offers/export/{id}": (9, 3600.0),
     "GET /retailer/offers": (25, 1.0),
+    # bol publishes no figure for the process status; the emulator allows 25/s. Polls back off anyway.
+    "GET /shared/process-status/{id}": (25, 1.0),
 }
 
 

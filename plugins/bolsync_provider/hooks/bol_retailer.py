@@ -20,6 +20,16 @@ from bolsync_provider.transport import BolTransport
 
 ORDERS_ENDPOINT = "GET /retailer/orders"
 ORDER_ENDPOINT = "GET /retailer/orders/{id}"
+OFFER_EXPORT_ENDPOINT = "POST /retailer/offers/export"
+OFFER_EXPORT_FILE_ENDPOINT = "GET /retailer/offers/export/{id}"
+PROCESS_STATUS_ENDPOINT = "GET /shared/process-status/{id}"
+OFFERS_V11_ENDPOINT = "GET /retailer/offers"
+V10_CSV = "application/vnd.retailer.v10+csv"
+V11_JSON = "application/vnd.retailer.v11+json"
+#: v11 offers per page: bol's maximum.
+OFFERS_PAGE_SIZE = 100
+#: A loop guard for the v11 cursor pages (a million offers).
+MAX_OFFER_PAGES = 10_000
 #: A loop guard: bol's order list never has anywhere near this many pages for one filter.
 MAX_ORDER_PAGES = 2_000
 
@@ -152,6 +162,59 @@ class BolRetailerHook(BaseHook):
             raise BolResponseError(f"{ORDER_ENDPOINT} for order {order_id}: the body has no 'orderItems' list.")
         return body
 
+    def request_offer_export(self) -> dict[str, Any]:
+        """Ask bol for a CSV export of every offer (v10); returns the process status (``PENDING``)."""
+        response = self.transport.request(
+            "POST", "/retailer/offers/export", endpoint=OFFER_EXPORT_ENDPOINT, json_body={"format": "CSV"}
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return _process_status(body, OFFER_EXPORT_ENDPOINT)
+
+    def get_process_status(self, process_status_id: str) -> dict[str, Any]:
+        """``GET /shared/process-status/{id}``; ``BolNotFound`` once bol no longer keeps it (stop polling)."""
+        if not process_status_id or "/" in str(process_status_id):
+            raise BolResponseError(f"refusing to request a process status with id {process_status_id!r}.")
+        body = self.transport.get_json(f"/shared/process-status/{process_status_id}", endpoint=PROCESS_STATUS_ENDPOINT)
+        return _process_status(body, PROCESS_STATUS_ENDPOINT)
+
+    def download_offer_export(self, report_id: str) -> str:
+        """The export file (``GET /retailer/offers/export/{report-id}``) as CSV text."""
+        if not report_id or "/" in report_id:
+            raise BolResponseError(f"refusing to request an offer export with id {report_id!r}.")
+        response = self.transport.request(
+            "GET", f"/retailer/offers/export/{report_id}", endpoint=OFFER_EXPORT_FILE_ENDPOINT, accept=V10_CSV
+        )
+        return response.content.decode("utf-8-sig")
+
+    def iter_offers_v11(self, modified_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Stream the v11 offer list in cursor pages of up to 100, optionally only offers modified since
+        ``modified_since`` (ISO 8601, inclusive)."""
+        params: dict[str, Any] = {"page-size": OFFERS_PAGE_SIZE}
+        if modified_since is not None:
+            params["last-modified-date-time"] = modified_since
+        for _ in range(MAX_OFFER_PAGES):
+            body = self.transport.get_json(
+                "/retailer/offers", endpoint=OFFERS_V11_ENDPOINT, params=params, accept=V11_JSON
+            )
+            if body is None:
+                return
+            if not isinstance(body, dict):
+                raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: expected a JSON object, got {type(body).__name__}.")
+            offers = body.get("offers") or []
+            if not isinstance(offers, list) or not all(isinstance(offer, dict) for offer in offers):
+                raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: 'offers' is not a list of objects.")
+            if offers:
+                yield offers
+            page = body.get("page")
+            cursor = page.get("nextCursor") if isinstance(page, dict) else None
+            if not cursor or not offers:
+                return
+            params = {**params, "cursor": cursor}
+        raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: more than {MAX_OFFER_PAGES} pages; stopping (loop guard).")
+
     def test_connection(self) -> tuple[bool, str]:
         """Fetch a token and one order page; used by the connection form's Test button."""
         try:
@@ -160,3 +223,9 @@ class BolRetailerHook(BaseHook):
         except BolError as error:
             return False, str(error)
         return True, f"Connected: credentials of retailer {retailer_id}."
+
+
+def _process_status(body: Any, endpoint: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or not body.get("processStatusId") or not body.get("status"):
+        raise BolResponseError(f"{endpoint}: the body is not a process status (no processStatusId/status).")
+    return body
