@@ -17,7 +17,14 @@ from bolsync.audit import FATAL_ERRORS, audited
 from bolsync.freshness import STALE_AFTER_VARIABLE, account_freshness, stale_after_hours
 from bolsync.orders.extract import ExtractResult, extract_orders
 from bolsync.orders.load import load_staged_orders
-from bolsync.orders.staging import remove, staging_dir, staging_root
+from bolsync.orders.staging import (
+    clean_up_after_load,
+    new_attempt,
+    reading_attempt,
+    sibling_attempts,
+    staging_dir,
+    staging_root,
+)
 from bolsync.warehouse.duckdb_connection import connect_warehouse, warehouse_path
 from bolsync.warehouse.order_store import known_order_ids
 from bolsync.windows import SyncWindow
@@ -95,8 +102,10 @@ def extract(conn_id: str) -> dict[str, Any]:
         with connect_warehouse(database) as conn:
             return known_order_ids(conn, retailer_id, order_ids)
 
-    with audited(context, database, audit, hook):
-        result = extract_orders(hook, window, datetime.now(UTC), staging, known)
+    # Each try stages into a folder of its own below the run's (a zombie and its retry never share files);
+    # full orders staged by an earlier try of the run are reused from the sibling folders.
+    with audited(context, database, audit, hook), new_attempt(staging, context["ti"].try_number) as attempt:
+        result = extract_orders(hook, window, datetime.now(UTC), attempt, known, sibling_attempts(attempt))
         audit.update(_extract_audit(result))
     return {
         **asdict(result),
@@ -120,7 +129,7 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
     }
     staging = Path(extracted["staging_dir"])
     with audited(context, database, audit, None):
-        with connect_warehouse(database) as conn:
+        with reading_attempt(staging), connect_warehouse(database) as conn:
             result = load_staged_orders(conn, extracted["retailer_id"], staging)
         audit.update(
             orders_inserted=result.orders.inserted,
@@ -128,7 +137,7 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
             items_inserted=result.items.inserted,
             items_updated=result.items.updated,
         )
-    remove(staging)
+    clean_up_after_load(staging)
     return {
         "conn_id": extracted["conn_id"],
         **{k: v for k, v in audit.items() if k.endswith(("inserted", "updated"))},
@@ -151,10 +160,21 @@ def _extract_audit(result: ExtractResult) -> dict[str, Any]:
         "pages": result.pages,
         "orders_listed": result.orders_listed,
         "order_details_fetched": result.order_details_fetched,
-        "error": (
+        "error": "; ".join(_extract_problems(result)) or None,
+    }
+
+
+def _extract_problems(result: ExtractResult) -> list[str]:
+    """What the audit row of a successful extract should still show."""
+    problems = []
+    if result.details_not_found:
+        problems.append(
             f"{len(result.details_not_found)} listed orders had no detail (404): "
             + ", ".join(result.details_not_found[:20])
         )
-        if result.details_not_found
-        else None,
-    }
+    if result.unsettled_queries:
+        problems.append(
+            "order list still changing after the settle passes (orders may be missing; sync the window again): "
+            + ", ".join(result.unsettled_queries)
+        )
+    return problems

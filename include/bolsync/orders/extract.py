@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +11,16 @@ from typing import Any
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter, read_ndjson
 from bolsync.orders.transform import without_personal_data
-from bolsync.windows import SyncWindow, plan_queries
+from bolsync.windows import OrderQuery, SyncWindow, plan_queries
 from bolsync_provider.exceptions import BolClientError, BolNotFound, BolWindowTooOld
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+from bolsync_provider.hooks.bol_retailer import ORDER_PAGE_SIZE, BolRetailerHook
 
 log = logging.getLogger(__name__)
 
 KnownOrders = Callable[[str, set[str]], set[str]]
+
+#: Settle passes after a multi-page read of one query: re-reads while a pass still finds unlisted orders.
+MAX_SETTLE_PASSES = 3
 
 
 @dataclass
@@ -35,6 +38,12 @@ class ExtractResult:
     order_details_reused: int = 0
     items_outside_window: int = 0
     details_not_found: list[str] = field(default_factory=list)
+    #: Order-list calls spent re-reading pages (settle passes); included in ``pages``.
+    settle_pages: int = 0
+    #: Orders only the settle passes listed (they had moved onto a page already read).
+    settle_orders_found: int = 0
+    #: Queries whose list still changed in the last settle pass: orders of them may be missing.
+    unsettled_queries: list[str] = field(default_factory=list)
 
 
 def extract_orders(
@@ -43,13 +52,15 @@ def extract_orders(
     now: datetime,
     staging: Path,
     known_orders: KnownOrders,
+    reuse_from: Sequence[Path] = (),
 ) -> ExtractResult:
     """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
 
     Items outside the window (bol's date and interval filters are coarser) are left to the run that owns
     them, so a rerun of a window loads exactly what its first run loaded.
 
-    Full orders staged by an earlier attempt of the same run are reused, not fetched again.
+    Full orders staged by an earlier attempt of the same run (in ``staging`` or one of the ``reuse_from``
+    folders) are reused, not fetched again.
     """
     queries = plan_queries(window, now)
     result = ExtractResult(hook.bol_conn_id, hook.retailer_id, str(staging), [q.describe() for q in queries])
@@ -57,30 +68,19 @@ def extract_orders(
     with NdjsonWriter(staging / LIST_FILE, append=False) as listed:
         for query in queries:
             try:
-                for page in hook.iter_order_pages(
-                    latest_change_date=query.latest_change_date,
-                    change_interval_minute=query.change_interval_minute,
-                ):
-                    result.pages += 1
-                    for order in page:
-                        in_window = _items_in_window(order, window)
-                        result.items_outside_window += len(order.get("orderItems") or []) - len(in_window)
-                        if not in_window:
-                            continue
-                        listed.write({**order, "orderItems": in_window})
-                        order_ids.add(str(order.get("orderId")))
-                        result.items_listed += len(in_window)
+                _list_query(hook, query, window, listed, result, order_ids)
             except BolClientError as error:
                 if error.status == 400 and query.latest_change_date:
                     raise BolWindowTooOld(f"bol refused {query.describe()}: {error}") from error
                 raise
     result.orders_listed = len(order_ids)
-    _fetch_new_orders(hook, result, staging / DETAILS_FILE, order_ids, known_orders)
+    _fetch_new_orders(hook, result, staging / DETAILS_FILE, [staging, *reuse_from], order_ids, known_orders)
     log.info(
-        "Connection %s: %d pages, %d orders, %d items in the window (%d outside it) (%s); "
-        "%d full orders fetched, %d reused.",
+        "Connection %s: %d pages (%d of them settle re-reads), %d orders, %d items in the window (%d outside it) "
+        "(%s); %d full orders fetched, %d reused.",
         result.conn_id,
         result.pages,
+        result.settle_pages,
         result.orders_listed,
         result.items_listed,
         result.items_outside_window,
@@ -89,6 +89,96 @@ def extract_orders(
         result.order_details_reused,
     )
     return result
+
+
+def _list_query(
+    hook: BolRetailerHook,
+    query: OrderQuery,
+    window: SyncWindow,
+    listed: NdjsonWriter,
+    result: ExtractResult,
+    order_ids: set[str],
+) -> None:
+    """Page through one query, then settle it: bol's list is live and paged by number, so when an order on
+    a page already read leaves the list (one of its items changed to another date), every later order
+    moves up one place and the one that moves onto that page is never listed, by this run or a later one.
+
+    A multi-page read is therefore followed by settle passes over the pages before the last one (and the
+    last one too when it was full: an order could have moved onto it from the page after). A pass reads
+    them last page first, so an order that keeps moving forward is met before the pages it can still
+    reach; orders not yet seen are staged. Passes repeat while one finds something new, at most
+    ``MAX_SETTLE_PASSES`` times; a list that still changed then is logged and recorded as unsettled.
+    A single, not full page needs no settle pass (hourly change-interval queries stay one call).
+    """
+    seen: set[str] = set()
+
+    def take(orders: Iterable[dict[str, Any]]) -> int:
+        new = 0
+        for order in orders:
+            order_id = str(order.get("orderId"))
+            if order_id in seen:
+                continue
+            seen.add(order_id)
+            new += 1
+            in_window = _items_in_window(order, window)
+            result.items_outside_window += len(order.get("orderItems") or []) - len(in_window)
+            if not in_window:
+                continue
+            listed.write({**order, "orderItems": in_window})
+            order_ids.add(order_id)
+            result.items_listed += len(in_window)
+        return new
+
+    pages, last_size = 0, 0
+    for page in hook.iter_order_pages(
+        latest_change_date=query.latest_change_date, change_interval_minute=query.change_interval_minute
+    ):
+        pages += 1
+        last_size = len(page)
+        take(page)
+    result.pages += pages
+    settle_through = pages - 1 + (1 if last_size >= ORDER_PAGE_SIZE else 0)
+    if settle_through < 1:
+        return
+
+    calls, found, new = 0, 0, 0
+    for _ in range(MAX_SETTLE_PASSES):
+        new = 0
+        for number in range(settle_through, 0, -1):
+            calls += 1
+            new += take(
+                hook.get_orders_page(
+                    number,
+                    latest_change_date=query.latest_change_date,
+                    change_interval_minute=query.change_interval_minute,
+                )
+            )
+        found += new
+        if not new:
+            break
+    result.pages += calls
+    result.settle_pages += calls
+    result.settle_orders_found += found
+    if new:
+        result.unsettled_queries.append(query.describe())
+        log.warning(
+            "The order list of %s had not settled after %d settle passes (%d extra list calls, %d orders found "
+            "only by them, %d in the last pass): it kept changing while it was paged, so orders of it may be "
+            "missing. Sync this window again later.",
+            query.describe(),
+            MAX_SETTLE_PASSES,
+            calls,
+            found,
+            new,
+        )
+    else:
+        log.info(
+            "Settled %s: %d pages re-read (%d extra list calls), %d orders found only by the settle passes.",
+            query.describe(),
+            settle_through,
+            calls,
+            found,
+        )
 
 
 def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str, Any]]:
@@ -107,10 +197,15 @@ def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str
 
 
 def _fetch_new_orders(
-    hook: BolRetailerHook, result: ExtractResult, path: Path, order_ids: set[str], known_orders: KnownOrders
+    hook: BolRetailerHook,
+    result: ExtractResult,
+    path: Path,
+    reuse_from: Sequence[Path],
+    order_ids: set[str],
+    known_orders: KnownOrders,
 ) -> None:
     missing = order_ids - known_orders(result.retailer_id, order_ids)
-    reusable = {str(o.get("orderId")): o for o in read_ndjson(path) if str(o.get("orderId")) in missing}
+    reusable = _reusable_details(reuse_from, missing)
     result.order_details_reused = len(reusable)
     # Rewritten from scratch: only this attempt's orders are staged, whatever an earlier attempt left.
     with NdjsonWriter(path, append=False) as details:
@@ -125,3 +220,17 @@ def _fetch_new_orders(
                 continue
             details.write(without_personal_data(order))
             result.order_details_fetched += 1
+
+
+def _reusable_details(folders: Sequence[Path], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """Full orders in ``wanted`` that earlier attempts staged in ``folders`` (first folder wins)."""
+    found: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        try:
+            for order in read_ndjson(folder / DETAILS_FILE):
+                order_id = str(order.get("orderId"))
+                if order_id in wanted and order_id not in found:
+                    found[order_id] = order
+        except OSError as error:  # e.g. removed meanwhile by the cleanup of another attempt
+            log.info("Staged details in %s not reused: %s", folder, error)
+    return found

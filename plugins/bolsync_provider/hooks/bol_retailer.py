@@ -32,6 +32,8 @@ OFFERS_PAGE_SIZE = 100
 MAX_OFFER_PAGES = 10_000
 #: A loop guard: bol's order list never has anywhere near this many pages for one filter.
 MAX_ORDER_PAGES = 2_000
+#: Orders per full page of ``GET /retailer/orders`` (fixed by bol).
+ORDER_PAGE_SIZE = 50
 
 
 class BolRetailerHook(BaseHook):
