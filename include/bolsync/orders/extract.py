@@ -11,6 +11,7 @@ from typing import Any
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter, read_ndjson
 from bolsync.orders.transform import without_personal_data
+from bolsync.personal.staging import PersonalStaging
 from bolsync.windows import OrderQuery, SyncWindow, plan_queries
 from bolsync_provider.exceptions import BolClientError, BolNotFound, BolWindowTooOld
 from bolsync_provider.hooks.bol_retailer import ORDER_PAGE_SIZE, BolRetailerHook
@@ -53,6 +54,7 @@ def extract_orders(
     staging: Path,
     known_orders: KnownOrders,
     reuse_from: Sequence[Path] = (),
+    personal_secret: bytes | None = None,
 ) -> ExtractResult:
     """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
 
@@ -60,7 +62,8 @@ def extract_orders(
     them, so a rerun of a window loads exactly what its first run loaded.
 
     Full orders staged by an earlier attempt of the same run (in ``staging`` or one of the ``reuse_from``
-    folders) are reused, not fetched again.
+    folders) are reused, not fetched again. With ``personal_secret`` (an opted-in account) the customer data
+    of new orders is staged apart, in ``personal.ndjson``, for the personal store; otherwise it is dropped.
     """
     queries = plan_queries(window, now)
     result = ExtractResult(hook.bol_conn_id, hook.retailer_id, str(staging), [q.describe() for q in queries])
@@ -74,7 +77,7 @@ def extract_orders(
                     raise BolWindowTooOld(f"bol refused {query.describe()}: {error}") from error
                 raise
     result.orders_listed = len(order_ids)
-    _fetch_new_orders(hook, result, staging / DETAILS_FILE, [staging, *reuse_from], order_ids, known_orders)
+    _fetch_new_orders(hook, result, staging, [staging, *reuse_from], order_ids, known_orders, personal_secret)
     log.info(
         "Connection %s: %d pages (%d of them settle re-reads), %d orders, %d items in the window (%d outside it) "
         "(%s); %d full orders fetched, %d reused.",
@@ -199,16 +202,20 @@ def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str
 def _fetch_new_orders(
     hook: BolRetailerHook,
     result: ExtractResult,
-    path: Path,
+    staging: Path,
     reuse_from: Sequence[Path],
     order_ids: set[str],
     known_orders: KnownOrders,
+    personal_secret: bytes | None,
 ) -> None:
     missing = order_ids - known_orders(result.retailer_id, order_ids)
     reusable = _reusable_details(reuse_from, missing)
     result.order_details_reused = len(reusable)
     # Rewritten from scratch: only this attempt's orders are staged, whatever an earlier attempt left.
-    with NdjsonWriter(path, append=False) as details:
+    with (
+        NdjsonWriter(staging / DETAILS_FILE, append=False) as details,
+        PersonalStaging(staging, reuse_from, set(reusable), personal_secret) as personal,
+    ):
         for order in reusable.values():
             details.write(order)
         for order_id in sorted(missing - set(reusable)):
@@ -218,6 +225,7 @@ def _fetch_new_orders(
                 log.warning("Order %s is listed but its detail answers 404; its items keep list data only.", order_id)
                 result.details_not_found.append(order_id)
                 continue
+            personal.add(order)
             details.write(without_personal_data(order))
             result.order_details_fetched += 1
 

@@ -1,0 +1,1 @@
+"""Opt-in storage of customer personal data, apart from the warehouse, with retention."""

@@ -1,0 +1,81 @@
+"""One personal-data row per order, with the e-mail pseudonymised for joins."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+#: Contact details: purged after the account's retention period.
+CONTACT_COLUMNS = (
+    "email_address",
+    "delivery_phone_number",
+    "shipment_salutation",
+    "shipment_first_name",
+    "shipment_surname",
+    "shipment_street_name",
+    "shipment_house_number",
+    "shipment_house_number_extension",
+    "shipment_zip_code",
+    "shipment_city",
+    "shipment_company_name",
+)
+#: What an invoice needs: kept for the fiscal retention period, then deleted with the row.
+INVOICE_COLUMNS = (
+    "billing_salutation",
+    "billing_first_name",
+    "billing_surname",
+    "billing_street_name",
+    "billing_house_number",
+    "billing_house_number_extension",
+    "billing_zip_code",
+    "billing_city",
+    "billing_country_code",
+    "billing_company_name",
+    "vat_number",
+    "kvk_number",
+    "order_reference",
+)
+_FIELDS = {
+    "salutation": "salutation",
+    "first_name": "firstName",
+    "surname": "surname",
+    "street_name": "streetName",
+    "house_number": "houseNumber",
+    "house_number_extension": "houseNumberExtension",
+    "zip_code": "zipCode",
+    "city": "city",
+    "company_name": "company",
+}
+
+
+def pseudonym(email: str | None, secret: bytes) -> str | None:
+    """A stable keyed hash of the normalised e-mail: joins across orders without the address itself."""
+    if not email:
+        return None
+    return hmac.new(secret, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def personal_record(order: Mapping[str, Any], secret: bytes) -> dict[str, Any]:
+    """The personal fields of a full order (``GET /retailer/orders/{id}``) as one flat row."""
+    shipment = order.get("shipmentDetails") or {}
+    billing = order.get("billingDetails") or {}
+    row: dict[str, Any] = {
+        "order_id": str(order.get("orderId")),
+        "email_pseudonym": pseudonym(shipment.get("email") or billing.get("email"), secret),
+        "email_address": shipment.get("email") or billing.get("email"),
+        "delivery_phone_number": shipment.get("deliveryPhoneNumber"),
+        "billing_country_code": billing.get("countryCode"),
+        "vat_number": billing.get("vatNumber"),
+        "kvk_number": billing.get("kvkNumber"),
+        "order_reference": billing.get("orderReference"),
+    }
+    for column, key in _FIELDS.items():
+        row[f"shipment_{column}"] = _text(shipment.get(key))
+        row[f"billing_{column}"] = _text(billing.get(key))
+    return row
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
