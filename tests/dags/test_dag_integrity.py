@@ -11,7 +11,7 @@ import pytest
 from bolsync.airflow_tasks import API_POOL, WAREHOUSE_POOL
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"bol_orders_hourly", "bol_orders_daily"}
+EXPECTED = {"bol_orders_hourly", "bol_orders_daily", "bol_offers_daily"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_conventions(dagbag, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
     assert dag.doc_md
     assert "bol" in dag.doc_md
-    assert {"bol", "orders"} <= set(dag.tags)
+    assert "bol" in dag.tags
+    assert {"orders", "offers"} & set(dag.tags)
     assert dag.catchup is False
     pools = {task.task_id: task.pool for task in dag.tasks}
     assert pools["sync_account.extract"] == API_POOL
@@ -74,3 +75,18 @@ def test_windows_are_half_open_hours_and_amsterdam_days(dagbag) -> None:
     assert isinstance(interval, DataInterval)
     assert interval.end - interval.start == timedelta(days=1)
     assert interval.start == datetime(2026, 11, 25, 23, tzinfo=UTC)  # 00:00 on 26 Nov in Amsterdam
+
+
+def test_offers_dag_defers_the_export_wait_and_checks_quality(dagbag) -> None:
+    from bolsync.offers.tasks import OffersExtractOperator
+
+    dag = dagbag.dags["bol_offers_daily"]
+    assert "offers" in dag.tags
+    assert str(dag.timetable.timezone) == "Europe/Amsterdam"
+    extract = dag.get_task("sync_account.extract")
+    assert isinstance(extract, OffersExtractOperator)
+    assert extract.deferrable
+    upstream = {task.task_id: task.upstream_task_ids for task in dag.tasks}
+    assert upstream["sync_account.load"] == {"sync_account.extract"}
+    assert upstream["sync_account.check_quality"] == {"sync_account.load"}
+    assert set(dag.params) >= {"accounts", "source", "full_sweep"}

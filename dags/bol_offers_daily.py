@@ -1,0 +1,29 @@
+"""
+### bol.com offers, nightly (Apache Airflow DAG)
+
+Once per night (00:00 Europe/Amsterdam) stores each account's current offers in `bol.offers` and the
+day's price and stock in `bol.offer_snapshots` (accounts: Variable `bolsync_accounts` or run conf
+`{"accounts": [...]}`).
+
+**Sources** (param `source` or Variable `bolsync_offers_source`):
+`export` (default) asks bol for the v10 CSV export and waits for it *deferred* (no worker slot held while
+bol prepares the file); `v11` reads the v11 offer list, incrementally by last modification, with a full
+sweep at least weekly (param `full_sweep` forces one) that flags offers bol no longer lists as deleted.
+
+bol keeps no offer history: a backfill or a rerun of a day that ended more than a day ago logs that and
+changes nothing. Rerunning the current day is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bolsync.offers.dag_factory import offers_dag
+
+dag = offers_dag(
+    dag_id="bol_offers_daily",
+    cron="0 0 * * *",
+    timezone="Europe/Amsterdam",
+    start_date=datetime(2026, 1, 1),
+    doc_md=__doc__,
+)

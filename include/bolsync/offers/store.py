@@ -1,0 +1,196 @@
+"""Idempotent writes of offers into the warehouse (portable SQL: DuckDB today, PostgreSQL next).
+
+``bol.offers`` is the current state per (retailer_id, offer_id); a load updates only the columns its
+source provided, so switching between the export and v11 never blanks a column the other one fills.
+``seen_at`` is the run's data interval end, not the wall clock, so rerunning a day writes the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from bolsync.offers.transform import OFFER_DTYPES
+from bolsync.offers.warehouse_seam import staged
+
+KEY = ["retailer_id", "offer_id"]
+SNAPSHOT_COLUMNS = [
+    "ean",
+    "unit_price",
+    "stock_amount",
+    "corrected_stock",
+    "on_hold_by_retailer",
+    "fulfilment_type",
+    "fulfilment_delivery_code",
+    "mutation_date_time",
+]
+
+
+@dataclass
+class OfferLoadCounts:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    snapshots: int = 0
+
+
+@dataclass(frozen=True)
+class OfferSyncState:
+    last_sync_at: datetime | None
+    last_full_sweep_at: datetime | None
+    watermark: datetime | None  # the newest mutation_date_time stored for the retailer
+
+
+def sync_state(conn: Any, retailer_id: str) -> OfferSyncState:
+    row = _one(
+        conn, "SELECT last_sync_at, last_full_sweep_at FROM bol.offer_sync_state WHERE retailer_id = ?", [retailer_id]
+    )
+    mark = _one(conn, "SELECT max(mutation_date_time) FROM bol.offers WHERE retailer_id = ?", [retailer_id])
+    return OfferSyncState(row[0] if row else None, row[1] if row else None, mark[0] if mark else None)
+
+
+def upsert_offers(
+    conn: Any,
+    retailer_id: str,
+    offers: pd.DataFrame,
+    provided: list[str],
+    *,
+    source: str,
+    seen_at: datetime,
+    full: bool,
+) -> OfferLoadCounts:
+    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted."""
+    counts = OfferLoadCounts()
+    columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
+    frame = offers[[*columns, "extra"]].copy()
+    frame.insert(0, "retailer_id", pd.Series(retailer_id, index=frame.index, dtype="string"))
+    with staged(conn, frame, "bol.offers") as incoming:
+        changed = " OR ".join(
+            [f"t.{c} IS DISTINCT FROM i.{c}" for c in columns[1:]]
+            + ["CAST(t.extra AS VARCHAR) IS DISTINCT FROM CAST(i.extra AS VARCHAR)", "t.deleted"]
+        )
+        inserted, updated = _one(
+            conn,
+            f"""SELECT count(*) FILTER (WHERE t.offer_id IS NULL),
+                       count(*) FILTER (WHERE t.offer_id IS NOT NULL AND ({changed}))
+                FROM {incoming} i
+                LEFT JOIN bol.offers t ON t.retailer_id = i.retailer_id AND t.offer_id = i.offer_id""",
+            [],
+        ) or (0, 0)
+        all_columns = ["retailer_id", *columns]
+        sets = [f"{c} = excluded.{c}" for c in columns[1:]]
+        sets += [
+            "extra = excluded.extra",
+            "source = excluded.source",
+            "deleted = FALSE",
+            "deleted_at = NULL",
+            "first_seen_at = LEAST(bol.offers.first_seen_at, excluded.first_seen_at)",
+            "last_seen_at = GREATEST(bol.offers.last_seen_at, excluded.last_seen_at)",
+        ]
+        conn.execute(
+            f"""INSERT INTO bol.offers ({", ".join(all_columns)}, extra, source, deleted, first_seen_at, last_seen_at)
+                SELECT {", ".join(all_columns)}, CAST(extra AS JSON), ?, FALSE, ?, ? FROM {incoming}
+                ON CONFLICT (retailer_id, offer_id) DO UPDATE SET {", ".join(sets)}""",
+            [source, seen_at, seen_at],
+        )
+        if full:
+            missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
+            counts.deleted = _count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
+            conn.execute(
+                f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ? WHERE {missing}", [seen_at, retailer_id]
+            )
+    counts.inserted, counts.updated = int(inserted), int(updated)
+    return counts
+
+
+def write_snapshots(conn: Any, retailer_id: str, snapshot_date: date) -> int:
+    """The day's snapshot = every live offer at its current state; a rerun of the day replaces it."""
+    conn.execute(
+        """DELETE FROM bol.offer_snapshots WHERE retailer_id = ? AND snapshot_date = ?
+           AND offer_id NOT IN (SELECT offer_id FROM bol.offers WHERE retailer_id = ? AND NOT deleted)""",
+        [retailer_id, snapshot_date, retailer_id],
+    )
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS)
+    conn.execute(
+        f"""INSERT INTO bol.offer_snapshots (retailer_id, offer_id, snapshot_date, {columns})
+            SELECT retailer_id, offer_id, CAST(? AS DATE), {columns} FROM bol.offers
+            WHERE retailer_id = ? AND NOT deleted
+            ON CONFLICT (retailer_id, offer_id, snapshot_date) DO UPDATE SET {sets}""",
+        [snapshot_date, retailer_id],
+    )
+    return _count(
+        conn,
+        "SELECT count(*) FROM bol.offer_snapshots WHERE retailer_id = ? AND snapshot_date = ?",
+        [retailer_id, snapshot_date],
+    )
+
+
+def record_sync_state(conn: Any, retailer_id: str, *, source: str, seen_at: datetime, full: bool) -> None:
+    sweep = (
+        "GREATEST(coalesce(bol.offer_sync_state.last_full_sweep_at, excluded.last_full_sweep_at), "
+        "excluded.last_full_sweep_at)"
+    )
+    conn.execute(
+        f"""INSERT INTO bol.offer_sync_state (retailer_id, last_sync_at, last_source, last_full_sweep_at)
+            VALUES (?, ?, ?, ?)
+            ON CONFLICT (retailer_id) DO UPDATE SET
+                last_sync_at = GREATEST(bol.offer_sync_state.last_sync_at, excluded.last_sync_at),
+                last_source = excluded.last_source,
+                last_full_sweep_at = CASE WHEN excluded.last_full_sweep_at IS NULL
+                    THEN bol.offer_sync_state.last_full_sweep_at ELSE {sweep} END""",
+        [retailer_id, seen_at, source, seen_at if full else None],
+    )
+
+
+def quality_problems(conn: Any, retailer_id: str, offer_ids: list[str], source_rows: int) -> list[str]:
+    """What is wrong after a load: source rows vs distinct offers stored live, null or duplicate keys."""
+    problems = []
+    distinct = len(set(offer_ids))
+    if distinct != source_rows:
+        problems.append(
+            f"the source had {source_rows} offer rows but {distinct} distinct offer ids "
+            f"({source_rows - distinct} duplicate lines)"
+        )
+    wanted = pd.DataFrame({"offer_id": sorted(set(offer_ids))}, dtype="string")
+    with staged(conn, wanted, "bol.offers") as checked:
+        stored = _count(
+            conn,
+            f"""SELECT count(DISTINCT o.offer_id) FROM bol.offers o JOIN {checked} c ON o.offer_id = c.offer_id
+                WHERE o.retailer_id = ? AND NOT o.deleted""",
+            [retailer_id],
+        )
+    if stored != source_rows:
+        problems.append(f"{source_rows} offer rows in the source but {stored} live offers loaded")
+    for table, key in (("offers", "offer_id"), ("offer_snapshots", "offer_id, snapshot_date")):
+        nulls = _count(
+            conn,
+            f"SELECT count(*) FROM bol.{table} WHERE retailer_id IS NULL OR "
+            + " OR ".join(f"{k.strip()} IS NULL" for k in key.split(",")),
+            [],
+        )
+        if nulls:
+            problems.append(f"bol.{table} has {nulls} rows with a null key")
+        duplicates = _count(
+            conn,
+            f"SELECT count(*) FROM (SELECT retailer_id, {key} FROM bol.{table} "
+            f"GROUP BY retailer_id, {key} HAVING count(*) > 1) d",
+            [],
+        )
+        if duplicates:
+            problems.append(f"bol.{table} has {duplicates} duplicate keys (retailer_id, {key})")
+    return problems
+
+
+def _one(conn: Any, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """The first row, reading the whole result (DuckDB 2 refuses new work while a result is unfinished)."""
+    rows = conn.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def _count(conn: Any, sql: str, params: list[Any]) -> int:
+    row = _one(conn, sql, params)
+    return int(row[0]) if row else 0
