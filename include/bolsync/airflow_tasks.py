@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync import alerts
+from bolsync import alerts, assets, quality
 from bolsync.accounts import ACCOUNTS_VARIABLE, resolve_accounts
 from bolsync.audit import FATAL_ERRORS, audited
 from bolsync.freshness import STALE_AFTER_VARIABLE, account_freshness, stale_after_hours
@@ -114,7 +114,7 @@ def extract(conn_id: str) -> dict[str, Any]:
     }
 
 
-@task(pool=WAREHOUSE_POOL, map_index_template="{{ account_label }}")
+@task(pool=WAREHOUSE_POOL, map_index_template="{{ account_label }}", outlets=assets.ORDERS_LOAD_OUTLETS)
 def load(extracted: dict[str, Any]) -> dict[str, Any]:
     """Upsert one account's staged data into the warehouse and record the run."""
     context = get_current_context()
@@ -128,19 +128,50 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
         "window_end": end,
     }
     staging = Path(extracted["staging_dir"])
-    with audited(context, database, audit, None):
-        with reading_attempt(staging), connect_warehouse(database) as conn:
-            result = load_staged_orders(conn, extracted["retailer_id"], staging)
+    # The connection closes before audited() writes the try's row; a failed check is recorded and fails the task.
+    with audited(context, database, audit, None), reading_attempt(staging), connect_warehouse(database) as conn:
+        result = load_staged_orders(conn, extracted["retailer_id"], staging)
         audit.update(
             orders_inserted=result.orders.inserted,
             orders_updated=result.orders.updated,
             items_inserted=result.items.inserted,
             items_updated=result.items.updated,
         )
+        audit["error"] = _check_load(context, conn, extracted, staging, result)
+        assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
     return {
         "conn_id": extracted["conn_id"],
         **{k: v for k, v in audit.items() if k.endswith(("inserted", "updated"))},
+    }
+
+
+def _check_load(context: Any, conn: Any, extracted: dict[str, Any], staging: Path, result: Any) -> str | None:
+    """The data-quality checks of an orders load (``quality``); freshness on scheduled runs only."""
+    from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, read_ndjson
+
+    dag_run = context.get("dag_run")
+    scheduled = str(getattr(dag_run, "run_type", "")).lower().endswith("scheduled")
+    hours = quality.freshness_hours(Variable.get(quality.FRESHNESS_VARIABLE, default=None)) if scheduled else 0.0
+    return quality.check_orders_load(
+        conn,
+        conn_id=extracted["conn_id"],
+        retailer_id=extracted["retailer_id"],
+        staged=quality.staged_keys(read_ndjson(staging / LIST_FILE), read_ndjson(staging / DETAILS_FILE)),
+        details_not_found=extracted.get("details_not_found") or [],
+        orders_upserted=result.orders.inserted + result.orders.updated,
+        items_inserted=result.items.inserted,
+        freshness=(datetime.now(UTC), hours) if scheduled else None,
+    )
+
+
+def _event_args(context: Any, audit: dict[str, Any]) -> dict[str, Any]:
+    counts = {k: int(v or 0) for k, v in audit.items() if k.endswith(("inserted", "updated"))}
+    return {
+        "conn_id": audit["conn_id"],
+        "retailer_id": audit["retailer_id"],
+        "run_id": context["run_id"],
+        "counts": counts,
     }
 
 

@@ -38,7 +38,9 @@ def audited(context: Any, database: Path, audit: dict[str, Any], hook: BolRetail
     except Exception as error:
         status, error_text = "failed", f"{type(error).__name__}: {error}"
         ti = context["ti"]
-        _alert(error, context, audit, final=ti.try_number > (getattr(ti, "max_tries", 0) or 0))
+        # An AirflowFailException (e.g. a failed data-quality check) is never retried: this try is the last.
+        final = isinstance(error, AirflowFailException) or ti.try_number > (getattr(ti, "max_tries", 0) or 0)
+        _alert(error, context, audit, final=final)
         raise
     finally:
         row = {

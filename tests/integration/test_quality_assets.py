@@ -1,0 +1,97 @@
+"""Through the real DAGs: the load's asset events carry row counts, and a scheduled run whose account data
+is older than ``bolsync_freshness_hours`` fails its load with the freshness check, recorded in sync_runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bolsync import assets
+from bolsync.windows import AMSTERDAM
+from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+from tests.support.airflow_env import query, run_dag
+
+pytestmark = pytest.mark.integration
+ACCOUNTS = ["bol_shop_a", "bol_shop_b"]
+
+
+def _asset_events(dag_id: str) -> list[tuple[str, str, dict]]:
+    """(asset name, source run id, extra) of every asset event ``dag_id`` emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.name, AssetEvent.source_run_id, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_dag_id == dag_id)
+        ).all()
+    return [(name, run_id, dict(extra or {})) for name, run_id, extra in rows]
+
+
+@pytest.fixture(scope="module")
+def daily_run(airflow_db, emulator, warehouse) -> datetime:
+    yesterday = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=1)
+    logical = datetime.combine(yesterday + timedelta(days=1), datetime.min.time(), AMSTERDAM) + timedelta(hours=12)
+    assert run_dag("bol_orders_daily", logical, ACCOUNTS) == "success"
+    return logical
+
+
+def test_the_load_emits_an_event_per_table_and_account_with_row_counts(daily_run, warehouse) -> None:
+    events = _asset_events("bol_orders_daily")
+    assert sorted({name for name, _, _ in events}) == sorted(a.name for a in assets.ORDERS_LOAD_OUTLETS)
+    assert len(events) == 3 * len(ACCOUNTS)
+    for conn_id in ACCOUNTS:
+        retailer_id = ACCOUNT_CONFIGS[conn_id].retailer_id
+        mine = {name: extra for name, _, extra in events if extra.get("conn_id") == conn_id}
+        assert set(mine) == {"bol.orders", "bol.order_items", "bol.sync_runs"}
+        for table in ("orders", "order_items"):
+            [(rows,)] = query(warehouse, f"SELECT count(*) FROM bol.{table} WHERE retailer_id = ?", [retailer_id])
+            extra = mine[f"bol.{table}"]
+            assert extra["retailer_id"] == retailer_id
+            assert extra["rows"] == rows > 0
+            assert extra["inserted"] == rows  # a first load inserts every row
+            assert extra["updated"] == 0
+        # check_auth and extract wrote their rows before the load; the load's own comes after the event.
+        assert mine["bol.sync_runs"]["run_rows"] == 2
+    [(status, error)] = query(
+        warehouse,
+        "SELECT DISTINCT status, error FROM bol.sync_runs WHERE task_id LIKE ? AND dag_id = ?",
+        ["%load", "bol_orders_daily"],
+    )
+    assert (status, error) == ("success", None)
+
+
+def test_a_scheduled_run_with_stale_data_fails_the_freshness_check(daily_run, warehouse, monkeypatch) -> None:
+    """A scheduled hourly run (dag.test makes manual runs: its run is switched to scheduled) with a threshold
+    the data cannot meet: the load fails, naming the check and the account, and the failure is recorded."""
+    import airflow.models.dagrun as dagrun_module
+    from airflow.utils.types import DagRunType
+
+    create = dagrun_module.get_or_create_dagrun
+
+    def scheduled_run(**kwargs):
+        run = create(**kwargs)
+        run.run_type = DagRunType.SCHEDULED
+        kwargs["session"].commit()
+        return run
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", scheduled_run)
+    monkeypatch.setenv("AIRFLOW_VAR_BOLSYNC_FRESHNESS_HOURS", "0.0001")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    assert run_dag("bol_orders_hourly", hour + timedelta(minutes=30), ["bol_shop_a"]) == "failed"
+
+    rows = query(
+        warehouse,
+        "SELECT status, error FROM bol.sync_runs WHERE dag_id = ? AND task_id LIKE ?",
+        ["bol_orders_hourly", "%load"],
+    )
+    assert [status for status, _ in rows] == ["failed"]
+    error = rows[0][1]
+    assert "QualityCheckFailed" in error
+    assert "account 'bol_shop_a'" in error
+    assert "freshness: the newest latest_changed_at in bol.order_items is" in error
+    assert "(Variable bolsync_freshness_hours)" in error
+    assert _asset_events("bol_orders_hourly") == []  # a failed load emits no asset event
