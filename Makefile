@@ -66,8 +66,11 @@ lint: venv
 
 # Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
 # (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.
+# Then the warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql) and the
+# load's peak RSS (~3 min); writes docs/bench/landing.json.
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
+	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
 
 clean: down
 	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

@@ -25,7 +25,7 @@ from bolsync.orders.staging import (
     staging_dir,
     staging_root,
 )
-from bolsync.warehouse.duckdb_connection import connect_warehouse, warehouse_path
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, warehouse_target
 from bolsync.warehouse.order_store import known_order_ids
 from bolsync.windows import SyncWindow
 from bolsync_provider.exceptions import BolConfigError
@@ -57,7 +57,7 @@ def check_auth(conn_id: str) -> str:
     """
     context = get_current_context()
     context["account_label"] = conn_id  # type: ignore[typeddict-unknown-key]
-    database = warehouse_path()
+    database = warehouse_target()
     _alert_if_stale(context, database, conn_id)
     hook = BolRetailerHook(conn_id)
     audit: dict[str, Any] = {"conn_id": conn_id}
@@ -67,7 +67,7 @@ def check_auth(conn_id: str) -> str:
     return conn_id
 
 
-def _alert_if_stale(context: Any, database: Path, conn_id: str) -> None:
+def _alert_if_stale(context: Any, database: WarehouseTarget, conn_id: str) -> None:
     """One alert per staleness episode when an account has not loaded for longer than the threshold."""
     dag_run = context.get("dag_run")
     if dag_run is not None and str(getattr(dag_run, "run_type", "")).endswith("backfill"):
@@ -93,8 +93,8 @@ def extract(conn_id: str) -> dict[str, Any]:
     context = get_current_context()
     context["account_label"] = conn_id  # type: ignore[typeddict-unknown-key]
     window = _window(context)
-    database = warehouse_path()
-    staging = staging_dir(staging_root(database), context["dag"].dag_id, context["run_id"], conn_id)
+    database = warehouse_target()
+    staging = staging_dir(staging_root(database.staging_anchor), context["dag"].dag_id, context["run_id"], conn_id)
     hook = BolRetailerHook(conn_id)
     audit = {"conn_id": conn_id, "window_start": window.start, "window_end": window.end}
 
@@ -119,7 +119,7 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
     """Upsert one account's staged data into the warehouse and record the run."""
     context = get_current_context()
     context["account_label"] = extracted["conn_id"]  # type: ignore[typeddict-unknown-key]
-    database = warehouse_path()
+    database = warehouse_target()
     start, end = (datetime.fromisoformat(v) for v in extracted["window"])
     audit: dict[str, Any] = {
         "conn_id": extracted["conn_id"],

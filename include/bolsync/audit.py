@@ -7,13 +7,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync import alerts
-from bolsync.warehouse.duckdb_connection import connect_warehouse
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync.warehouse.order_store import record_sync_run
 from bolsync_provider.exceptions import BolAuthError, BolClientError, BolConfigError, BolResponseError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -25,7 +24,9 @@ FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
 
 
 @contextmanager
-def audited(context: Any, database: Path, audit: dict[str, Any], hook: BolRetailerHook | None) -> Iterator[None]:
+def audited(
+    context: Any, database: WarehouseTarget, audit: dict[str, Any], hook: BolRetailerHook | None
+) -> Iterator[None]:
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act."""
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
@@ -60,7 +61,7 @@ def _alert(error: BaseException, context: Any, audit: dict[str, Any], final: boo
         alerts.send(alert, context)
 
 
-def _write_audit(context: Any, database: Path, row: dict[str, Any], started: datetime) -> None:
+def _write_audit(context: Any, database: WarehouseTarget, row: dict[str, Any], started: datetime) -> None:
     ti = context["ti"]
     full = {
         "dag_id": ti.dag_id,
@@ -75,7 +76,7 @@ def _write_audit(context: Any, database: Path, row: dict[str, Any], started: dat
     _retrying(lambda: _insert_audit(database, full))
 
 
-def _insert_audit(database: Path, row: dict[str, Any]) -> None:
+def _insert_audit(database: WarehouseTarget, row: dict[str, Any]) -> None:
     with connect_warehouse(database) as conn:
         record_sync_run(conn, row)
 

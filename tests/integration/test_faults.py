@@ -420,7 +420,10 @@ def test_token_expiring_mid_run_is_refreshed_once_per_lifetime(sync: Sync) -> No
     calls = [event["t"] for event in timeline["api"]]
     span = max(calls) - min(tokens)
     assert max(calls) - min(calls) > 2 * lifetime, "the run must outlive several tokens"
-    assert len(tokens) >= (max(calls) - min(calls)) / lifetime  # a token serves at most its lifetime
+    # A token serves at most its lifetime: every call has a token fetched less than a lifetime before it
+    # (robust to idle gaps between tasks on a loaded machine, unlike counting lifetimes in the span).
+    stale = [t for t in calls if not any(0 <= t - fetched < lifetime + 0.5 for fetched in tokens)]
+    assert len(stale) <= 1, stale  # at most the one call that meets bol's 401 and triggers the refresh
     # A token is used until 1 s (its refresh margin) before it expires: one per ~2 s of activity.
     assert len(tokens) <= span / (lifetime - 1) + 2, (len(tokens), span)
     assert len(tokens) < len(calls) / 3

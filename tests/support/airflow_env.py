@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bolsync.warehouse.duckdb_connection import connect_warehouse
+from bolsync.warehouse.connection import WarehouseTarget, as_target, connect_warehouse, select_all
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,8 +37,24 @@ def bol_connection(conn_id: str, base_url: str, client_id: str, secret: str, **e
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(payload)
 
 
-def warehouse_connection(path: Path) -> None:
-    os.environ["AIRFLOW_CONN_BOL_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(path)})
+def warehouse_connection(where: Path | str | WarehouseTarget) -> None:
+    """``bol_warehouse`` as the README documents it: a DuckDB file, or a PostgreSQL server (URI given)."""
+    target = as_target(where)
+    if target.backend == "duckdb":
+        payload: dict[str, Any] = {"conn_type": "duckdb", "host": str(target.path)}
+    else:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(str(target.dsn))
+        payload = {
+            "conn_type": "postgres",
+            "host": url.hostname,
+            "port": url.port or 5432,
+            "login": url.username,
+            "password": url.password,
+            "schema": url.path.lstrip("/"),
+        }
+    os.environ["AIRFLOW_CONN_BOL_WAREHOUSE"] = json.dumps(payload)
 
 
 def run_dag(dag_id: str, logical_date: datetime, accounts: list[str]) -> str:
@@ -50,11 +66,12 @@ def run_dag(dag_id: str, logical_date: datetime, accounts: list[str]) -> str:
     return str(run.state)
 
 
-def table_rows(path: Path, table: str, exclude: str = "first_synced_at") -> list[tuple]:
-    with connect_warehouse(path) as conn:
-        return conn.execute(f"SELECT * EXCLUDE ({exclude}) FROM bol.{table} ORDER BY ALL").fetchall()
+def table_rows(where: Path | WarehouseTarget, table: str, exclude: str = "first_synced_at") -> list[tuple]:
+    """Every row of ``bol.<table>`` without ``exclude``, sorted (either engine)."""
+    with connect_warehouse(where) as conn:
+        return select_all(conn, f"bol.{table}", exclude=[exclude])
 
 
-def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
-    with connect_warehouse(path) as conn:
-        return conn.execute(sql, params or []).fetchall()
+def query(where: Path | WarehouseTarget, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    with connect_warehouse(where) as conn:
+        return conn.query(sql, params or [])

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS bol.sync_runs (
     retries                INTEGER,
     throttled              INTEGER,
     token_requests         INTEGER,
-    rate_wait_seconds      DOUBLE,
+    rate_wait_seconds      DOUBLE PRECISION,
     orders_inserted        INTEGER,
     orders_updated         INTEGER,
     items_inserted         INTEGER,

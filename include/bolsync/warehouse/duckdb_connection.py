@@ -1,4 +1,4 @@
-"""Short DuckDB connections to the warehouse file, one process at a time.
+"""Short DuckDB connections to the warehouse file, one process at a time (the DuckDB side of ``connection``).
 
 DuckDB allows one writing process per file. Every bolsync connection first takes an exclusive
 ``flock`` on ``<file>.lock`` (waiting, with a log line, while another task holds it), then opens the
@@ -16,29 +16,12 @@ from pathlib import Path
 
 import duckdb
 
-from bolsync.warehouse.migrations import migrate
+from bolsync.warehouse.connection import DEFAULT_DATABASE, WAREHOUSE_CONN_ID, connect_warehouse
 
 log = logging.getLogger(__name__)
 
-WAREHOUSE_CONN_ID = "bol_warehouse"
-DEFAULT_DATABASE = Path("data") / "warehouse.duckdb"
 OPEN_ATTEMPTS = 20
-
-
-def warehouse_path(conn_id: str = WAREHOUSE_CONN_ID) -> Path:
-    """The DuckDB file of the ``bol_warehouse`` connection (its host), else ``data/warehouse.duckdb``."""
-    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    hook = DuckDBHook(duckdb_conn_id=conn_id)
-    try:
-        database = hook.get_database()
-    except AirflowNotFoundException:
-        log.info("No connection '%s'; using %s.", conn_id, DEFAULT_DATABASE.resolve())
-        return DEFAULT_DATABASE.resolve()
-    if database in ("", ":memory:") or database.startswith("md:"):
-        raise ValueError(f"connection '{conn_id}' must name a DuckDB file in its host field, got {database!r}.")
-    return Path(database).expanduser().resolve()
+__all__ = ["DEFAULT_DATABASE", "WAREHOUSE_CONN_ID", "connect_warehouse", "open_duckdb"]
 
 
 @contextmanager
@@ -59,13 +42,12 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def connect_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An exclusive, migrated connection to the warehouse file; closed on exit."""
+def open_duckdb(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An exclusive connection to the warehouse file; closed on exit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(path):
         conn = _open(path)
         try:
-            migrate(conn)
             yield conn
         finally:
             conn.close()

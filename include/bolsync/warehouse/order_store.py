@@ -1,4 +1,5 @@
-"""Idempotent upserts of orders and order items into DuckDB, and the sync_runs audit rows.
+"""Idempotent upserts of orders and order items into the warehouse (DuckDB or PostgreSQL), and the
+sync_runs audit rows.
 
 Natural keys: (retailer_id, order_id) and (retailer_id, order_item_id). An item row is only updated
 by data whose ``latest_changed_at`` is at least as new as the stored one, so an old page can never
@@ -11,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from bolsync.orders.transform import ITEM_DETAIL_DTYPES, ITEM_STATUS_DTYPES, ORDER_DTYPES
+from bolsync.warehouse.connection import Warehouse
 
 MUTABLE_ITEM_COLUMNS = [
     "quantity",
@@ -37,19 +38,16 @@ class UpsertCounts:
         return UpsertCounts(self.inserted + other.inserted, self.updated + other.updated)
 
 
-def known_order_ids(conn: duckdb.DuckDBPyConnection, retailer_id: str, order_ids: Iterable[str]) -> set[str]:
+def known_order_ids(conn: Warehouse, retailer_id: str, order_ids: Iterable[str]) -> set[str]:
     """The subset of ``order_ids`` already in bol.orders for this retailer."""
     wanted = pd.DataFrame({"order_id": sorted(set(order_ids))}, dtype="string")
     if wanted.empty:
         return set()
-    conn.register("wanted_orders", wanted)
-    try:
-        rows = conn.execute(
-            "SELECT o.order_id FROM bol.orders o JOIN wanted_orders w USING (order_id) WHERE o.retailer_id = ?",
+    with conn.staged(wanted, "bol.orders") as wanted_orders:
+        rows = conn.query(
+            f"SELECT o.order_id FROM bol.orders o JOIN {wanted_orders} w USING (order_id) WHERE o.retailer_id = ?",
             [retailer_id],
-        ).fetchall()
-    finally:
-        conn.unregister("wanted_orders")
+        )
     return {row[0] for row in rows}
 
 
@@ -57,31 +55,20 @@ def _changed_predicate(columns: Iterable[str]) -> str:
     return " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in columns)
 
 
-def upsert_orders(conn: duckdb.DuckDBPyConnection, orders: pd.DataFrame) -> UpsertCounts:
+def upsert_orders(conn: Warehouse, orders: pd.DataFrame) -> UpsertCounts:
     """Insert new orders; refresh the descriptive columns of known ones."""
     if orders.empty:
         return UpsertCounts()
-    columns = list(ORDER_DTYPES)
-    conn.register("incoming_orders", orders[columns])
-    try:
-        inserted, updated = conn.execute(
-            f"""SELECT count(*) FILTER (WHERE t.order_id IS NULL),
-                       count(*) FILTER (WHERE t.order_id IS NOT NULL AND ({_changed_predicate(columns[2:])}))
-                FROM incoming_orders i
-                LEFT JOIN bol.orders t USING (retailer_id, order_id)"""
-        ).fetchone() or (0, 0)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
-        conn.execute(
-            f"""INSERT INTO bol.orders ({", ".join(columns)}, first_synced_at)
-                SELECT {", ".join(columns)}, now() FROM incoming_orders
-                ON CONFLICT (retailer_id, order_id) DO UPDATE SET {updates}"""
-        )
-    finally:
-        conn.unregister("incoming_orders")
-    return UpsertCounts(int(inserted), int(updated))
+    inserted, updated = conn.merge(
+        "bol.orders",
+        orders[list(ORDER_DTYPES)],
+        ["retailer_id", "order_id"],
+        inserted_only={"first_synced_at": "now()"},
+    )
+    return UpsertCounts(inserted, updated)
 
 
-def upsert_order_items(conn: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> UpsertCounts:
+def upsert_order_items(conn: Warehouse, items: pd.DataFrame) -> UpsertCounts:
     """Upsert item rows; ``items`` has the status columns and optionally the detail columns.
 
     Detail columns that are null in ``items`` (list pages carry none) keep their stored values.
@@ -98,8 +85,7 @@ def upsert_order_items(conn: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> 
     sets = [f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE bol.order_items.{c} END" for c in MUTABLE_ITEM_COLUMNS]
     sets += [f"{c} = coalesce(bol.order_items.{c}, excluded.{c})" for c in STATUS_FILL_COLUMNS]
     sets += [f"{c} = coalesce(excluded.{c}, bol.order_items.{c})" for c in DETAIL_ONLY_COLUMNS]
-    conn.register("incoming_items", frame)
-    try:
+    with conn.staged(frame, "bol.order_items") as incoming_items:
         inserted, updated = conn.execute(
             f"""SELECT count(*) FILTER (WHERE t.order_item_id IS NULL),
                        count(*) FILTER (WHERE t.order_item_id IS NOT NULL AND (
@@ -107,21 +93,19 @@ def upsert_order_items(conn: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> 
                            OR {
                 " OR ".join(f"(i.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM i.{c})" for c in DETAIL_ONLY_COLUMNS)
             }))
-                FROM incoming_items i
+                FROM {incoming_items} i
                 LEFT JOIN bol.order_items t USING (retailer_id, order_item_id)"""
         ).fetchone() or (0, 0)
         conn.execute(
             f"""INSERT INTO bol.order_items ({", ".join(columns)}, first_synced_at)
-                SELECT {", ".join(columns)}, now() FROM incoming_items
+                SELECT {", ".join(columns)}, now() FROM {incoming_items}
                 ON CONFLICT (retailer_id, order_item_id) DO UPDATE SET {", ".join(sets)}
                 WHERE ({newer}) OR {" OR ".join(f"excluded.{c} IS NOT NULL" for c in DETAIL_ONLY_COLUMNS)}"""
         )
-    finally:
-        conn.unregister("incoming_items")
     return UpsertCounts(int(inserted), int(updated))
 
 
-def record_sync_run(conn: duckdb.DuckDBPyConnection, row: Mapping[str, Any]) -> None:
+def record_sync_run(conn: Warehouse, row: Mapping[str, Any]) -> None:
     """Write (or, for the same task try, replace) one bol.sync_runs row."""
     columns = list(row)
     placeholders = ", ".join("?" for _ in columns)

@@ -11,7 +11,8 @@ import pytest
 from bolsync.orders.load import load_staged_orders
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter
 from bolsync.orders.transform import without_personal_data
-from bolsync.warehouse.duckdb_connection import connect_warehouse
+from bolsync.warehouse import migrations
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
 from bolsync.warehouse.migrations import migration_files
 from bolsync.warehouse.order_store import known_order_ids, record_sync_run
 from bolsync_provider.exceptions import BolResponseError
@@ -63,15 +64,16 @@ def _stage(folder: Path, details: list[dict], listed: list[dict]) -> Path:
 
 
 def _table(conn, name: str) -> list[tuple]:
-    return conn.execute(f"SELECT * EXCLUDE (first_synced_at) FROM bol.{name} ORDER BY ALL").fetchall()
+    return select_all(conn, f"bol.{name}", exclude=["first_synced_at"])
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "warehouse.duckdb"
+def database(warehouse: WarehouseTarget) -> WarehouseTarget:
+    """Every test here runs on DuckDB and on PostgreSQL (see tests/support/warehouses.py)."""
+    return warehouse
 
 
-def test_load_is_idempotent(database: Path, tmp_path: Path) -> None:
+def test_load_is_idempotent(database: WarehouseTarget, tmp_path: Path) -> None:
     staging = _stage(
         tmp_path / "s", [_detail("O1"), _detail("O2")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")]
     )
@@ -89,7 +91,7 @@ def test_load_is_idempotent(database: Path, tmp_path: Path) -> None:
     )
 
 
-def test_newer_list_state_updates_status_but_keeps_prices(database: Path, tmp_path: Path) -> None:
+def test_newer_list_state_updates_status_but_keeps_prices(database: WarehouseTarget, tmp_path: Path) -> None:
     with connect_warehouse(database) as conn:
         load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], []))
         result = load_staged_orders(
@@ -105,7 +107,7 @@ def test_newer_list_state_updates_status_but_keeps_prices(database: Path, tmp_pa
     assert row == (1, "HANDLED", Decimal("19.99"), "Star Wars Prequel Trilogy")
 
 
-def test_older_state_never_overwrites_newer(database: Path, tmp_path: Path) -> None:
+def test_older_state_never_overwrites_newer(database: WarehouseTarget, tmp_path: Path) -> None:
     newer = _listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")
     older = _listed("O1", "O1-0", "2026-11-20T11:00:00+01:00", 0, "OPEN")
     with connect_warehouse(database) as conn:
@@ -118,7 +120,7 @@ def test_older_state_never_overwrites_newer(database: Path, tmp_path: Path) -> N
     assert result.items.updated == 0
 
 
-def test_retailers_are_kept_apart(database: Path, tmp_path: Path) -> None:
+def test_retailers_are_kept_apart(database: WarehouseTarget, tmp_path: Path) -> None:
     staging = _stage(tmp_path / "s", [_detail("O1")], [])
     with connect_warehouse(database) as conn:
         load_staged_orders(conn, "1", staging)
@@ -127,7 +129,7 @@ def test_retailers_are_kept_apart(database: Path, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (2,)
 
 
-def test_failed_load_leaves_nothing(database: Path, tmp_path: Path) -> None:
+def test_failed_load_leaves_nothing(database: WarehouseTarget, tmp_path: Path) -> None:
     broken = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
     broken["orderItems"].append({"orderItemId": "x"})  # no latestChangedDateTime: transform refuses
     with connect_warehouse(database) as conn:
@@ -136,15 +138,15 @@ def test_failed_load_leaves_nothing(database: Path, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (0,)
 
 
-def test_migrations_apply_once(database: Path) -> None:
+def test_migrations_apply_once(database: WarehouseTarget) -> None:
     with connect_warehouse(database) as conn:
         pass
     with connect_warehouse(database) as conn:
-        versions = conn.execute("SELECT version FROM bol.schema_migrations").fetchall()
-    assert [v for v, *_ in migration_files()] == [row[0] for row in versions]
+        versions = conn.query("SELECT version FROM bol.schema_migrations")
+    assert [v for v, *_ in migration_files(database.backend)] == sorted(row[0] for row in versions)
 
 
-def test_sync_run_rows_are_replaced_per_try(database: Path) -> None:
+def test_sync_run_rows_are_replaced_per_try(database: WarehouseTarget) -> None:
     from datetime import UTC, datetime
 
     row = {
@@ -162,13 +164,15 @@ def test_sync_run_rows_are_replaced_per_try(database: Path) -> None:
         record_sync_run(conn, row)
         record_sync_run(conn, {**row, "status": "success"})
         record_sync_run(conn, {**row, "try_number": 2, "status": "success"})
-        assert conn.execute("SELECT try_number, status FROM bol.sync_runs ORDER BY 1").fetchall() == [
+        assert conn.query("SELECT try_number, status FROM bol.sync_runs ORDER BY 1") == [
             (1, "success"),
             (2, "success"),
         ]
 
 
-def test_connections_are_serialised_across_threads(database: Path) -> None:
+def test_connections_are_serialised_across_threads(tmp_path: Path) -> None:
+    """DuckDB only: one writer per file (PostgreSQL has its own concurrency)."""
+    database = tmp_path / "warehouse.duckdb"
     order: list[str] = []
 
     def writer(name: str) -> None:
@@ -184,3 +188,86 @@ def test_connections_are_serialised_across_threads(database: Path) -> None:
         thread.join()
     assert len(order) == 8
     assert all(order[i].endswith("-in") and order[i + 1].endswith("-out") for i in range(0, 8, 2))
+
+
+def test_adding_a_column_is_a_migration(database: WarehouseTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    with connect_warehouse(database) as conn:
+        conn.execute("INSERT INTO bol.orders (retailer_id, order_id, first_synced_at) VALUES ('1', 'O1', now())")
+    bundled = migrations.migration_files
+    extra = (999, "999_orders_note.sql", "ALTER TABLE bol.orders ADD COLUMN note VARCHAR;")
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": [*bundled(backend), extra])
+    with connect_warehouse(database) as conn:
+        assert conn.query("SELECT order_id, note FROM bol.orders") == [("O1", None)]
+    with connect_warehouse(database) as conn:  # applied once
+        assert conn.query("SELECT name FROM bol.schema_migrations WHERE version = 999") == [("999_orders_note.sql",)]
+
+
+def test_a_failed_migration_is_rolled_back_and_not_recorded(
+    database: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = migrations.migration_files
+    broken = (998, "998_broken.sql", "CREATE TABLE bol.half (a INTEGER); SELECT * FROM bol.no_such_table;")
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": [*bundled(backend), broken])
+    with pytest.raises(Exception, match="no_such_table"), connect_warehouse(database):
+        pass
+    monkeypatch.setattr(migrations, "migration_files", bundled)
+    with connect_warehouse(database) as conn:
+        assert conn.query("SELECT count(*) FROM bol.schema_migrations WHERE version = 998") == [(0,)]
+        assert conn.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'") == [(0,)]
+
+
+def test_engine_variants_replace_the_common_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "bolsync"
+    (folder / "sql").mkdir(parents=True)
+    (folder / "sql" / "001_a.sql").write_text("common")
+    (folder / "sql" / "001_a.postgres.sql").write_text("pg")
+    (folder / "sql" / "002_b.sql").write_text("b")
+    monkeypatch.setattr(migrations.resources, "files", lambda package: folder)
+    assert migration_files("postgres") == [(1, "001_a.sql", "pg"), (2, "002_b.sql", "b")]
+    assert migration_files("duckdb") == [(1, "001_a.sql", "common"), (2, "002_b.sql", "b")]
+
+
+def test_concurrent_first_runs_apply_each_migration_once(database: WarehouseTarget) -> None:
+    """PostgreSQL: an advisory lock; DuckDB: the file lock."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def first_run() -> None:
+        try:
+            barrier.wait()
+            with connect_warehouse(database) as conn:
+                conn.execute("SELECT 1")
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with connect_warehouse(database) as conn:
+        versions = conn.query("SELECT version, count(*) FROM bol.schema_migrations GROUP BY version ORDER BY 1")
+    assert versions == [(v, 1) for v, *_ in migration_files(database.backend)]
+
+
+def test_known_order_ids_and_merge_counts(database: WarehouseTarget) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "retailer_id": pd.array(["1", "1"], dtype="string"),
+            "order_id": pd.array(["A", "B"], dtype="string"),
+            "item_count": pd.array([1, 2], dtype="Int64"),
+        }
+    )
+    key = ["retailer_id", "order_id"]
+    extra = {"first_synced_at": "now()"}
+    with connect_warehouse(database) as conn:
+        assert conn.merge("bol.orders", frame, key, inserted_only=extra) == (2, 0)
+        assert conn.merge("bol.orders", frame, key, inserted_only=extra) == (0, 0)
+        changed = frame.assign(item_count=pd.array([1, 5], dtype="Int64"))
+        assert conn.merge("bol.orders", changed, key, inserted_only=extra) == (0, 1)
+        assert conn.query("SELECT order_id, item_count FROM bol.orders ORDER BY 1") == [("A", 1), ("B", 5)]
+        assert known_order_ids(conn, "1", ["A", "C"]) == {"A"}
+        assert known_order_ids(conn, "2", ["A"]) == set()

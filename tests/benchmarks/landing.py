@@ -1,0 +1,451 @@
+"""Benchmark: landing speed of the warehouse bulk merge, DuckDB and PostgreSQL, against ``DataFrame.to_sql``.
+
+For each backend (DuckDB in a temporary file; PostgreSQL in a temporary database on the test server when
+reachable), in one run:
+
+- **order items**: 1,000,000 rows x 16 columns (``--items``) merged from pandas into an empty table with
+  ``Warehouse.merge`` (the product's path: DuckDB scans the registered DataFrame; PostgreSQL gets a
+  ``COPY`` into a TEMP table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE newer``),
+  in one transaction; then the same frame again with 10 % of the rows at a newer ``latest_changed_at``
+  (every row compared, 10 % updated, 90 % left alone by the "newer wins" guard);
+- **offers-like rows**: 200,000 rows x 12 columns (``--offers``), the same two merges;
+- **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
+  ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
+- **memory**: the peak RSS of a separate process running ``load_staged_orders`` on staged NDJSON of
+  25,000 and 100,000 orders (2 items each), measured with ``getrusage`` after the imports and after the load.
+
+Goals (issue 4 part 5): merge >= 10x the baseline's rows/s; DuckDB >= 500k rows/s; PostgreSQL >= 100k
+rows/s; peak RSS < 500 MB and flat in volume. Prints a table and writes ``landing.json`` to ``--out``.
+
+Run: ``make bench`` or ``python -m tests.benchmarks.landing --out docs/bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+for _folder in ("include", "plugins"):
+    if str(REPO / _folder) not in sys.path:
+        sys.path.insert(0, str(REPO / _folder))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bolsync.warehouse.connection import Warehouse, WarehouseTarget, as_target, connect_warehouse  # noqa: E402
+
+GOALS = {"ratio": 10.0, "duckdb": 500_000.0, "postgres": 100_000.0, "rss_mb": 500.0}
+
+ITEMS_DDL = """CREATE TABLE IF NOT EXISTS bench.order_items (
+    retailer_id VARCHAR NOT NULL, order_id VARCHAR NOT NULL, order_item_id VARCHAR NOT NULL, ean VARCHAR,
+    quantity INTEGER, quantity_shipped INTEGER, quantity_cancelled INTEGER, fulfilment_method VARCHAR,
+    fulfilment_status VARCHAR, cancellation_request BOOLEAN, latest_changed_at TIMESTAMPTZ NOT NULL,
+    unit_price DECIMAL(12, 2), total_price DECIMAL(12, 2), commission DECIMAL(12, 2), offer_id VARCHAR,
+    product_title VARCHAR, PRIMARY KEY (retailer_id, order_item_id))"""
+OFFERS_DDL = """CREATE TABLE IF NOT EXISTS bench.offers (
+    retailer_id VARCHAR NOT NULL, offer_id VARCHAR NOT NULL, ean VARCHAR, reference_code VARCHAR,
+    condition_name VARCHAR, unit_price DECIMAL(12, 2), stock_amount INTEGER, corrected_stock INTEGER,
+    on_hold_by_retailer BOOLEAN, fulfilment_type VARCHAR, fulfilment_delivery_code VARCHAR,
+    mutation_date_time TIMESTAMPTZ NOT NULL, PRIMARY KEY (retailer_id, offer_id))"""
+TABLES = {
+    "order_items": (ITEMS_DDL, ["retailer_id", "order_item_id"], "latest_changed_at"),
+    "offers": (OFFERS_DDL, ["retailer_id", "offer_id"], "mutation_date_time"),
+}
+
+
+def _ids(prefix: str, numbers: np.ndarray) -> pd.Series:
+    return pd.Series(numbers).astype(str).radd(prefix).astype("string")
+
+
+def _pick(rng: np.random.Generator, choices: list[str], n: int) -> pd.Series:
+    return pd.Series(np.asarray(choices, dtype=object)[rng.integers(0, len(choices), n)]).astype("string")
+
+
+def order_items_frame(n: int, seed: int = 7) -> pd.DataFrame:
+    """``n`` order-item rows, 16 columns, the dtypes the transform produces."""
+    rng = np.random.default_rng(seed)
+    number = np.arange(n)
+    base = pd.Timestamp("2026-09-01", tz="UTC")
+    prices = np.round(rng.uniform(1, 500, n), 2)
+    quantity = rng.integers(1, 4, n)
+    return pd.DataFrame(
+        {
+            "retailer_id": _ids("r", number % 3),
+            "order_id": _ids("O", 10_000_000 + number // 2),
+            "order_item_id": _ids("I", 20_000_000 + number),
+            "ean": _ids("87", rng.integers(10**10, 10**11, n)),
+            "quantity": pd.array(quantity, dtype="Int64"),
+            "quantity_shipped": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+            "quantity_cancelled": pd.array(np.zeros(n, dtype=np.int64), dtype="Int64"),
+            "fulfilment_method": _pick(rng, ["FBR", "FBB"], n),
+            "fulfilment_status": _pick(rng, ["OPEN", "HANDLED"], n),
+            "cancellation_request": pd.array(rng.random(n) < 0.02, dtype="boolean"),
+            "latest_changed_at": (base + pd.to_timedelta(rng.integers(0, 86_400 * 80, n), unit="s")).astype(
+                "datetime64[us, UTC]"
+            ),
+            "unit_price": pd.array(prices, dtype="Float64"),
+            "total_price": pd.array(np.round(prices * quantity, 2), dtype="Float64"),
+            "commission": pd.array(np.round(prices * 0.12, 2), dtype="Float64"),
+            "offer_id": _ids("8f1183e3-de98-c92f-e053-", rng.integers(0, 50_000, n)),
+            "product_title": _pick(rng, [f"Product title number {k}, with a comma" for k in range(500)], n),
+        }
+    )
+
+
+def offers_frame(n: int, seed: int = 8) -> pd.DataFrame:
+    """``n`` offer rows like the offers export (12 columns)."""
+    rng = np.random.default_rng(seed)
+    number = np.arange(n)
+    base = pd.Timestamp("2026-09-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "retailer_id": _ids("r", number % 2),
+            "offer_id": _ids("of-", number),
+            "ean": _ids("87", rng.integers(10**10, 10**11, n)),
+            "reference_code": _ids("REF", number),
+            "condition_name": _pick(rng, ["NEW", "AS_NEW", "GOOD"], n),
+            "unit_price": pd.array(np.round(rng.uniform(1, 500, n), 2), dtype="Float64"),
+            "stock_amount": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+            "corrected_stock": pd.array(rng.integers(0, 100, n), dtype="Int64"),
+            "on_hold_by_retailer": pd.array(rng.random(n) < 0.1, dtype="boolean"),
+            "fulfilment_type": _pick(rng, ["FBR", "FBB"], n),
+            "fulfilment_delivery_code": _pick(rng, ["24uurs-23", "1-2d", "2-3d", "MijnLeverbelofte"], n),
+            "mutation_date_time": (base + pd.to_timedelta(rng.integers(0, 86_400 * 80, n), unit="s")).astype(
+                "datetime64[us, UTC]"
+            ),
+        }
+    )
+
+
+def newer_share(frame: pd.DataFrame, version: str, share: float = 0.1) -> pd.DataFrame:
+    """The same rows, every 1/share-th one a day newer with a changed second column."""
+    changed = frame.copy()
+    rows = np.arange(len(frame)) % round(1 / share) == 0
+    changed.loc[rows, version] = changed.loc[rows, version] + timedelta(days=1)
+    return changed
+
+
+@dataclass
+class Merge:
+    backend: str
+    table: str
+    rows: int
+    columns: int
+    insert_seconds: float
+    update_seconds: float
+    inserted: int
+    updated: int
+    baseline_rows: int = 0
+    baseline_seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.insert_seconds
+
+    @property
+    def update_rows_per_second(self) -> float:
+        return self.rows / self.update_seconds
+
+    @property
+    def baseline_rows_per_second(self) -> float:
+        return self.baseline_rows / self.baseline_seconds if self.baseline_seconds else 0.0
+
+    @property
+    def ratio(self) -> float:
+        base = self.baseline_rows_per_second
+        return self.rows_per_second / base if base else 0.0
+
+
+@dataclass
+class Rss:
+    backend: str
+    orders: int
+    items: int
+    after_imports_mb: float
+    peak_mb: float
+    seconds: float
+
+
+@dataclass
+class Report:
+    started: str
+    machine: dict[str, Any]
+    merges: list[Merge] = field(default_factory=list)
+    rss: list[Rss] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def backend_target(backend: str, folder: Path) -> Iterator[WarehouseTarget]:
+    if backend == "duckdb":
+        yield as_target(folder / "landing.duckdb")  # "bench.duckdb": catalog bench would shadow schema bench
+        return
+    from tests.support.warehouses import temporary_postgres_database
+
+    with temporary_postgres_database("bolsync_bench") as url:
+        yield as_target(url)
+
+
+def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[float, tuple[int, int]]:
+    _, key, version = TABLES[table]
+    started = time.perf_counter()
+    with warehouse.transaction():
+        counts = warehouse.merge(f"bench.{table}", frame, key, version=version)
+    return time.perf_counter() - started, counts
+
+
+def bench_merges(backend: str, target: WarehouseTarget, frames: dict[str, pd.DataFrame], sample: int) -> list[Merge]:
+    results = []
+    with connect_warehouse(target) as warehouse:
+        warehouse.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        for table, (ddl, _, version) in TABLES.items():
+            warehouse.execute(ddl)
+            frame = frames[table]
+            insert_seconds, (inserted, _) = _merge_once(warehouse, table, frame)
+            update_seconds, (_, updated) = _merge_once(warehouse, table, newer_share(frame, version))
+            assert inserted == len(frame), (backend, table, inserted)
+            assert updated == int(np.ceil(len(frame) / 10)), (backend, table, updated)
+            results.append(
+                Merge(backend, table, len(frame), frame.shape[1], insert_seconds, update_seconds, inserted, updated)
+            )
+            print(
+                f"  {backend} {table}: {len(frame):,} rows merged in {insert_seconds:.2f} s "
+                f"(10 % newer: {update_seconds:.2f} s)",
+                flush=True,
+            )
+    for merge in results:
+        merge.baseline_rows, merge.baseline_seconds = baseline(target, merge.table, frames[merge.table].head(sample))
+        print(
+            f"  {backend} {merge.table}: to_sql baseline {merge.baseline_rows:,} rows in "
+            f"{merge.baseline_seconds:.2f} s",
+            flush=True,
+        )
+    return results
+
+
+def baseline(target: WarehouseTarget, table: str, sample: pd.DataFrame) -> tuple[int, float]:
+    """``DataFrame.to_sql`` (SQLAlchemy, ``method=None``) into an empty table of the same shape."""
+    import sqlalchemy as sa
+
+    if target.backend == "duckdb":
+        url = f"duckdb:///{target.path}"
+    else:
+        url = "postgresql+psycopg2://" + str(target.dsn).split("://", 1)[1]
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS bench.baseline_{table}"))
+        started = time.perf_counter()
+        sample.to_sql(f"baseline_{table}", engine, schema="bench", if_exists="append", index=False, method=None)
+        return len(sample), time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+# --- memory of a streamed load ------------------------------------------------------------------------
+
+RSS_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from bolsync.orders.load import load_staged_orders
+from bolsync.warehouse.connection import connect_warehouse
+
+def mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+target, retailer, staging = sys.argv[1:4]
+with connect_warehouse(target) as conn:
+    before = mb()
+    started = time.perf_counter()
+    result = load_staged_orders(conn, retailer, Path(staging))
+print(json.dumps({"after_imports_mb": before, "peak_mb": mb(), "seconds": time.perf_counter() - started,
+                  "orders": result.orders.inserted, "items": result.items.inserted}))
+"""
+
+
+def stage_orders(folder: Path, orders: int) -> Path:
+    """Staged NDJSON as an extract leaves it: full orders (2 items each) and the list pages."""
+    folder.mkdir(parents=True, exist_ok=True)
+    placed = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    with (folder / "order_details.ndjson").open("w") as details, (folder / "order_list.ndjson").open("w") as listed:
+        for n in range(orders):
+            order_id = str(3_000_000_000 + n)
+            changed = (placed + timedelta(seconds=n)).isoformat()
+            items = [
+                {
+                    "orderItemId": f"{order_id}{k}",
+                    "cancellationRequest": False,
+                    "fulfilment": {"method": "FBB", "latestDeliveryDate": "2026-11-22", "expiryDate": "2026-11-25"},
+                    "offer": {"offerId": f"8f1183e3-de98-c92f-e053-{n % 5000:012d}", "reference": f"REF{n % 5000}"},
+                    "product": {"ean": f"87{n % 10**11:011d}", "title": f"Product {n % 500}"},
+                    "quantity": 1,
+                    "quantityShipped": 0,
+                    "quantityCancelled": 0,
+                    "unitPrice": 19.99,
+                    "totalPrice": 19.99,
+                    "commission": 2.21,
+                    "latestChangedDateTime": changed,
+                }
+                for k in range(2)
+            ]
+            detail = {
+                "orderId": order_id,
+                "pickUpPoint": False,
+                "orderPlacedDateTime": placed.isoformat(),
+                "shipmentDetails": {"countryCode": "NL"},
+                "orderItems": items,
+            }
+            details.write(json.dumps(detail) + "\n")
+            reduced = [
+                {
+                    "orderItemId": i["orderItemId"],
+                    "ean": i["product"]["ean"],
+                    "fulfilmentMethod": "FBB",
+                    "fulfilmentStatus": "OPEN",
+                    "quantity": 1,
+                    "quantityShipped": 0,
+                    "quantityCancelled": 0,
+                    "cancellationRequest": False,
+                    "latestChangedDateTime": changed,
+                }
+                for i in items
+            ]
+            entry = {"orderId": order_id, "orderPlacedDateTime": detail["orderPlacedDateTime"], "orderItems": reduced}
+            listed.write(json.dumps(entry) + "\n")
+    return folder
+
+
+def measure_rss(backend: str, target: WarehouseTarget, staging: Path, orders: int) -> Rss:
+    paths = [str(REPO), str(REPO / "include"), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    where = str(target.path) if target.backend == "duckdb" else str(target.dsn)
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, where, "9000001", str(staging)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"RSS child failed: {done.stderr[-2000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["orders"] == orders, out
+    return Rss(backend, orders, out["items"], out["after_imports_mb"], out["peak_mb"], out["seconds"])
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def table(report: Report) -> str:
+    lines = [
+        "| backend | table | rows x cols | merge new | rows/s | merge 10% newer | rows/s | to_sql baseline "
+        "| baseline rows/s | ratio | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in report.merges:
+        speed_goal = GOALS[m.backend]
+        ok = m.ratio >= GOALS["ratio"] and m.rows_per_second >= speed_goal
+        lines.append(
+            f"| {m.backend} | {m.table} | {m.rows:,} x {m.columns} | {m.insert_seconds:.2f} s "
+            f"| {m.rows_per_second:,.0f} | {m.update_seconds:.2f} s | {m.update_rows_per_second:,.0f} "
+            f"| {m.baseline_rows:,} rows, {m.baseline_seconds:.2f} s | {m.baseline_rows_per_second:,.0f} "
+            f"| {m.ratio:.1f}x | {'met' if ok else 'MISSED'} (>= {speed_goal:,.0f}/s, >= 10x) |"
+        )
+    if report.rss:
+        lines += ["", "| backend | orders staged | items | RSS after imports | peak RSS | load time |"]
+        lines.append("|---|---|---|---|---|---|")
+        for r in report.rss:
+            lines.append(
+                f"| {r.backend} | {r.orders:,} | {r.items:,} | {r.after_imports_mb:.0f} MB | {r.peak_mb:.0f} MB "
+                f"| {r.seconds:.1f} s |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench")
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--offers", type=int, default=200_000)
+    parser.add_argument("--baseline-rows", type=int, default=50_000)
+    parser.add_argument("--rss-orders", default="25000,100000", help="comma-separated; empty: skip")
+    parser.add_argument("--backends", default="duckdb,postgres")
+    args = parser.parse_args(argv)
+
+    report = Report(
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine={"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    )
+    frames = {"order_items": order_items_frame(args.items), "offers": offers_frame(args.offers)}
+    backends = [b for b in args.backends.split(",") if b]
+    rss_orders = [int(n) for n in args.rss_orders.split(",") if n]
+    with tempfile.TemporaryDirectory(prefix="bolsync-bench-") as tmp:
+        folder = Path(tmp)
+        for backend in backends:
+            try:
+                with backend_target(backend, folder) as target:
+                    report.merges += bench_merges(backend, target, frames, args.baseline_rows)
+            except BaseException as error:  # pytest.skip/fail from postgres_url() when the server is down
+                if not isinstance(error, Exception) and type(error).__name__ not in ("Skipped", "Failed"):
+                    raise
+                report.notes.append(f"{backend}: not measured ({type(error).__name__}: {error})")
+                print(f"  {backend}: not measured: {error}", flush=True)
+        del frames
+        for backend in backends:
+            if any(note.startswith(backend) for note in report.notes):
+                continue
+            for orders in rss_orders:
+                staging = stage_orders(folder / f"staged-{orders}", orders)
+                with backend_target(backend, folder / f"rss-{backend}-{orders}") as target:
+                    if target.path is not None:
+                        target.path.parent.mkdir(parents=True, exist_ok=True)
+                    report.rss.append(measure_rss(backend, target, staging, orders))
+                r = report.rss[-1]
+                print(f"  {backend} load of {orders:,} staged orders: peak RSS {r.peak_mb:.0f} MB", flush=True)
+    if report.rss:
+        report.notes.append(
+            "load_staged_orders reads the whole staged window into memory (list(read_ndjson(...)) then one "
+            "DataFrame per kind): peak RSS grows with the number of orders; it is not a streamed load."
+        )
+    text = table(report)
+    print()
+    print(text)
+    for note in report.notes:
+        print(f"note: {note}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **asdict(report),
+        "goals": GOALS,
+        "merges": [
+            {
+                **asdict(m),
+                "rows_per_second": m.rows_per_second,
+                "update_rows_per_second": m.update_rows_per_second,
+                "baseline_rows_per_second": m.baseline_rows_per_second,
+                "ratio": m.ratio,
+            }
+            for m in report.merges
+        ],
+        "table": text,
+    }
+    (args.out / "landing.json").write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out / 'landing.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
