@@ -167,6 +167,18 @@ def test_world_change_then_rerun(exported, warehouse) -> None:
     assert snapshot == [(0,)]  # the day's snapshot was replaced by the rerun
 
 
+def test_a_new_column_and_a_shuffled_layout_are_read_by_header(exported, warehouse) -> None:
+    exported.fault(kind="csv_columns", extra=["brandNewColumn"], position=2, order="shuffled")
+    try:
+        assert run_offers(_now_run()) == "success"
+        for conn_id in ACCOUNTS:
+            assert_matches_truth(warehouse, exported, conn_id)
+        extras = query(warehouse, "SELECT DISTINCT CAST(extra AS VARCHAR) FROM bol.offers WHERE NOT deleted")
+        assert extras == [('{"brandNewColumn":"extra"}',)]
+    finally:
+        exported.clear_faults()
+
+
 def test_v11_incremental_and_full_sweep_flags_deletions(exported, warehouse) -> None:
     os.environ["AIRFLOW_VAR_BOLSYNC_OFFERS_SOURCE"] = "v11"
     try:
