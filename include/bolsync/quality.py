@@ -268,7 +268,12 @@ def freshness_hours(raw: str | None) -> float:
     except (TypeError, ValueError):
         hours = -1.0
     if not hours > 0:
-        log.error("Variable %s must be a positive number of hours, got %r; using %s.", FRESHNESS_VARIABLE, raw, 48)
+        log.error(
+            "Variable %s must be a positive number of hours, got %r; using %s.",
+            FRESHNESS_VARIABLE,
+            raw,
+            DEFAULT_FRESHNESS_HOURS,
+        )
         return DEFAULT_FRESHNESS_HOURS
     return hours
 

@@ -190,3 +190,32 @@ def test_many_keys_are_checked_in_chunks(conn, monkeypatch) -> None:
         _item(conn, f"I{n}", f"O{n}")
     staged = _keys({f"O{n}" for n in range(30)}, {f"I{n}": f"O{n}" for n in range(30)})
     assert _check(conn, staged) is None
+
+
+def test_a_failed_check_is_recorded_in_sync_runs_and_alerts_at_once(tmp_path, monkeypatch) -> None:
+    """QualityCheckFailed is not retried: audited() records the failed try and sends the final alert."""
+    from types import SimpleNamespace
+
+    from bolsync import audit as audit_module
+
+    sent = []
+    monkeypatch.setattr(audit_module.alerts, "send", lambda alert, context: sent.append(alert))
+    ti = SimpleNamespace(
+        dag_id="bol_orders_hourly", run_id="r1", task_id="sync_account.load", map_index=0, try_number=1, max_tries=3
+    )
+    database = tmp_path / "warehouse.duckdb"
+    failure = quality.CheckFailure("orders_loaded", "staged order_id not in bol.orders after the load", ["O2"], 1)
+    with (
+        pytest.raises(QualityCheckFailed),
+        audit_module.audited({"ti": ti}, database, {"conn_id": "bol_shop", "retailer_id": R}, None),  # type: ignore[arg-type]
+    ):
+        quality.enforce([failure], "bol_shop", R)
+    [alert] = sent
+    assert "orders_loaded" in alert.body
+    with duckdb.connect(str(database)) as db:
+        [(status, error)] = db.execute("SELECT status, error FROM bol.sync_runs").fetchall()
+    assert status == "failed"
+    assert error.startswith(
+        "QualityCheckFailed: Data-quality check(s) failed for account 'bol_shop' (retailer 1000001)"
+    )
+    assert "orders_loaded: staged order_id not in bol.orders after the load (1): O2" in error
