@@ -25,6 +25,7 @@ from bolsync.orders.staging import (
     staging_dir,
     staging_root,
 )
+from bolsync.personal.tasks import personal_secret_for, store_personal_data
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, warehouse_target
 from bolsync.warehouse.order_store import known_order_ids
 from bolsync.windows import SyncWindow
@@ -105,7 +106,15 @@ def extract(conn_id: str) -> dict[str, Any]:
     # Each try stages into a folder of its own below the run's (a zombie and its retry never share files);
     # full orders staged by an earlier try of the run are reused from the sibling folders.
     with audited(context, database, audit, hook), new_attempt(staging, context["ti"].try_number) as attempt:
-        result = extract_orders(hook, window, datetime.now(UTC), attempt, known, sibling_attempts(attempt))
+        result = extract_orders(
+            hook,
+            window,
+            datetime.now(UTC),
+            attempt,
+            known,
+            sibling_attempts(attempt),
+            personal_secret=personal_secret_for(conn_id),
+        )
         audit.update(_extract_audit(result))
     return {
         **asdict(result),
@@ -138,6 +147,10 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
             items_updated=result.items.updated,
         )
         audit["error"] = _check_load(context, conn, extracted, staging, result)
+        # Opted-in accounts only: customer data goes to the separate personal store (and is purged nightly).
+        store_personal_data(
+            extracted["conn_id"], extracted["retailer_id"], staging, database.staging_anchor, context["dag"].dag_id
+        )
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
     return {

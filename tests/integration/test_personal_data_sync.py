@@ -1,0 +1,90 @@
+"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart, purged on time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
+from bolsync.personal.store import TABLE, personal_store_path
+from tests.support.airflow_env import bol_connection, query, run_dag, warehouse_connection
+
+OPTED_IN = ("pii_shop_in", AccountConfig("pii-client-in", "pii-secret-in", "5000001"))
+DEFAULT = ("pii_shop_out", AccountConfig("pii-client-out", "pii-secret-out", "5000002"))
+FAST = {
+    "rate_limit_per_second": 200,
+    "endpoint_rate_limits": {"GET /retailer/orders": [400, 60], "GET /retailer/orders/{id}": [400, 1]},
+}
+
+
+@pytest.fixture(scope="module")
+def synced(airflow_db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    handle = start_emulator(
+        EmulatorConfig(seed=9, accounts=[OPTED_IN[1], DEFAULT[1]], orders_per_day=10, history_days=4, rate_scale=20.0)
+    )
+    bol_connection(
+        OPTED_IN[0],
+        handle.base_url,
+        OPTED_IN[1].client_id,
+        OPTED_IN[1].client_secret,
+        personal_data={"store": True, "retention_days": 2},
+        **FAST,
+    )
+    bol_connection(DEFAULT[0], handle.base_url, DEFAULT[1].client_id, DEFAULT[1].client_secret, **FAST)
+    warehouse = tmp_path_factory.mktemp("pii") / "warehouse.duckdb"
+    warehouse_connection(warehouse)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    for days_back in (3, 2, 1):
+        # bol_orders_daily purges after loading: the oldest day's contact details are due by then.
+        assert run_dag("bol_orders_daily", today - timedelta(days=days_back - 1), [OPTED_IN[0], DEFAULT[0]]) == (
+            "success"
+        )
+    yield warehouse
+    handle.stop()
+
+
+def personal_rows(warehouse: Path) -> list[tuple]:
+    conn = duckdb.connect(str(personal_store_path(warehouse)), read_only=True)
+    try:
+        return conn.execute(
+            f"SELECT retailer_id, order_id, shipment_surname, email_address, email_pseudonym, billing_surname, "
+            f"order_placed_at, contact_purged_at FROM {TABLE}"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def test_only_the_opted_in_account_has_personal_rows(synced: Path) -> None:
+    rows = personal_rows(synced)
+    assert rows
+    assert {row[0] for row in rows} == {OPTED_IN[1].retailer_id}
+    loaded = query(synced, "SELECT count(*) FROM bol.orders WHERE retailer_id = ?", [OPTED_IN[1].retailer_id])
+    assert len(rows) == loaded[0][0]  # one personal row per stored order of the account
+    assert all(row[4] and len(row[4]) == 64 for row in rows)  # every order has a pseudonymised e-mail
+
+
+def test_the_warehouse_file_holds_no_personal_data(synced: Path) -> None:
+    surnames = {row[5] for row in personal_rows(synced) if row[5]}
+    columns = query(synced, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema='bol'")
+    assert not any("surname" in column or "email" in column for _, column in columns)
+    dump = " ".join(
+        str(value)
+        for value in query(synced, "SELECT * FROM bol.orders") + query(synced, "SELECT * FROM bol.order_items")
+    )
+    assert not any(surname in dump for surname in surnames)
+
+
+def test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data(synced: Path) -> None:
+    rows = personal_rows(synced)
+    cutoff = datetime.now(UTC) - timedelta(days=2)
+    old = [row for row in rows if row[6] < cutoff]
+    recent = [row for row in rows if row[6] >= cutoff]
+    assert old
+    assert recent
+    assert all(row[7] is not None and row[2] is None and row[3] is None for row in old)  # contact purged
+    assert all(row[5] for row in old)  # billing name kept for the fiscal retention
+    assert all(row[7] is None and row[2] for row in recent)
