@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,6 +266,5 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
         )
     log.info("Offer data-quality check passed: %d offers, keys unique and not null.", loaded["source_rows"])
     remove(Path(loaded["staging_file"]).parent)
-    return {k: loaded[k] for k in ("conn_id", "retailer_id", "source", "full", "source_rows") if k in loaded} | {
-        "result": json.dumps({k: loaded.get(k) for k in ("offers_inserted", "offers_updated", "offers_deleted")})
-    }
+    summary = ("conn_id", "retailer_id", "source", "full", "source_rows", "offers_inserted", "offers_updated")
+    return {k: loaded.get(k) for k in (*summary, "offers_deleted", "snapshots")}
