@@ -1,4 +1,4 @@
-"""Offer upserts into a real DuckDB warehouse: idempotent, deletions, snapshots, sync state, quality check."""
+"""Offer upserts on both engines (DuckDB and PostgreSQL): idempotent, deletions, snapshots, sync state, quality."""
 
 from __future__ import annotations
 
@@ -43,15 +43,13 @@ def _load(conn, text: str, *, seen_at: datetime = SEEN, day: date = DAY, full: b
 
 
 def _all(conn) -> list[tuple]:
-    return [
-        conn.execute(f"SELECT * FROM bol.{table} ORDER BY ALL").fetchall()
-        for table in ("offers", "offer_snapshots", "offer_sync_state")
-    ]
+    order = {"offers": "1, 2", "offer_snapshots": "1, 2, 3", "offer_sync_state": "1"}
+    return [conn.execute(f"SELECT * FROM bol.{table} ORDER BY {keys}").fetchall() for table, keys in order.items()]
 
 
 @pytest.fixture
-def conn(tmp_path):
-    with connect_warehouse(tmp_path / "w.duckdb") as connection:
+def conn(warehouse):
+    with connect_warehouse(warehouse) as connection:
         yield connection
 
 
