@@ -1,10 +1,7 @@
-"""The offers slice's only contact with the warehouse layer, so it works with the DuckDB-only API and with
-the generalised one (``bolsync.warehouse.connection``: DuckDB or PostgreSQL) while that lands."""
+"""The offers slice's few points of contact with the warehouse layer (DuckDB or PostgreSQL)."""
 
 from __future__ import annotations
 
-import importlib
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,34 +9,19 @@ from typing import Any
 
 import pandas as pd
 
-_names = itertools.count(1)
+from bolsync.warehouse.connection import connect_warehouse
+from bolsync.warehouse.connection import warehouse_target as warehouse_location
 
-try:
-    _module: Any = importlib.import_module("bolsync.warehouse.connection")
-    connect_warehouse: Any = _module.connect_warehouse
-    warehouse_location: Any = _module.warehouse_target
-except ModuleNotFoundError:  # the DuckDB-only layer
-    _module = importlib.import_module("bolsync.warehouse.duckdb_connection")
-    connect_warehouse = _module.connect_warehouse
-    warehouse_location = _module.warehouse_path
+__all__ = ["connect_warehouse", "staged", "staging_anchor", "warehouse_location"]
 
 
 def staging_anchor(location: Any) -> Path:
     """The file beside which staged files go: the DuckDB file (or the default one for PostgreSQL)."""
-    anchor = getattr(location, "staging_anchor", location)
-    return Path(anchor)
+    return Path(getattr(location, "staging_anchor", location))
 
 
 @contextmanager
 def staged(conn: Any, frame: pd.DataFrame, like: str) -> Iterator[str]:
-    """``frame`` as a relation SQL can join (typed like table ``like`` where the engine needs it)."""
-    if hasattr(conn, "staged"):
-        with conn.staged(frame, like) as name:
-            yield name
-        return
-    name = f"incoming_offers_{next(_names)}"
-    conn.register(name, frame)
-    try:
+    """``frame`` as a relation SQL can join (a DuckDB view, or a PostgreSQL TEMP table typed like ``like``)."""
+    with conn.staged(frame, like) as name:
         yield name
-    finally:
-        conn.unregister(name)
