@@ -5,8 +5,8 @@ The URIs are logical (``bolsync://warehouse/bol/<table>``): the same on DuckDB a
 engine is chosen at run time by the ``bol_warehouse`` connection while outlets are fixed when the DAG is
 parsed. Every event of a load carries row counts of its account in ``extra`` (see :func:`load_event_extras`).
 
-Offers: ``bol.offers`` / ``bol.offer_snapshots`` go here too (``OFFERS``, ``OFFER_SNAPSHOTS``), declared
-as outlets of the offers load task in the same way.
+Offers: ``bol.offers`` / ``bol.offer_snapshots`` (``OFFERS``, ``OFFER_SNAPSHOTS``) are outlets of the
+offers load task, with the account's offer and snapshot counts in ``extra``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,31 @@ ORDER_ITEMS = table_asset("bol.order_items")
 SYNC_RUNS = table_asset("bol.sync_runs")
 #: Outlets of the orders load task.
 ORDERS_LOAD_OUTLETS = [ORDERS, ORDER_ITEMS, SYNC_RUNS]
+OFFERS = table_asset("bol.offers")
+OFFER_SNAPSHOTS = table_asset("bol.offer_snapshots")
+#: Outlets of the offers load task.
+OFFERS_LOAD_OUTLETS = [OFFERS, OFFER_SNAPSHOTS]
+
+
+def offers_event_extras(
+    conn: Any, *, conn_id: str, retailer_id: str, run_id: str, counts: dict[str, Any]
+) -> dict[Asset, dict[str, Any]]:
+    """The ``extra`` of each offers outlet event; ``conn`` None (a run that changed nothing) gives no row counts."""
+    base = {"conn_id": conn_id, "retailer_id": retailer_id, "run_id": run_id, **counts}
+    if conn is None:
+        return {OFFERS: base, OFFER_SNAPSHOTS: base}
+
+    def scalar(sql: str) -> int:
+        return int(conn.execute(sql, [retailer_id]).fetchall()[0][0])
+
+    return {
+        OFFERS: {
+            **base,
+            "rows": scalar("SELECT count(*) FROM bol.offers WHERE retailer_id = ?"),
+            "deleted_rows": scalar("SELECT count(*) FROM bol.offers WHERE retailer_id = ? AND deleted"),
+        },
+        OFFER_SNAPSHOTS: {**base, "rows": scalar("SELECT count(*) FROM bol.offer_snapshots WHERE retailer_id = ?")},
+    }
 
 
 def load_event_extras(

@@ -212,3 +212,26 @@ def test_past_day_rerun_changes_nothing(exported, warehouse, caplog) -> None:
     assert all_rows(warehouse) == before
     assert query(warehouse, loads) == audit_before  # only the auth check ran and recorded itself
     assert exported.stats()["requests"].get("POST /retailer/offers/export", {}) == calls_before
+
+
+def test_the_load_emits_asset_events_with_row_counts(exported, warehouse) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.execute(
+            select(AssetModel.name, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_dag_id == "bol_offers_daily")
+            .order_by(AssetEvent.id)
+        ).all()
+    for conn_id in ACCOUNTS:
+        retailer_id = ACCOUNT_CONFIGS[conn_id].retailer_id
+        mine = [(name, extra) for name, extra in events if (extra or {}).get("conn_id") == conn_id]
+        offers = [extra for name, extra in mine if name == "bol.offers" and "rows" in extra]
+        assert offers, mine
+        [(rows,)] = query(warehouse, "SELECT count(*) FROM bol.offers WHERE retailer_id = ?", [retailer_id])
+        assert offers[-1]["rows"] == rows > 0
+        assert offers[0]["inserted"] == offers[0]["rows"]  # the module's first export inserted every offer
+        assert {name for name, _ in mine} == {"bol.offers", "bol.offer_snapshots"}

@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from bolsync import assets
 from bolsync.audit import audited
 from bolsync.offers import extract as ex
 from bolsync.offers.store import (
@@ -192,13 +193,26 @@ def read_staged(extracted: dict[str, Any]) -> OfferRows:
     return parse_v11_offers(read_ndjson(path))
 
 
-@task(task_id="load", pool=WAREHOUSE_POOL, map_index_template="{{ account_label }}")
+@task(
+    task_id="load",
+    pool=WAREHOUSE_POOL,
+    map_index_template="{{ account_label }}",
+    outlets=assets.OFFERS_LOAD_OUTLETS,
+)
 def load_offers(extracted: dict[str, Any]) -> dict[str, Any]:
     """Upsert one account's staged offers, flag deletions (full sources), write the day's snapshot."""
     context = get_current_context()
     context["account_label"] = extracted["conn_id"]  # type: ignore[typeddict-unknown-key]
     if extracted.get("skipped"):
         log.warning("Nothing to load: %s", extracted["skipped"])
+        extras = assets.offers_event_extras(
+            None,
+            conn_id=extracted["conn_id"],
+            retailer_id=str(extracted.get("retailer_id")),
+            run_id=context["run_id"],
+            counts={"skipped": str(extracted["skipped"])[:200]},
+        )
+        assets.emit(context, extras)
         return extracted
     start, end = (datetime.fromisoformat(v) for v in extracted["window"])
     seen_at = datetime.fromisoformat(extracted["seen_at"])
@@ -227,6 +241,11 @@ def load_offers(extracted: dict[str, Any]) -> dict[str, Any]:
             except Exception:
                 conn.execute("ROLLBACK")
                 raise
+            changes = {"inserted": counts.inserted, "updated": counts.updated, "flagged_deleted": counts.deleted}
+            extras = assets.offers_event_extras(
+                conn, conn_id=extracted["conn_id"], retailer_id=retailer_id, run_id=context["run_id"], counts=changes
+            )
+            assets.emit(context, extras)
         audit.update(offers_inserted=counts.inserted, offers_updated=counts.updated, offers_deleted=counts.deleted)
     log.info(
         "Offers of retailer %s (%s%s): +%d new, %d changed, %d flagged deleted; snapshot %s has %d offers.",
