@@ -18,6 +18,16 @@ DEFAULT_ARGS = {
 }
 
 
+def accounts_param() -> Param:
+    """The ``accounts`` run parameter every bolsync DAG takes."""
+    return Param(
+        None,
+        type=["null", "array"],
+        items={"type": "string"},
+        description="bol_retailer connection ids to sync; empty = Variable bolsync_accounts or the default.",
+    )
+
+
 def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None, tags: list[str]) -> DAG:
     """A DAG syncing every account's order changes in each [start, end) data interval."""
     with DAG(
@@ -30,12 +40,7 @@ def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
         doc_md=doc_md,
         tags=["bol", "orders", *tags],
         params={
-            "accounts": Param(
-                None,
-                type=["null", "array"],
-                items={"type": "string"},
-                description="bol_retailer connection ids to sync; empty = Variable bolsync_accounts or the default.",
-            )
+            "accounts": accounts_param(),
         },
     ) as dag:
         sync_account.expand(conn_id=list_accounts())

@@ -15,6 +15,7 @@ import requests
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
 from tests.support.airflow_env import bol_connection
 from tests.support.services import postgres_url, redis_url
+from tests.support.windows import max_in_window
 
 ACCOUNT = AccountConfig("mp-client", "mp-secret", "4000001")
 PROCESSES = 4
@@ -59,16 +60,6 @@ def _sync_orders(conn_id: str, order_ids: list[str], go: Any, results: multiproc
     for done in range(REQUESTS_EACH):
         hook.get_order(order_ids[done % len(order_ids)])
     results.put((os.getpid(), time.time() - started, hook.metrics.as_dict()))
-
-
-def max_in_window(stamps: list[float], window: float = 1.0) -> int:
-    stamps = sorted(stamps)
-    best, left = 0, 0
-    for right, stamp in enumerate(stamps):
-        while stamp - stamps[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis", "postgres"])

@@ -7,7 +7,7 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task_group
 
 from bolsync.airflow_tasks import check_auth, list_accounts
-from bolsync.dag_factory import DEFAULT_ARGS
+from bolsync.dag_factory import DEFAULT_ARGS, accounts_param
 from bolsync.offers.tasks import API_POOL, OffersExtractOperator, check_quality, load_offers
 
 
@@ -23,12 +23,7 @@ def offers_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
         doc_md=doc_md,
         tags=["bol", "offers"],
         params={
-            "accounts": Param(
-                None,
-                type=["null", "array"],
-                items={"type": "string"},
-                description="bol_retailer connection ids to sync; empty = Variable bolsync_accounts or the default.",
-            ),
+            "accounts": accounts_param(),
             "source": Param(
                 None,
                 type=["null", "string"],

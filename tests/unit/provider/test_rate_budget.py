@@ -15,6 +15,7 @@ from bolsync_provider.rate_budget import WINDOW_SAFETY_FRACTION, SharedRateBudge
 from bolsync_provider.settings import BolConnectionSettings
 from bolsync_provider.shared_state import SharedState, leased, open_shared_state
 from tests.support.services import postgres_url, redis_url
+from tests.support.windows import max_in_window
 
 BACKENDS = ["memory", "sqlite", "postgres", "redis"]
 
@@ -31,16 +32,6 @@ def backend_url(name: str, tmp_path: Path) -> str:
 @pytest.fixture(params=BACKENDS)
 def state(request: pytest.FixtureRequest, tmp_path: Path) -> SharedState:
     return open_shared_state(backend_url(request.param, tmp_path))
-
-
-def max_in_window(stamps: list[float], window: float = 1.0) -> int:
-    stamps = sorted(stamps)
-    best, left = 0, 0
-    for right, stamp in enumerate(stamps):
-        while stamp - stamps[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 def budget(state: SharedState, per_second: float = 5, endpoints: dict | None = None) -> SharedRateBudget:
