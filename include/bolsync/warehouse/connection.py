@@ -12,18 +12,18 @@ session runs in UTC; concurrency is PostgreSQL's own (row locks, ``ON CONFLICT``
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
-import tempfile
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
+from bolsync.warehouse.base import Warehouse
+from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
+from bolsync.warehouse.postgres_warehouse import PostgresWarehouse
+
+__all__ = ["DuckDBWarehouse", "PostgresWarehouse", "Warehouse", "WarehouseTarget", "as_target", "connect_warehouse"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ POSTGRES_EXTRAS = (
     "options",
     "target_session_attrs",
 )
-COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,216 +114,6 @@ def _postgres_dsn(conn: Any) -> str:
         **{k: extra[k] for k in POSTGRES_EXTRAS if extra.get(k) not in (None, "")},
     }
     return make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
-
-
-class Warehouse(ABC):
-    """One open, migrated warehouse connection (see the module docstring)."""
-
-    backend: str
-    raw: Any
-    _names = itertools.count(1)
-
-    @abstractmethod
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        """Run one statement (``?`` placeholders); the result has ``fetchone``/``fetchall``."""
-
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.execute(sql, params).fetchall()]
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction: committed on success, rolled back on any error."""
-        self.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.execute("ROLLBACK")
-            raise
-        self.execute("COMMIT")
-
-    @abstractmethod
-    def staged(self, frame: pd.DataFrame, like: str) -> Any:
-        """Context manager: ``frame`` as a relation named by the yielded string, typed like table ``like``."""
-
-    @contextmanager
-    def migration_lock(self) -> Iterator[None]:
-        """Held while migrations run (DuckDB: the file lock already is)."""
-        yield
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def merge(
-        self,
-        table: str,
-        frame: pd.DataFrame,
-        key: Sequence[str],
-        *,
-        version: str | None = None,
-        inserted_only: dict[str, str] | None = None,
-    ) -> tuple[int, int]:
-        """Upsert ``frame`` into ``table`` on ``key``; return (inserted, updated).
-
-        Existing rows are updated only when a column differs and, with ``version``, only by rows at least as
-        new (``frame.version >= table.version``: older data never overwrites newer). ``inserted_only`` maps
-        extra columns to SQL set on insert only, e.g. ``{"first_synced_at": "now()"}``.
-        """
-        if frame.empty:
-            return 0, 0
-        columns = list(frame.columns)
-        values = [c for c in columns if c not in key]
-        extra = inserted_only or {}
-        guard = f"excluded.{version} >= t.{version}" if version else "TRUE"
-        changed = " OR ".join(f"t.{c} IS DISTINCT FROM excluded.{c}" for c in values) or "FALSE"
-        with self.staged(frame, table) as incoming:
-            insert = (
-                f"INSERT INTO {table} AS t ({', '.join([*columns, *extra])}) "
-                f"SELECT {', '.join([*columns, *extra.values()])} FROM {incoming} "
-                + self._merge_order(key)
-                + f" ON CONFLICT ({', '.join(key)}) DO "
-                + (
-                    f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in values)} WHERE ({guard}) AND ({changed})"
-                    if values
-                    else "NOTHING"
-                )
-            )
-            return self._merge_counted(insert, incoming, table, key, guard, changed)
-
-    def _merge_order(self, key: Sequence[str]) -> str:
-        return ""
-
-    @abstractmethod
-    def _merge_counted(
-        self, insert: str, incoming: str, table: str, key: Sequence[str], guard: str, changed: str
-    ) -> tuple[int, int]: ...
-
-
-class DuckDBWarehouse(Warehouse):
-    backend = "duckdb"
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-
-    def __getattr__(self, name: str) -> Any:
-        # Everything else of DuckDB's connection (register, sql, ...) for DuckDB-only code.
-        return getattr(self.raw, name)
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        return self.raw.execute(sql, list(params) if params is not None else None)
-
-    @contextmanager
-    def staged(self, frame: pd.DataFrame, like: str) -> Iterator[str]:
-        name = f"incoming_{next(self._names)}"
-        self.raw.register(name, frame)
-        try:
-            yield name
-        finally:
-            self.raw.unregister(name)
-
-    def _merge_counted(
-        self, insert: str, incoming: str, table: str, key: Sequence[str], guard: str, changed: str
-    ) -> tuple[int, int]:
-        on = " AND ".join(f"t.{k} = excluded.{k}" for k in key)
-        inserted, updated = self.execute(
-            f"""SELECT count(*) FILTER (WHERE t.{key[0]} IS NULL),
-                       count(*) FILTER (WHERE t.{key[0]} IS NOT NULL AND ({guard}) AND ({changed}))
-                FROM {incoming} AS excluded LEFT JOIN {table} AS t ON {on}"""
-        ).fetchone() or (0, 0)
-        self.execute(insert)
-        return int(inserted), int(updated)
-
-
-class PostgresWarehouse(Warehouse):
-    backend = "postgres"
-    MIGRATION_LOCK = 0x626F6C73796E63  # "bolsync"
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        if params is None:
-            return self.raw.execute(sql)
-        return self.raw.execute(_pyformat(sql), list(params))
-
-    @contextmanager
-    def migration_lock(self) -> Iterator[None]:
-        self.execute("SELECT pg_advisory_lock(?)", [self.MIGRATION_LOCK])
-        try:
-            yield
-        finally:
-            self.execute("SELECT pg_advisory_unlock(?)", [self.MIGRATION_LOCK])
-
-    @contextmanager
-    def staged(self, frame: pd.DataFrame, like: str) -> Iterator[str]:
-        """``COPY`` the frame (encoded to CSV by an in-memory DuckDB) into a TEMP table typed like ``like``."""
-        from psycopg.pq import TransactionStatus
-
-        name = f"incoming_{next(self._names)}"
-        columns = ", ".join(frame.columns)
-        self.execute(f"CREATE TEMP TABLE {name} AS SELECT {columns} FROM {like} WITH NO DATA")
-        try:
-            sql = f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)"
-            with _csv_file(frame) as path, open(path, "rb") as source, self.raw.cursor().copy(sql) as copy:
-                while chunk := source.read(COPY_CHUNK):
-                    copy.write(chunk)
-            yield name
-        finally:
-            if self.raw.info.transaction_status != TransactionStatus.INERROR:
-                self.execute(f"DROP TABLE IF EXISTS {name}")
-
-    def _merge_order(self, key: Sequence[str]) -> str:
-        # Rows locked in key order: two concurrent merges of overlapping keys cannot deadlock.
-        return f"ORDER BY {', '.join(key)}"
-
-    def _merge_counted(
-        self, insert: str, incoming: str, table: str, key: Sequence[str], guard: str, changed: str
-    ) -> tuple[int, int]:
-        row = self.execute(
-            f"WITH merged AS ({insert} RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
-        ).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
-def _pyformat(sql: str) -> str:
-    """``?`` placeholders (outside quotes) to psycopg's ``%s``; literal ``%`` doubled."""
-    out, quote = [], ""
-    for char in sql:
-        if quote:
-            out.append("%%" if char == "%" else char)
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-            out.append(char)
-        elif char == "?":
-            out.append("%s")
-        else:
-            out.append("%%" if char == "%" else char)
-    return "".join(out)
-
-
-@contextmanager
-def _csv_file(frame: pd.DataFrame) -> Iterator[str]:
-    """The frame as headerless CSV (NULL = empty, '' = ""), UTC timestamps; DuckDB writes it in parallel."""
-    import duckdb
-
-    handle, path = tempfile.mkstemp(prefix="bolsync-copy-", suffix=".csv")
-    os.close(handle)
-    encoder = duckdb.connect()
-    try:
-        encoder.execute("SET TimeZone = 'UTC'")
-        encoder.register("frame", frame)
-        encoder.execute(f"COPY (SELECT * FROM frame) TO '{path}' (FORMAT CSV, HEADER false)")
-        encoder.close()
-        yield path
-    finally:
-        encoder.close()
-        os.unlink(path)
 
 
 @contextmanager

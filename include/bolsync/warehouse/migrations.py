@@ -41,7 +41,8 @@ def migration_files(backend: str = "duckdb") -> list[tuple[int, str, str]]:
 def migrate(conn: Any) -> list[str]:
     """Apply pending migrations on the caller's connection (a ``Warehouse``, or a raw DuckDB connection);
     return the names applied."""
-    from bolsync.warehouse.connection import DuckDBWarehouse, Warehouse
+    from bolsync.warehouse.base import Warehouse
+    from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
 
     warehouse = conn if isinstance(conn, Warehouse) else DuckDBWarehouse(conn)
     with warehouse.migration_lock():
