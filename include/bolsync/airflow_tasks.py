@@ -147,10 +147,8 @@ def load(extracted: dict[str, Any]) -> dict[str, Any]:
             items_updated=result.items.updated,
         )
         audit["error"] = _check_load(context, conn, extracted, staging, result)
-        # Opted-in accounts only: customer data goes to the separate personal store (and is purged nightly).
-        store_personal_data(
-            extracted["conn_id"], extracted["retailer_id"], staging, database.staging_anchor, context["dag"].dag_id
-        )
+        # Opted-in accounts only: customer data goes to the personal store (own file / schema; purged nightly).
+        store_personal_data(extracted["conn_id"], extracted["retailer_id"], staging, database, context["dag"].dag_id)
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
     return {

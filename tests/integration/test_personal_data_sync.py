@@ -1,16 +1,20 @@
-"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart, purged on time."""
+"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart, purged on time.
+
+On DuckDB here; ``test_personal_data_sync_postgres`` runs the same tests with a PostgreSQL warehouse.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
+from bolsync.personal.settings import PersonalStoreSettings
 from bolsync.personal.store import TABLE, personal_store_path
+from bolsync.warehouse.connection import WarehouseTarget, as_target
 from tests.support.airflow_env import bol_connection, query, run_dag, warehouse_connection
 
 OPTED_IN = ("pii_shop_in", AccountConfig("pii-client-in", "pii-secret-in", "5000001"))
@@ -22,7 +26,15 @@ FAST = {
 
 
 @pytest.fixture(scope="module")
-def synced(airflow_db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def personal_warehouse(tmp_path_factory: pytest.TempPathFactory) -> WarehouseTarget:
+    """The warehouse under test (``bol_warehouse`` set to it)."""
+    target = as_target(tmp_path_factory.mktemp("pii") / "warehouse.duckdb")
+    warehouse_connection(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def synced(airflow_db, personal_warehouse: WarehouseTarget) -> Iterator[WarehouseTarget]:
     handle = start_emulator(
         EmulatorConfig(seed=9, accounts=[OPTED_IN[1], DEFAULT[1]], orders_per_day=10, history_days=4, rate_scale=20.0)
     )
@@ -35,30 +47,33 @@ def synced(airflow_db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
         **FAST,
     )
     bol_connection(DEFAULT[0], handle.base_url, DEFAULT[1].client_id, DEFAULT[1].client_secret, **FAST)
-    warehouse = tmp_path_factory.mktemp("pii") / "warehouse.duckdb"
-    warehouse_connection(warehouse)
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     for days_back in (3, 2, 1):
         # bol_orders_daily purges after loading: the oldest day's contact details are due by then.
         assert run_dag("bol_orders_daily", today - timedelta(days=days_back - 1), [OPTED_IN[0], DEFAULT[0]]) == (
             "success"
         )
-    yield warehouse
+    yield personal_warehouse
     handle.stop()
 
 
-def personal_rows(warehouse: Path) -> list[tuple]:
-    conn = duckdb.connect(str(personal_store_path(warehouse)), read_only=True)
+def personal_rows(warehouse: WarehouseTarget) -> list[tuple]:
+    """The personal rows, read as the test's superuser / from the DuckDB file (not through the store)."""
+    columns = (
+        "retailer_id, order_id, shipment_surname, email_address, email_pseudonym, billing_surname, order_placed_at, "
+        "contact_purged_at"
+    )
+    if warehouse.backend == "postgres":
+        return query(warehouse, f"SELECT {columns} FROM {PersonalStoreSettings().table}")
+    assert warehouse.path is not None
+    conn = duckdb.connect(str(personal_store_path(warehouse.path)), read_only=True)
     try:
-        return conn.execute(
-            f"SELECT retailer_id, order_id, shipment_surname, email_address, email_pseudonym, billing_surname, "
-            f"order_placed_at, contact_purged_at FROM {TABLE}"
-        ).fetchall()
+        return conn.execute(f"SELECT {columns} FROM {TABLE}").fetchall()
     finally:
         conn.close()
 
 
-def test_only_the_opted_in_account_has_personal_rows(synced: Path) -> None:
+def test_only_the_opted_in_account_has_personal_rows(synced: WarehouseTarget) -> None:
     rows = personal_rows(synced)
     assert rows
     assert {row[0] for row in rows} == {OPTED_IN[1].retailer_id}
@@ -67,18 +82,23 @@ def test_only_the_opted_in_account_has_personal_rows(synced: Path) -> None:
     assert all(row[4] and len(row[4]) == 64 for row in rows)  # every order has a pseudonymised e-mail
 
 
-def test_the_warehouse_file_holds_no_personal_data(synced: Path) -> None:
-    surnames = {row[5] for row in personal_rows(synced) if row[5]}
+def test_the_warehouse_tables_hold_no_personal_data(synced: WarehouseTarget) -> None:
+    personal = personal_rows(synced)
+    surnames = {row[5] for row in personal if row[5]}
+    assert surnames
     columns = query(synced, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema='bol'")
     assert not any("surname" in column or "email" in column for _, column in columns)
     dump = " ".join(
         str(value)
-        for value in query(synced, "SELECT * FROM bol.orders") + query(synced, "SELECT * FROM bol.order_items")
+        for table in sorted({t for t, _ in columns})
+        for row in query(synced, f"SELECT * FROM bol.{table}")
+        for value in row
     )
     assert not any(surname in dump for surname in surnames)
+    assert not any(row[4] in dump for row in personal)  # not even the pseudonyms
 
 
-def test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data(synced: Path) -> None:
+def test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data(synced: WarehouseTarget) -> None:
     rows = personal_rows(synced)
     cutoff = datetime.now(UTC) - timedelta(days=2)
     old = [row for row in rows if row[6] < cutoff]

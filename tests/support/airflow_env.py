@@ -37,8 +37,9 @@ def bol_connection(conn_id: str, base_url: str, client_id: str, secret: str, **e
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(payload)
 
 
-def warehouse_connection(where: Path | str | WarehouseTarget) -> None:
-    """``bol_warehouse`` as the README documents it: a DuckDB file, or a PostgreSQL server (URI given)."""
+def warehouse_connection(where: Path | str | WarehouseTarget, **extra: Any) -> None:
+    """``bol_warehouse`` as the README documents it: a DuckDB file, or a PostgreSQL server (URI given), with
+    optional extras (e.g. ``personal_data_reader_role``)."""
     target = as_target(where)
     if target.backend == "duckdb":
         payload: dict[str, Any] = {"conn_type": "duckdb", "host": str(target.path)}
@@ -54,6 +55,8 @@ def warehouse_connection(where: Path | str | WarehouseTarget) -> None:
             "password": url.password,
             "schema": url.path.lstrip("/"),
         }
+    if extra:
+        payload["extra"] = extra
     os.environ["AIRFLOW_CONN_BOL_WAREHOUSE"] = json.dumps(payload)
 
 

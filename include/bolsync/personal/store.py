@@ -1,7 +1,11 @@
-"""The personal store: its own DuckDB file beside the warehouse, never the warehouse tables.
+"""The personal store, never the warehouse's ``bol`` tables: table ``order_customers`` where the warehouse is.
 
-Rows are upserted by the orders load of opted-in accounts; :func:`purge` (the nightly run) clears
-contact details after the account's retention period and deletes rows after the fiscal retention.
+DuckDB: its own file beside the warehouse (``warehouse.personal.duckdb``, schema ``personal``). PostgreSQL:
+its own schema of the warehouse database (``bol_personal`` unless configured, see ``settings``) that only the
+configured reader role may read (see ``postgres``). Upsert and purge are the same SQL on both engines.
+
+Rows are inserted by the orders load of opted-in accounts; :meth:`PersonalStore.purge` (the nightly run)
+clears contact details after the account's retention period and deletes rows after the fiscal retention.
 """
 
 from __future__ import annotations
@@ -14,24 +18,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
+import pandas as pd
 
 from bolsync.personal.policy import TAX_RETENTION_DAYS
 from bolsync.personal.records import CONTACT_COLUMNS, INVOICE_COLUMNS
+from bolsync.personal.settings import TABLE_NAME, PersonalStoreSettings
+from bolsync.warehouse.connection import Warehouse, WarehouseTarget, as_target
 
 log = logging.getLogger(__name__)
 
+#: The schema and table in the DuckDB personal file.
 SCHEMA = "personal"
-TABLE = f"{SCHEMA}.order_customers"
+TABLE = f"{SCHEMA}.{TABLE_NAME}"
 COLUMNS = ("retailer_id", "order_id", "email_pseudonym", *CONTACT_COLUMNS, *INVOICE_COLUMNS)
-DDL = (
-    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
-    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-    "retailer_id VARCHAR NOT NULL, order_id VARCHAR NOT NULL, email_pseudonym VARCHAR, "
-    + ", ".join(f"{column} VARCHAR" for column in (*CONTACT_COLUMNS, *INVOICE_COLUMNS))
-    + ", order_placed_at TIMESTAMPTZ, stored_at TIMESTAMPTZ NOT NULL, contact_purged_at TIMESTAMPTZ, "
-    "PRIMARY KEY (retailer_id, order_id))",
-)
+_AGE = "coalesce(order_placed_at, stored_at)"
+
+
+def table_ddl(table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the personal table (both engines)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        "retailer_id VARCHAR NOT NULL, order_id VARCHAR NOT NULL, email_pseudonym VARCHAR, "
+        + ", ".join(f"{column} VARCHAR" for column in (*CONTACT_COLUMNS, *INVOICE_COLUMNS))
+        + ", order_placed_at TIMESTAMPTZ, stored_at TIMESTAMPTZ NOT NULL, contact_purged_at TIMESTAMPTZ, "
+        "PRIMARY KEY (retailer_id, order_id))"
+    )
 
 
 @dataclass(frozen=True)
@@ -40,77 +51,96 @@ class PurgeResult:
     rows_deleted: int
 
 
+@dataclass(frozen=True)
+class PersonalStore:
+    """An open personal store: ``table`` on the connection ``db``."""
+
+    db: Warehouse
+    table: str
+
+    def upsert(self, retailer_id: str, records: Iterable[Mapping[str, Any]], now: datetime) -> int:
+        """Insert rows for orders not stored yet (a stored or purged order is never rewritten); return how many."""
+        frame = _frame(retailer_id, records, now)
+        if frame.empty:
+            return 0
+        columns = ", ".join(frame.columns)
+        with self.db.transaction(), self.db.staged(frame, self.table) as incoming:
+            inserted = self.db.query(
+                f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {incoming} ORDER BY order_id "
+                "ON CONFLICT (retailer_id, order_id) DO NOTHING RETURNING order_id"
+            )
+        return len(inserted)
+
+    def purge(self, retailer_id: str, retention_days: int, now: datetime) -> PurgeResult:
+        """Clear contact details older than ``retention_days``; delete rows past the fiscal retention."""
+        clear = ", ".join(f"{column} = NULL" for column in CONTACT_COLUMNS)
+        with self.db.transaction():
+            purged = self.db.query(
+                f"UPDATE {self.table} SET {clear}, contact_purged_at = ? "
+                f"WHERE retailer_id = ? AND contact_purged_at IS NULL AND {_AGE} < ? RETURNING order_id",
+                [now, retailer_id, now - timedelta(days=retention_days)],
+            )
+            deleted = self.db.query(
+                f"DELETE FROM {self.table} WHERE retailer_id = ? AND {_AGE} < ? RETURNING order_id",
+                [retailer_id, now - timedelta(days=TAX_RETENTION_DAYS)],
+            )
+        if purged or deleted:
+            log.info(
+                "Personal data of retailer %s in %s: contact details purged on %d orders (older than %d days), "
+                "%d rows past the %d-day fiscal retention deleted.",
+                retailer_id,
+                self.table,
+                len(purged),
+                retention_days,
+                len(deleted),
+                TAX_RETENTION_DAYS,
+            )
+        return PurgeResult(len(purged), len(deleted))
+
+
+def _frame(retailer_id: str, records: Iterable[Mapping[str, Any]], now: datetime) -> pd.DataFrame:
+    """One row per order (the first record of an order wins), text as text, timestamps in UTC."""
+    rows: dict[str, list[Any]] = {}
+    for record in records:
+        order_id = str(record.get("order_id"))
+        if order_id not in rows:
+            values = [retailer_id, order_id, *(record.get(c) for c in COLUMNS[2:])]
+            rows[order_id] = [None if v is None else str(v) for v in values] + [record.get("order_placed_at")]
+    frame = pd.DataFrame(list(rows.values()), columns=[*COLUMNS, "order_placed_at"], dtype=object)
+    frame["order_placed_at"] = pd.to_datetime(frame["order_placed_at"], utc=True, format="ISO8601")
+    frame["stored_at"] = pd.Timestamp(now).tz_convert(UTC)  # ``now`` is timezone-aware
+    return frame
+
+
 def personal_store_path(warehouse_file: Path) -> Path:
     """``warehouse.duckdb`` -> ``warehouse.personal.duckdb`` in the same folder."""
     return warehouse_file.with_name(f"{warehouse_file.stem}.personal{warehouse_file.suffix or '.duckdb'}")
 
 
 @contextmanager
-def connect_personal_store(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An exclusive connection to the personal store file (created on first use)."""
-    from bolsync.warehouse.duckdb_connection import _file_lock, _open
+def connect_personal_store(
+    where: WarehouseTarget | Path | str, settings: PersonalStoreSettings | None = None
+) -> Iterator[PersonalStore]:
+    """The personal store of the warehouse ``where`` (created on first use); closed on exit.
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(path):
-        conn = _open(path)
-        try:
-            for statement in DDL:
-                conn.execute(statement)
-            yield conn
-        finally:
-            conn.close()
+    ``settings`` (PostgreSQL only) default to the ``bol_warehouse`` connection's extras.
+    """
+    target = as_target(where)
+    if target.backend == "duckdb":
+        from bolsync.warehouse.connection import DuckDBWarehouse
+        from bolsync.warehouse.duckdb_connection import open_duckdb
 
+        with open_duckdb(personal_store_path(target.staging_anchor)) as raw:
+            db = DuckDBWarehouse(raw)
+            db.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            db.execute(table_ddl(TABLE))
+            yield PersonalStore(db, TABLE)
+        return
+    from bolsync.personal.postgres import prepare_postgres_store
+    from bolsync.personal.settings import store_settings
+    from bolsync.warehouse.connection import connect_warehouse
 
-def upsert(conn: Any, retailer_id: str, records: Iterable[Mapping[str, Any]], now: datetime) -> int:
-    """Insert rows for orders not stored yet (a stored or purged order is never rewritten)."""
-    placeholders = ", ".join(["?"] * (len(COLUMNS) + 2))
-    rows = [
-        [retailer_id if c == "retailer_id" else record.get(c) for c in COLUMNS] + [record.get("order_placed_at"), now]
-        for record in records
-    ]
-    if not rows:
-        return 0
-    before = conn.execute(f"SELECT count(*) FROM {TABLE} WHERE retailer_id = ?", [retailer_id]).fetchone()[0]
-    conn.executemany(
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, order_placed_at, stored_at) VALUES ({placeholders}) "
-        "ON CONFLICT (retailer_id, order_id) DO NOTHING",
-        rows,
-    )
-    after = conn.execute(f"SELECT count(*) FROM {TABLE} WHERE retailer_id = ?", [retailer_id]).fetchone()[0]
-    return int(after - before)
-
-
-def purge(conn: Any, retailer_id: str, retention_days: int, now: datetime) -> PurgeResult:
-    """Clear contact details older than ``retention_days``; delete rows past the fiscal retention."""
-    age = "coalesce(order_placed_at, stored_at)"
-    contact_cutoff = now - timedelta(days=retention_days)
-    tax_cutoff = now - timedelta(days=TAX_RETENTION_DAYS)
-    clear = ", ".join(f"{column} = NULL" for column in CONTACT_COLUMNS)
-    due = conn.execute(
-        f"SELECT count(*) FROM {TABLE} WHERE retailer_id = ? AND contact_purged_at IS NULL AND {age} < ?",
-        [retailer_id, contact_cutoff],
-    ).fetchone()[0]
-    conn.execute(
-        f"UPDATE {TABLE} SET {clear}, contact_purged_at = ? "
-        f"WHERE retailer_id = ? AND contact_purged_at IS NULL AND {age} < ?",
-        [now, retailer_id, contact_cutoff],
-    )
-    old = conn.execute(
-        f"SELECT count(*) FROM {TABLE} WHERE retailer_id = ? AND {age} < ?", [retailer_id, tax_cutoff]
-    ).fetchone()[0]
-    conn.execute(f"DELETE FROM {TABLE} WHERE retailer_id = ? AND {age} < ?", [retailer_id, tax_cutoff])
-    if due or old:
-        log.info(
-            "Personal data of retailer %s: contact details purged on %d orders (older than %d days), %d rows past "
-            "the %d-day fiscal retention deleted.",
-            retailer_id,
-            due,
-            retention_days,
-            old,
-            TAX_RETENTION_DAYS,
-        )
-    return PurgeResult(int(due), int(old))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    settings = settings or store_settings()
+    with connect_warehouse(target) as warehouse:
+        prepare_postgres_store(warehouse, settings, table_ddl(settings.table))
+        yield PersonalStore(warehouse, settings.table)

@@ -9,7 +9,8 @@ from pathlib import Path
 from bolsync.personal.policy import policy_for
 from bolsync.personal.secret import pseudonym_secret
 from bolsync.personal.staging import staged_personal_rows
-from bolsync.personal.store import connect_personal_store, personal_store_path, purge, upsert
+from bolsync.personal.store import connect_personal_store
+from bolsync.warehouse.connection import WarehouseTarget
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +23,22 @@ def personal_secret_for(conn_id: str) -> bytes | None:
     return pseudonym_secret() if policy_for(conn_id).store else None
 
 
-def store_personal_data(conn_id: str, retailer_id: str, staging: Path, anchor: Path, dag_id: str) -> None:
-    """Move staged personal rows into the personal store; purge expired data in the nightly run."""
+def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, dag_id: str) -> None:
+    """Move staged personal rows into the personal store of ``target``; purge expired data in the nightly run."""
     policy = policy_for(conn_id)
     rows = staged_personal_rows(staging)
     if not policy.store and not rows:
         return
     now = datetime.now(UTC)
-    with connect_personal_store(personal_store_path(anchor)) as conn:
-        stored = upsert(conn, retailer_id, rows, now) if policy.store else 0
+    with connect_personal_store(target) as store:
+        stored = store.upsert(retailer_id, rows, now) if policy.store else 0
         if dag_id in PURGING_DAG_IDS:
-            purge(conn, retailer_id, policy.retention_days, now)
+            store.purge(retailer_id, policy.retention_days, now)
     if rows:
-        log.info("Personal store: %d new orders of retailer %s (of %d staged).", stored, retailer_id, len(rows))
+        log.info(
+            "Personal store %s: %d new orders of retailer %s (of %d staged).",
+            store.table,
+            stored,
+            retailer_id,
+            len(rows),
+        )
