@@ -23,6 +23,7 @@ def temporary_role(url: str, prefix: str = "bolsync_test_") -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f"ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM {quote(name)}")
+            admin.execute(f"ALTER DEFAULT PRIVILEGES REVOKE ALL ON SCHEMAS FROM {quote(name)}")
             admin.execute(f"DROP OWNED BY {quote(name)}")
             admin.execute(f"DROP ROLE {quote(name)}")
 

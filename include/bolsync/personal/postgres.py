@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from bolsync.personal.settings import READER_EXTRA, PersonalStoreSettings
-from bolsync.warehouse.connection import Warehouse
+from bolsync.warehouse.connection import WAREHOUSE_CONN_ID, Warehouse
 from bolsync_provider.exceptions import BolConfigError
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ def prepare_postgres_store(db: Warehouse, settings: PersonalStoreSettings, ddl: 
             role = settings.reader_role
             if role is not None and not db.scalar("SELECT count(*) FROM pg_roles WHERE rolname = ?", [role]):
                 raise BolConfigError(
-                    f"connection 'bol_warehouse': extra '{READER_EXTRA}' names role '{role}', which does not exist "
-                    f"on the server; create it (CREATE ROLE {quote(role)} NOLOGIN) or remove the extra."
+                    f"connection '{WAREHOUSE_CONN_ID}': extra '{READER_EXTRA}' names role '{role}', which does not "
+                    f"exist on the server; create it (CREATE ROLE {quote(role)} NOLOGIN) or remove the extra."
                 )
             new = db.scalar("SELECT to_regclass(?) IS NULL", [settings.table])
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {settings.schema}")
@@ -74,7 +74,12 @@ def _limit_grants(db: Warehouse, kind: str, name: str, role: str | None) -> None
             db.execute(f"REVOKE ALL ON {kind} {name} FROM {quote(grantee)} CASCADE")
             if grantee not in wanted:
                 log.warning(
-                    "Revoked %s on %s %s from %s: only '%s' may read it.", privileges, kind, name, grantee, role
+                    "Revoked %s on %s %s from %s: only %s may read it.",
+                    privileges,
+                    kind,
+                    name,
+                    grantee,
+                    role or "the owner",
                 )
     for grantee, privileges in wanted.items():
         if granted.get(grantee) != privileges:

@@ -104,6 +104,7 @@ def test_pg_personal_schema_is_not_readable_by_a_role_that_reads_bol(pg: str) ->
     with temporary_role(pg) as analyst, reader_role as reader, psycopg.connect(pg, autocommit=True) as admin:
         # A DBA's blanket default privilege for the analyst must not reach the personal table.
         admin.execute(f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {analyst}")
+        admin.execute(f"ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {analyst}")
         with connect_personal_store(pg, PersonalStoreSettings(reader_role=reader)) as store:
             store.upsert("1", [_record("A1", 1)], NOW)
         admin.execute(f"GRANT USAGE ON SCHEMA bol TO {analyst}")
@@ -119,11 +120,13 @@ def test_pg_personal_schema_is_not_readable_by_a_role_that_reads_bol(pg: str) ->
             as_role(pg, reader, "DELETE FROM bol_personal.order_customers RETURNING 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # ... and only the personal schema
             as_role(pg, reader, "SELECT count(*) FROM bol.orders")
-        public = admin.execute(
-            "SELECT has_schema_privilege('public', 'bol_personal', 'USAGE'), "
-            "has_table_privilege('public', 'bol_personal.order_customers', 'SELECT')"
-        ).fetchone()
-        assert public == (False, False)
+        for grantee in ("public", analyst):
+            rights = admin.execute(
+                "SELECT has_schema_privilege(%s, 'bol_personal', 'USAGE'), "
+                "has_table_privilege(%s, 'bol_personal.order_customers', 'SELECT')",
+                [grantee, grantee],
+            ).fetchone()
+            assert rights == (False, False), grantee
 
 
 def test_pg_grants_made_elsewhere_are_revoked_and_the_reader_follows_the_config(pg: str) -> None:
@@ -150,6 +153,40 @@ def test_pg_grants_made_elsewhere_are_revoked_and_the_reader_follows_the_config(
             as_role(pg, reader, "SELECT count(*) FROM bol_personal.order_customers")
         acl = admin.execute("SELECT relacl::text FROM pg_class WHERE oid = 'bol_personal.order_customers'::regclass")
         assert analyst not in str(acl.fetchone())
+
+
+def test_pg_store_owned_by_a_plain_user_limits_its_grants_too(pg: str) -> None:
+    """The usual deployment: bolsync's user is no superuser, only has CREATE on the database."""
+    from urllib.parse import urlsplit
+
+    database = urlsplit(pg).path.lstrip("/")
+    with (
+        temporary_role(pg, "bolsync_owner_") as owner,
+        temporary_role(pg) as reader,
+        temporary_role(pg) as analyst,
+        psycopg.connect(pg, autocommit=True) as admin,
+    ):
+        admin.execute(f"ALTER ROLE {owner} LOGIN")
+        admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO {owner}')
+        admin.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} GRANT SELECT ON TABLES TO {analyst}")
+        admin.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} GRANT USAGE ON SCHEMAS TO {analyst}")
+        as_owner = urlsplit(pg)._replace(netloc=f"{owner}@{urlsplit(pg).netloc.rsplit('@', 1)[-1]}").geturl()
+        with connect_personal_store(as_owner, PersonalStoreSettings(reader_role=reader)) as store:
+            assert store.db.scalar("SELECT current_user") == owner
+            store.upsert("1", [_record("A1", 1)], NOW)
+        assert admin.execute(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'bol_personal' AND tablename = 'order_customers'"
+        ).fetchone() == (owner,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_role(pg, analyst, "SELECT count(*) FROM bol_personal.order_customers")
+        assert as_role(pg, reader, "SELECT count(*) FROM bol_personal.order_customers") == [(1,)]
+        rights = admin.execute(
+            "SELECT has_schema_privilege(%s, 'bol_personal', 'USAGE'), "
+            "has_table_privilege(%s, 'bol_personal.order_customers', 'SELECT')",
+            [analyst, analyst],
+        ).fetchone()
+        assert rights == (False, False)
+        admin.execute(f"DROP OWNED BY {owner}")  # its schemas in this database, before the role goes
 
 
 def test_pg_unknown_reader_role_is_a_clear_config_error(pg: str) -> None:
