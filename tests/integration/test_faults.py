@@ -538,17 +538,17 @@ def test_load_crashing_mid_transaction_is_retried_to_exact_tables(sync: Sync, mo
     from bolsync.orders import load as load_module
 
     monkeypatch.setitem(dag_factory.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
-    real = load_module.upsert_order_items
+    real = load_module.merge_order_items
     crashes: list[int] = []
 
-    def upsert_then_crash(conn: Any, items: Any) -> Any:
-        counts = real(conn, items)  # orders and full items are written inside the transaction ...
+    def merge_then_crash(conn: Any, relation: str, columns: Any) -> Any:
+        counts = real(conn, relation, columns)  # orders and full items are written inside the transaction ...
         if not crashes:
-            crashes.append(len(items))
+            crashes.append(counts.inserted)
             raise RuntimeError("simulated crash in the middle of the load")  # ... then the task dies
         return counts
 
-    monkeypatch.setattr(load_module, "upsert_order_items", upsert_then_crash)
+    monkeypatch.setattr(load_module, "merge_order_items", merge_then_crash)
     day = _yesterday()
     logical = _daily_logical(day, 16)
     assert run_dag("bol_orders_daily", logical, [SHOP]) == "success"
@@ -577,13 +577,13 @@ from pathlib import Path
 from bolsync.orders import load
 from bolsync.warehouse.duckdb_connection import connect_warehouse
 
-real = load.upsert_order_items
+real = load.merge_order_items
 
-def upsert_then_die(conn, items):
-    real(conn, items)
+def merge_then_die(conn, relation, columns):
+    real(conn, relation, columns)
     os.kill(os.getpid(), signal.SIGKILL)
 
-load.upsert_order_items = upsert_then_die
+load.merge_order_items = merge_then_die
 with connect_warehouse(Path(sys.argv[1])) as conn:
     load.load_staged_orders(conn, sys.argv[2], Path(sys.argv[3]))
 """

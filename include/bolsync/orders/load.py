@@ -1,41 +1,78 @@
-"""Load: staged order data into the warehouse in one transaction."""
+"""Load: staged order data into the warehouse in one transaction, streamed in chunks of orders."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, read_ndjson
 from bolsync.orders.transform import order_item_detail_rows, order_item_status_rows, order_rows
 from bolsync.warehouse.connection import Warehouse
-from bolsync.warehouse.order_store import UpsertCounts, upsert_order_items, upsert_orders
+from bolsync.warehouse.order_store import ITEM_KEY, ORDER_KEY, UpsertCounts, merge_order_items, merge_orders
 
 log = logging.getLogger(__name__)
+
+#: Orders read, transformed and merged at a time: memory stays flat in the size of the window.
+CHUNK_ORDERS = 5_000
+
+T = TypeVar("T")
 
 
 @dataclass
 class LoadResult:
-    orders: UpsertCounts
-    items: UpsertCounts
+    orders: UpsertCounts = field(default_factory=UpsertCounts)
+    items: UpsertCounts = field(default_factory=UpsertCounts)
 
 
-def load_staged_orders(conn: Warehouse, retailer_id: str, staging: Path) -> LoadResult:
-    """Upsert full orders, then list states, atomically; older states never overwrite newer ones."""
-    details = list(read_ndjson(staging / DETAILS_FILE))
-    listed = list(read_ndjson(staging / LIST_FILE))
-    orders = order_rows(retailer_id, details)
-    detail_items = order_item_detail_rows(retailer_id, details)
-    status_items = order_item_status_rows(retailer_id, listed)
-    with conn.transaction():
-        order_counts = upsert_orders(conn, orders)
-        item_counts = upsert_order_items(conn, detail_items) + upsert_order_items(conn, status_items)
+def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size`` (``itertools.batched`` arrives in Python 3.12)."""
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def load_staged_orders(conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS) -> LoadResult:
+    """Upsert full orders, then list states, atomically; older states never overwrite newer ones.
+
+    The staged files are read ``chunk`` orders at a time into TEMP tables (one row per key: the newest
+    state, a later chunk winning a tie), so memory holds one chunk whatever the window's size; then one
+    transaction merges the three of them.
+    """
+    details, listed = staging / DETAILS_FILE, staging / LIST_FILE
+    result = LoadResult()
+    with (
+        conn.staged_latest(
+            (order_rows(retailer_id, c) for c in chunked(read_ndjson(details), chunk)), "bol.orders", ORDER_KEY
+        ) as orders,
+        conn.staged_latest(
+            (order_item_detail_rows(retailer_id, c) for c in chunked(read_ndjson(details), chunk)),
+            "bol.order_items",
+            ITEM_KEY,
+            "latest_changed_at",
+        ) as detail_items,
+        conn.staged_latest(
+            (order_item_status_rows(retailer_id, c) for c in chunked(read_ndjson(listed), chunk)),
+            "bol.order_items",
+            ITEM_KEY,
+            "latest_changed_at",
+        ) as status_items,
+        conn.transaction(),
+    ):
+        if orders:
+            result.orders += merge_orders(conn, *orders)
+        for items in (detail_items, status_items):
+            if items:
+                result.items += merge_order_items(conn, *items)
     log.info(
         "Loaded retailer %s: orders +%d/~%d, items +%d/~%d.",
         retailer_id,
-        order_counts.inserted,
-        order_counts.updated,
-        item_counts.inserted,
-        item_counts.updated,
+        result.orders.inserted,
+        result.orders.updated,
+        result.items.inserted,
+        result.items.updated,
     )
-    return LoadResult(order_counts, item_counts)
+    return result

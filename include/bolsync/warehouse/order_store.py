@@ -8,13 +8,13 @@ overwrite a newer state; order-detail columns (prices, offer, product) are fille
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from bolsync.orders.transform import ITEM_DETAIL_DTYPES, ITEM_STATUS_DTYPES, ORDER_DTYPES
+from bolsync.orders.transform import ITEM_DETAIL_DTYPES, ITEM_STATUS_DTYPES
 from bolsync.warehouse.connection import Warehouse
 
 MUTABLE_ITEM_COLUMNS = [
@@ -51,58 +51,60 @@ def known_order_ids(conn: Warehouse, retailer_id: str, order_ids: Iterable[str])
     return {row[0] for row in rows}
 
 
-def _changed_predicate(columns: Iterable[str]) -> str:
-    return " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in columns)
+ORDER_KEY = ["retailer_id", "order_id"]
+ITEM_KEY = ["retailer_id", "order_item_id"]
 
 
-def upsert_orders(conn: Warehouse, orders: pd.DataFrame) -> UpsertCounts:
-    """Insert new orders; refresh the descriptive columns of known ones."""
-    if orders.empty:
-        return UpsertCounts()
-    inserted, updated = conn.merge(
-        "bol.orders",
-        orders[list(ORDER_DTYPES)],
-        ["retailer_id", "order_id"],
-        inserted_only={"first_synced_at": "now()"},
+def merge_orders(conn: Warehouse, relation: str, columns: Sequence[str]) -> UpsertCounts:
+    """Insert new orders from ``relation`` (one row per order); refresh the descriptive columns of known ones."""
+    inserted, updated = conn.merge_relation(
+        "bol.orders", relation, columns, ORDER_KEY, inserted_only={"first_synced_at": "now()"}
     )
     return UpsertCounts(inserted, updated)
 
 
-def upsert_order_items(conn: Warehouse, items: pd.DataFrame) -> UpsertCounts:
-    """Upsert item rows; ``items`` has the status columns and optionally the detail columns.
+def item_merge_rules(columns: Sequence[str]) -> tuple[dict[str, str], str]:
+    """The assignments and the "really changes" condition of an item merge, for the columns present.
 
-    Detail columns that are null in ``items`` (list pages carry none) keep their stored values.
+    Status columns follow the newest ``latest_changed_at`` (a tie goes to the incoming row); ``ean`` and
+    ``fulfilment_method`` are filled once; detail-only columns take any non-null incoming value (list pages
+    carry none, so they keep what the order detail stored).
     """
-    if items.empty:
-        return UpsertCounts()
-    frame = items.copy()
-    for column in DETAIL_ONLY_COLUMNS:
-        if column not in frame:
-            frame[column] = pd.Series(pd.NA, index=frame.index, dtype=ITEM_DETAIL_DTYPES[column])
-    columns = list(ITEM_DETAIL_DTYPES)
-    frame = frame[columns]
-    newer = "excluded.latest_changed_at >= bol.order_items.latest_changed_at"
-    sets = [f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE bol.order_items.{c} END" for c in MUTABLE_ITEM_COLUMNS]
-    sets += [f"{c} = coalesce(bol.order_items.{c}, excluded.{c})" for c in STATUS_FILL_COLUMNS]
-    sets += [f"{c} = coalesce(excluded.{c}, bol.order_items.{c})" for c in DETAIL_ONLY_COLUMNS]
-    with conn.staged(frame, "bol.order_items") as incoming_items:
-        inserted, updated = conn.execute(
-            f"""SELECT count(*) FILTER (WHERE t.order_item_id IS NULL),
-                       count(*) FILTER (WHERE t.order_item_id IS NOT NULL AND (
-                           (i.latest_changed_at >= t.latest_changed_at AND ({_changed_predicate(MUTABLE_ITEM_COLUMNS)}))
-                           OR {
-                " OR ".join(f"(i.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM i.{c})" for c in DETAIL_ONLY_COLUMNS)
-            }))
-                FROM {incoming_items} i
-                LEFT JOIN bol.order_items t USING (retailer_id, order_item_id)"""
-        ).fetchone() or (0, 0)
-        conn.execute(
-            f"""INSERT INTO bol.order_items ({", ".join(columns)}, first_synced_at)
-                SELECT {", ".join(columns)}, now() FROM {incoming_items}
-                ON CONFLICT (retailer_id, order_item_id) DO UPDATE SET {", ".join(sets)}
-                WHERE ({newer}) OR {" OR ".join(f"excluded.{c} IS NOT NULL" for c in DETAIL_ONLY_COLUMNS)}"""
-        )
-    return UpsertCounts(int(inserted), int(updated))
+    present = set(columns)
+    newer = "excluded.latest_changed_at >= t.latest_changed_at"
+    sets: dict[str, str] = {}
+    changes: list[str] = []
+    mutable = [c for c in MUTABLE_ITEM_COLUMNS if c in present]
+    for c in mutable:
+        sets[c] = f"CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END"
+    if mutable:
+        changes.append(f"({newer} AND ({' OR '.join(f't.{c} IS DISTINCT FROM excluded.{c}' for c in mutable)}))")
+    for c in (c for c in STATUS_FILL_COLUMNS if c in present):
+        sets[c] = f"coalesce(t.{c}, excluded.{c})"
+        changes.append(f"(t.{c} IS NULL AND excluded.{c} IS NOT NULL)")
+    for c in (c for c in DETAIL_ONLY_COLUMNS if c in present):
+        sets[c] = f"coalesce(excluded.{c}, t.{c})"
+        changes.append(f"(excluded.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM excluded.{c})")
+    return sets, " OR ".join(changes) or "FALSE"
+
+
+def merge_order_items(conn: Warehouse, relation: str, columns: Sequence[str]) -> UpsertCounts:
+    """Upsert item rows of ``relation`` (one row per item): status columns, optionally detail columns.
+
+    Older states never overwrite newer ones; detail columns that are null in ``relation`` keep their
+    stored values. Updated counts rows that really changed.
+    """
+    sets, update_when = item_merge_rules(columns)
+    inserted, updated = conn.merge_relation(
+        "bol.order_items",
+        relation,
+        columns,
+        ITEM_KEY,
+        inserted_only={"first_synced_at": "now()"},
+        assignments=sets,
+        update_when=update_when,
+    )
+    return UpsertCounts(inserted, updated)
 
 
 def record_sync_run(conn: Warehouse, row: Mapping[str, Any]) -> None:

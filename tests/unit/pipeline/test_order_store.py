@@ -271,3 +271,84 @@ def test_known_order_ids_and_merge_counts(database: WarehouseTarget) -> None:
         assert conn.query("SELECT order_id, item_count FROM bol.orders ORDER BY 1") == [("A", 1), ("B", 5)]
         assert known_order_ids(conn, "1", ["A", "C"]) == {"A"}
         assert known_order_ids(conn, "2", ["A"]) == set()
+
+
+def _item(order_id: str, item: str, changed: str, shipped: int, ean: str | None = "8785056370398") -> dict[str, Any]:
+    listed = _listed(order_id, item, changed, shipped=shipped, status="HANDLED" if shipped else "OPEN")
+    listed["orderItems"][0]["ean"] = ean
+    return listed
+
+
+def test_a_streamed_load_equals_one_merge_of_the_whole_window(database: WarehouseTarget, tmp_path: Path) -> None:
+    """Chunks of one order give the tables one chunk of everything gives, duplicates across chunks included."""
+    details = [_detail(f"O{n}") for n in range(7)] + [_detail("O3", "2026-11-20T12:00:00+01:00")]
+    listed = [
+        _item("O1", "O1-0", "2026-11-20T11:00:00+01:00", shipped=1),
+        _item("O1", "O1-0", "2026-11-20T10:30:00+01:00", shipped=0),  # older, later in the file: loses
+        _item("O2", "O2-0", "2026-11-20T11:00:00+01:00", shipped=0),
+        _item("O2", "O2-0", "2026-11-20T11:00:00+01:00", shipped=1),  # same time, later in the file: wins
+        _item("O9", "O9-0", "2026-11-20T11:00:00+01:00", shipped=0, ean=None),  # listed only, no detail
+    ]
+    staging = _stage(tmp_path / "s", details, listed)
+    tables = {}
+    for chunk in (1, 1000):
+        with connect_warehouse(database) as conn:
+            conn.execute("DELETE FROM bol.order_items")
+            conn.execute("DELETE FROM bol.orders")
+            result = load_staged_orders(conn, "1", staging, chunk=chunk)
+            tables[chunk] = (_table(conn, "orders"), _table(conn, "order_items"))
+        assert result.orders.inserted == 7
+        assert result.items.inserted == len(tables[chunk][1])
+    assert tables[1] == tables[1000]
+    with connect_warehouse(database) as conn:
+        states = conn.query(
+            "SELECT order_item_id, quantity_shipped, fulfilment_status, ean IS NULL FROM bol.order_items "
+            "WHERE order_item_id IN ('O1-0', 'O2-0', 'O9-0') ORDER BY 1"
+        )
+    assert states == [("O1-0", 1, "HANDLED", False), ("O2-0", 1, "HANDLED", False), ("O9-0", 0, "OPEN", True)]
+
+
+def test_staged_latest_keeps_the_newest_row_per_key(database: WarehouseTarget) -> None:
+    import pandas as pd
+
+    def orders(ids: list[str], counts: list[int | None]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "retailer_id": pd.array(["1"] * len(ids), dtype="string"),
+                "order_id": pd.array(ids, dtype="string"),
+                "item_count": pd.array(counts, dtype="Int64"),
+            }
+        )
+
+    key = ["retailer_id", "order_id"]
+    chunks = [orders(["A", "B", "C"], [3, 5, None]), orders([], []), orders(["B", "C"], [2, 1])]
+    with connect_warehouse(database) as conn:
+        with conn.staged_latest(iter(chunks), "bol.orders", key, "item_count") as staged:
+            assert staged is not None
+            relation, columns = staged
+            assert columns == ["retailer_id", "order_id", "item_count"]
+            rows = conn.query(f"SELECT order_id, item_count FROM {relation} ORDER BY 1")
+        # B: the larger version wins; C: a value beats null.
+        assert rows == [("A", 3), ("B", 5), ("C", 1)]
+        with conn.staged_latest(iter(chunks), "bol.orders", key) as staged:
+            assert staged is not None
+            # No version: the later chunk wins.
+            assert conn.query(f"SELECT order_id, item_count FROM {staged[0]} ORDER BY 1") == [
+                ("A", 3),
+                ("B", 2),
+                ("C", 1),
+            ]
+        with conn.staged_latest(iter([orders([], [])]), "bol.orders", key) as staged:
+            assert staged is None
+
+
+def test_duckdb_memory_limit_is_configurable_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT", "300MB")
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        assert conn.scalar("SELECT current_setting('memory_limit')") == "286.1 MiB"
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT", "plenty")
+    with (
+        pytest.raises(ValueError, match="duckdb_memory_limit = 'plenty' is not a DuckDB memory size"),
+        connect_warehouse(tmp_path / "w.duckdb"),
+    ):
+        pass
