@@ -3,12 +3,14 @@
 For each backend (DuckDB in a temporary file; PostgreSQL in a temporary database on the test server when
 reachable), in one run:
 
-- **order items**: 1,000,000 rows x 16 columns (``--items``) merged from pandas into an empty table with
-  ``Warehouse.merge`` (the product's path: DuckDB scans the registered DataFrame; PostgreSQL gets a
-  ``COPY`` into a TEMP table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE newer``),
-  in one transaction; then the same frame again with 10 % of the rows at a newer ``latest_changed_at``
-  (every row compared, 10 % updated, 90 % left alone by the "newer wins" guard);
-- **offers-like rows**: 200,000 rows x 12 columns (``--offers``), the same two merges;
+- **order items**: 1,000,000 rows x 16 columns (``--items``) merged from pandas into the migrated, empty
+  ``bol.order_items`` with the product's item merge (``order_store.merge_order_items``: DuckDB scans the
+  registered DataFrame, ``UPDATE ... FROM`` then an anti-join ``INSERT``; PostgreSQL gets a ``COPY`` into a
+  TEMP table, then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer``), in one transaction; then the
+  same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every row compared, 10 %
+  updated, 90 % left alone by the "newer wins" rule);
+- **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
+  the product's ``offers.store.upsert_offers`` into ``bol.offers``, the same two merges;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` on staged NDJSON of
@@ -50,21 +52,8 @@ from bolsync.warehouse.connection import Warehouse, WarehouseTarget, as_target, 
 
 GOALS = {"ratio": 10.0, "duckdb": 500_000.0, "postgres": 100_000.0, "rss_mb": 500.0}
 
-ITEMS_DDL = """CREATE TABLE IF NOT EXISTS bench.order_items (
-    retailer_id VARCHAR NOT NULL, order_id VARCHAR NOT NULL, order_item_id VARCHAR NOT NULL, ean VARCHAR,
-    quantity INTEGER, quantity_shipped INTEGER, quantity_cancelled INTEGER, fulfilment_method VARCHAR,
-    fulfilment_status VARCHAR, cancellation_request BOOLEAN, latest_changed_at TIMESTAMPTZ NOT NULL,
-    unit_price DECIMAL(12, 2), total_price DECIMAL(12, 2), commission DECIMAL(12, 2), offer_id VARCHAR,
-    product_title VARCHAR, PRIMARY KEY (retailer_id, order_item_id))"""
-OFFERS_DDL = """CREATE TABLE IF NOT EXISTS bench.offers (
-    retailer_id VARCHAR NOT NULL, offer_id VARCHAR NOT NULL, ean VARCHAR, reference_code VARCHAR,
-    condition_name VARCHAR, unit_price DECIMAL(12, 2), stock_amount INTEGER, corrected_stock INTEGER,
-    on_hold_by_retailer BOOLEAN, fulfilment_type VARCHAR, fulfilment_delivery_code VARCHAR,
-    mutation_date_time TIMESTAMPTZ NOT NULL, PRIMARY KEY (retailer_id, offer_id))"""
-TABLES = {
-    "order_items": (ITEMS_DDL, ["retailer_id", "order_item_id"], "latest_changed_at"),
-    "offers": (OFFERS_DDL, ["retailer_id", "offer_id"], "mutation_date_time"),
-}
+VERSIONS = {"order_items": "latest_changed_at", "offers": "mutation_date_time"}
+SEEN_AT = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pd.Series:
@@ -107,26 +96,29 @@ def order_items_frame(n: int, seed: int = 7) -> pd.DataFrame:
 
 
 def offers_frame(n: int, seed: int = 8) -> pd.DataFrame:
-    """``n`` offer rows like the offers export (12 columns)."""
+    """``n`` offers of one retailer as the export transform leaves them (``OFFER_DTYPES`` plus ``extra``)."""
     rng = np.random.default_rng(seed)
     number = np.arange(n)
     base = pd.Timestamp("2026-09-01", tz="UTC")
     return pd.DataFrame(
         {
-            "retailer_id": _ids("r", number % 2),
             "offer_id": _ids("of-", number),
             "ean": _ids("87", rng.integers(10**10, 10**11, n)),
-            "reference_code": _ids("REF", number),
             "condition_name": _pick(rng, ["NEW", "AS_NEW", "GOOD"], n),
+            "condition_category": _pick(rng, ["NEW", "SECONDHAND"], n),
+            "condition_comment": pd.array([None] * n, dtype="string"),
             "unit_price": pd.array(np.round(rng.uniform(1, 500, n), 2), dtype="Float64"),
+            "fulfilment_delivery_code": _pick(rng, ["24uurs-23", "1-2d", "2-3d", "MijnLeverbelofte"], n),
             "stock_amount": pd.array(rng.integers(0, 100, n), dtype="Int64"),
             "corrected_stock": pd.array(rng.integers(0, 100, n), dtype="Int64"),
             "on_hold_by_retailer": pd.array(rng.random(n) < 0.1, dtype="boolean"),
             "fulfilment_type": _pick(rng, ["FBR", "FBB"], n),
-            "fulfilment_delivery_code": _pick(rng, ["24uurs-23", "1-2d", "2-3d", "MijnLeverbelofte"], n),
             "mutation_date_time": (base + pd.to_timedelta(rng.integers(0, 86_400 * 80, n), unit="s")).astype(
                 "datetime64[us, UTC]"
             ),
+            "reference_code": _ids("REF", number),
+            "economic_operator_id": pd.array([None] * n, dtype="string"),
+            "extra": pd.array(["{}"] * n, dtype="string"),
         }
     )
 
@@ -201,19 +193,28 @@ def backend_target(backend: str, folder: Path) -> Iterator[WarehouseTarget]:
 
 
 def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[float, tuple[int, int]]:
-    _, key, version = TABLES[table]
+    """One transaction of the product's merge of ``table`` (``order_items`` or ``offers``); seconds, counts."""
+    from bolsync.offers.store import upsert_offers
+    from bolsync.warehouse.order_store import merge_order_items
+
     started = time.perf_counter()
     with warehouse.transaction():
-        counts = warehouse.merge(f"bench.{table}", frame, key, version=version)
+        if table == "order_items":
+            with warehouse.staged(frame, "bol.order_items") as incoming:
+                items = merge_order_items(warehouse, incoming, list(frame.columns))
+            counts = (items.inserted, items.updated)
+        else:
+            offers = upsert_offers(
+                warehouse, "r1", frame, list(frame.columns), source="export", seen_at=SEEN_AT, full=False
+            )
+            counts = (offers.inserted, offers.updated)
     return time.perf_counter() - started, counts
 
 
 def bench_merges(backend: str, target: WarehouseTarget, frames: dict[str, pd.DataFrame], sample: int) -> list[Merge]:
     results = []
     with connect_warehouse(target) as warehouse:
-        warehouse.execute("CREATE SCHEMA IF NOT EXISTS bench")
-        for table, (ddl, _, version) in TABLES.items():
-            warehouse.execute(ddl)
+        for table, version in VERSIONS.items():
             frame = frames[table]
             insert_seconds, (inserted, _) = _merge_once(warehouse, table, frame)
             update_seconds, (_, updated) = _merge_once(warehouse, table, newer_share(frame, version))
@@ -248,6 +249,7 @@ def baseline(target: WarehouseTarget, table: str, sample: pd.DataFrame) -> tuple
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS bench"))
             conn.execute(sa.text(f"DROP TABLE IF EXISTS bench.baseline_{table}"))
         started = time.perf_counter()
         sample.to_sql(f"baseline_{table}", engine, schema="bench", if_exists="append", index=False, method=None)

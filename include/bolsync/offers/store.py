@@ -62,39 +62,46 @@ def upsert_offers(
     seen_at: datetime,
     full: bool,
 ) -> OfferLoadCounts:
-    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted."""
+    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted.
+
+    Counted as updated: offers whose content changed or that come back from deleted. Every offer seen gets
+    its ``last_seen_at`` moved on (a rerun of the same day writes nothing).
+    """
     counts = OfferLoadCounts()
     columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
     frame = offers[[*columns, "extra"]].copy()
     frame.insert(0, "retailer_id", pd.Series(retailer_id, index=frame.index, dtype="string"))
+    seen = pd.Series(seen_at, index=frame.index).astype("datetime64[us, UTC]")
+    frame = frame.assign(
+        source=pd.Series(source, index=frame.index, dtype="string"),
+        deleted=pd.Series(False, index=frame.index, dtype="boolean"),
+        first_seen_at=seen,
+        last_seen_at=seen,
+    )
+    changed = " OR ".join(
+        [f"t.{c} IS DISTINCT FROM excluded.{c}" for c in columns[1:]]
+        + ["CAST(t.extra AS VARCHAR) IS DISTINCT FROM CAST(excluded.extra AS VARCHAR)", "t.deleted"]
+    )
+    sets = {c: f"excluded.{c}" for c in [*columns[1:], "extra", "source"]}
+    sets.update(
+        deleted="FALSE",
+        deleted_at="NULL",
+        first_seen_at="LEAST(t.first_seen_at, excluded.first_seen_at)",
+        last_seen_at="GREATEST(t.last_seen_at, excluded.last_seen_at)",
+    )
+    rewrite = (
+        f"{changed} OR t.source IS DISTINCT FROM excluded.source OR t.first_seen_at > excluded.first_seen_at "
+        "OR t.last_seen_at < excluded.last_seen_at"
+    )
     with staged(conn, frame, "bol.offers") as incoming:
-        changed = " OR ".join(
-            [f"t.{c} IS DISTINCT FROM i.{c}" for c in columns[1:]]
-            + ["CAST(t.extra AS VARCHAR) IS DISTINCT FROM CAST(i.extra AS VARCHAR)", "t.deleted"]
-        )
-        inserted, updated = _one(
+        updated = _count(
             conn,
-            f"""SELECT count(*) FILTER (WHERE t.offer_id IS NULL),
-                       count(*) FILTER (WHERE t.offer_id IS NOT NULL AND ({changed}))
-                FROM {incoming} i
-                LEFT JOIN bol.offers t ON t.retailer_id = i.retailer_id AND t.offer_id = i.offer_id""",
+            f"SELECT count(*) FROM {incoming} AS excluded JOIN bol.offers AS t "
+            f"ON t.retailer_id = excluded.retailer_id AND t.offer_id = excluded.offer_id WHERE {changed}",
             [],
-        ) or (0, 0)
-        all_columns = ["retailer_id", *columns]
-        sets = [f"{c} = excluded.{c}" for c in columns[1:]]
-        sets += [
-            "extra = excluded.extra",
-            "source = excluded.source",
-            "deleted = FALSE",
-            "deleted_at = NULL",
-            "first_seen_at = LEAST(bol.offers.first_seen_at, excluded.first_seen_at)",
-            "last_seen_at = GREATEST(bol.offers.last_seen_at, excluded.last_seen_at)",
-        ]
-        conn.execute(
-            f"""INSERT INTO bol.offers ({", ".join(all_columns)}, extra, source, deleted, first_seen_at, last_seen_at)
-                SELECT {", ".join(all_columns)}, CAST(extra AS JSON), ?, FALSE, ?, ? FROM {incoming}
-                ON CONFLICT (retailer_id, offer_id) DO UPDATE SET {", ".join(sets)}""",
-            [source, seen_at, seen_at],
+        )
+        inserted, _ = conn.merge_relation(
+            "bol.offers", incoming, list(frame.columns), KEY, assignments=sets, update_when=rewrite
         )
         if full:
             missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 20
 #: DuckDB's own default is 80 % of the machine's RAM, per task process; a worker runs several.
-DEFAULT_MEMORY_LIMIT = "256MB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 __all__ = ["DEFAULT_DATABASE", "WAREHOUSE_CONN_ID", "connect_warehouse", "open_duckdb"]
 
 
@@ -57,7 +57,7 @@ def open_duckdb(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def memory_limit() -> str:
-    """DuckDB's memory limit per connection: ``[bolsync] duckdb_memory_limit`` (e.g. ``1GB``), default 256MB.
+    """DuckDB's memory limit per connection: ``[bolsync] duckdb_memory_limit`` (e.g. ``1GB``), default 512MB.
 
     Beyond it DuckDB evicts or spills to ``<file>.tmp``; the orders load streams, so it needs little.
     """

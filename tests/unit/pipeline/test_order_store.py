@@ -17,6 +17,7 @@ from bolsync.warehouse.migrations import migration_files
 from bolsync.warehouse.order_store import known_order_ids, record_sync_run
 from bolsync_provider.exceptions import BolResponseError
 from tests.support.fixture_server import Fixture
+from tests.support.warehouses import reset_postgres
 
 
 def _detail(order_id: str = "O1", changed: str = "2026-11-20T10:00:00+01:00") -> dict[str, Any]:
@@ -352,3 +353,34 @@ def test_duckdb_memory_limit_is_configurable_and_checked(tmp_path: Path, monkeyp
         connect_warehouse(tmp_path / "w.duckdb"),
     ):
         pass
+
+
+def test_duckdb_rebuilds_the_merged_tables_without_a_key_index_and_keeps_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = migrations.migration_files
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": bundled(backend)[:2])
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:  # a warehouse of the previous release
+        load_staged_orders(conn, "1", _stage(tmp_path / "s", [_detail("O1")], []))
+        before = (_table(conn, "orders"), _table(conn, "order_items"))
+    monkeypatch.setattr(migrations, "migration_files", bundled)
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == before
+        keyed = conn.query(
+            "SELECT table_name FROM duckdb_constraints() WHERE schema_name = 'bol' AND constraint_type = 'PRIMARY KEY'"
+        )
+        assert {row[0] for row in keyed} == {"sync_runs", "offer_snapshots", "offer_sync_state", "schema_migrations"}
+        with pytest.raises(Exception, match="NOT NULL"):
+            conn.execute("INSERT INTO bol.orders (retailer_id, order_id) VALUES ('1', 'O2')")
+        load_staged_orders(conn, "1", tmp_path / "s")  # merged by key: no duplicate
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == before
+
+
+def test_postgres_keeps_its_primary_keys(postgres_database: str) -> None:
+    reset_postgres(postgres_database)
+    with connect_warehouse(postgres_database) as conn:
+        keyed = conn.query(
+            "SELECT table_name FROM information_schema.table_constraints "
+            "WHERE table_schema = 'bol' AND constraint_type = 'PRIMARY KEY'"
+        )
+    assert {"orders", "order_items", "offers"} <= {row[0] for row in keyed}
