@@ -1,6 +1,6 @@
 """The bolsync demo: the bol Retailer API emulator plus Airflow standalone, driven over the REST API.
 
-    python -m bolsync.demo run    one shot: start, backfill 3 days + one hourly run, wait, summary, stop
+    python -m bolsync.demo run    one shot: start, backfill 3 days + one hourly + one offers run, summary, stop
     python -m bolsync.demo up     start and leave running (pid files in .run/); `make down` stops it
     python -m bolsync.demo down   stop what `up` started
 
@@ -48,10 +48,17 @@ from bolsync.demo_procs import (
     tail,
     write_pid,
 )
-from bolsync.demo_report import api_usage, format_summary, read_warehouse, task_log_errors
+from bolsync.demo_report import (
+    WarehouseSummary,
+    api_usage,
+    format_summary,
+    offer_truth,
+    read_warehouse,
+    task_log_errors,
+)
 
-DAILY, HOURLY = "bol_orders_daily", "bol_orders_hourly"
-DAGS = (DAILY, HOURLY)
+DAILY, HOURLY, OFFERS = "bol_orders_daily", "bol_orders_hourly", "bol_offers_daily"
+DAGS = (DAILY, HOURLY, OFFERS)
 ACCOUNTS = ("bol_retailer_default", "bol_retailer_shop_b")
 DEMO_CREDENTIALS = {
     "bol_retailer_default": ("demo-client-a", "demo-secret-a"),
@@ -64,6 +71,8 @@ BACKFILL_DAYS = 3
 RUN_TIMEOUT = float(os.environ.get("BOLSYNC_DEMO_TIMEOUT", "600"))
 START_TIMEOUT = 180.0
 POLL_SECONDS = 5.0
+#: First poll of the offer export's process status after this many seconds (the DAG's default is 5, doubling).
+OFFERS_POLL_SECONDS = 2
 _T0 = time.monotonic()
 
 
@@ -205,6 +214,7 @@ def airflow_env(stack: Stack) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW_CONN_BOL_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(paths.warehouse)}),
         "AIRFLOW_VAR_BOLSYNC_ACCOUNTS": json.dumps(list(ACCOUNTS)),
+        "AIRFLOW_VAR_BOLSYNC_OFFERS_POLL_SECONDS": str(OFFERS_POLL_SECONDS),
     }
     for conn_id in ACCOUNTS:
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = retailer_connection(conn_id, stack.emulator_url)
@@ -239,7 +249,11 @@ def ensure_not_running(paths: DemoPaths) -> None:
 
 
 def start_emulator(stack: Stack) -> None:
-    """Start ``python -m bol_emulator`` with the demo accounts and wait for its health endpoint."""
+    """Start ``python -m bol_emulator`` with the demo accounts and wait for its health endpoint.
+
+    ``--accounts demo`` (the default) gives both demo accounts 30 days of orders and 60 offers each; the
+    offer export answers PENDING twice, then SUCCESS (the emulator's default), so the offers run defers.
+    """
     log = stack.paths.log_file("emulator")
     log.write_text("")
     command = [
@@ -298,7 +312,7 @@ def prepare_airflow(stack: Stack) -> None:
 
 
 def start_airflow(stack: Stack) -> AirflowClient:
-    """Start ``airflow standalone``; wait until it is healthy and has parsed both DAGs; return a client."""
+    """Start ``airflow standalone``; wait until it is healthy and has parsed the DAGs; return a client."""
     if not port_is_free(stack.api_port):
         raise DemoError(f"port {stack.api_port} is busy; cannot start the Airflow API server there.")
     log = stack.paths.log_file("airflow")
@@ -328,17 +342,19 @@ def start_airflow(stack: Stack) -> AirflowClient:
     return client
 
 
+HEALTH_PARTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
 def _healthy(client: AirflowClient) -> bool:
+    """Every component the demo needs reports healthy (the triggerer runs the offer export's deferred wait)."""
     health = client.health()
-    return all(
-        health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor")
-    )
+    return all((health.get(part) or {}).get("status") == "healthy" for part in HEALTH_PARTS)
 
 
 def _dags_parsed(client: AirflowClient) -> bool:
     if all(client.dag(dag_id) for dag_id in DAGS):
         return True
-    errors = [e for e in client.import_errors() if "bol_orders" in str(e.get("filename", ""))]
+    errors = [e for e in client.import_errors() if any(d in str(e.get("filename", "")) for d in DAGS)]
     if errors:
         details = "\n".join(f"{e.get('filename')}:\n{e.get('stack_trace', '')[-1500:]}" for e in errors)
         raise DemoError(f"the DAG files have import errors:\n{details}")
@@ -408,25 +424,38 @@ class Plan:
     backfill_to: datetime
     hourly_start: datetime
     hourly_end: datetime
+    offers_start: datetime
+    offers_end: datetime
     targets: set[tuple[str, str]] = field(default_factory=set)
+
+    def windows(self) -> dict[str, tuple[datetime, datetime]]:
+        """The single-run DAGs and their [start, end) data intervals."""
+        return {HOURLY: (self.hourly_start, self.hourly_end), OFFERS: (self.offers_start, self.offers_end)}
 
 
 def make_plan(now: datetime) -> Plan:
-    """The last 3 full Amsterdam days and the previous full UTC hour."""
+    """The last 3 full Amsterdam days, the previous full UTC hour, and yesterday's offers (Amsterdam).
+
+    The offers run gets the interval the nightly schedule ran last: yesterday 00:00 to today 00:00 in
+    Amsterdam, so its snapshot is dated yesterday and it ended less than a day ago (an older window would
+    change nothing: bol keeps no offer history).
+    """
     today = now.astimezone(AMSTERDAM).date()
     first = datetime.combine(today - timedelta(days=BACKFILL_DAYS), datetime.min.time(), AMSTERDAM)
     last = datetime.combine(today - timedelta(days=1), datetime.min.time(), AMSTERDAM)
+    midnight = datetime.combine(today, datetime.min.time(), AMSTERDAM)
     hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return Plan(now, first, last, hour_end - timedelta(hours=1), hour_end)
+    return Plan(now, first, last, hour_end - timedelta(hours=1), hour_end, last, midnight)
 
 
 def request_runs(client: AirflowClient, plan: Plan) -> None:
-    """Pause both DAGs, create the backfill and the hourly run, then unpause (no duplicate scheduled runs)."""
+    """Pause the DAGs, create the backfill, the hourly and the offers run, then unpause (no duplicate runs)."""
     for dag_id in DAGS:
         client.set_paused(dag_id, True)
     fail_leftover_runs(client, plan)
     create_backfill(client, plan)
-    trigger_hourly(client, plan)
+    for dag_id in plan.windows():
+        trigger_window(client, plan, dag_id)
     for dag_id in DAGS:
         client.set_paused(dag_id, False)
     say(f"unpaused {', '.join(DAGS)}")
@@ -436,11 +465,12 @@ def fail_leftover_runs(client: AirflowClient, plan: Plan) -> None:
     """Mark failed the unfinished runs of the demo's windows left by an interrupted earlier Airflow.
 
     Their task tries died with that Airflow and would wait out retry delays; failed, the backfill
-    (reprocess "completed") and the hourly rerun clear them and start them afresh.
+    (reprocess "completed") and the reruns of the single runs clear them and start them afresh.
     """
-    daily = client.dag_runs(DAILY, logical_date_gte=iso(plan.backfill_from), logical_date_lte=iso(plan.backfill_to))
-    hourly = client.dag_runs(HOURLY, logical_date_gte=iso(plan.hourly_start), logical_date_lte=iso(plan.hourly_start))
-    for run in daily + hourly:
+    runs = client.dag_runs(DAILY, logical_date_gte=iso(plan.backfill_from), logical_date_lte=iso(plan.backfill_to))
+    for dag_id, (start, _end) in plan.windows().items():
+        runs += client.dag_runs(dag_id, logical_date_gte=iso(start), logical_date_lte=iso(start))
+    for run in runs:
         if run["state"] not in TERMINAL_STATES:
             say(f"marking {run['dag_id']} {run['dag_run_id']} ({run['state']}, left by an earlier demo) failed")
             client.fail_run(run["dag_id"], run["dag_run_id"], "interrupted demo run; rerun by make run")
@@ -474,39 +504,42 @@ def create_backfill(client: AirflowClient, plan: Plan) -> None:
     )
 
 
-def trigger_hourly(client: AirflowClient, plan: Plan) -> None:
-    """One bol_orders_hourly run for the previous full UTC hour.
+def trigger_window(client: AirflowClient, plan: Plan, dag_id: str) -> None:
+    """One run of ``dag_id`` for its window in the plan (bol_orders_hourly: the previous full UTC hour;
+    bol_offers_daily: yesterday in Amsterdam); an existing run of that window is cleared and rerun.
 
     A manual run's data interval in Airflow 3.3 is ``timetable.infer_manual_data_interval(logical_date)``,
     which for CronDataIntervalTimetable is the last full interval *before* the logical date: logical date
     09:00 would give 08:00-09:00. So the run gets its window explicitly (data_interval_start/end) and the
-    logical date of a scheduled run of that window (its start).
+    logical date of a scheduled run of that window (its start); the scheduler then creates no run of its own
+    for that interval when the DAG is unpaused.
     """
+    start, end = plan.windows()[dag_id]
     body = {
-        "logical_date": iso(plan.hourly_start),
-        "data_interval_start": iso(plan.hourly_start),
-        "data_interval_end": iso(plan.hourly_end),
+        "logical_date": iso(start),
+        "data_interval_start": iso(start),
+        "data_interval_end": iso(end),
         "conf": {},
     }
-    window = f"{plan.hourly_start:%Y-%m-%d %H:%M}-{plan.hourly_end:%H:%M} UTC"
+    window = f"{start:%Y-%m-%d %H:%M %Z} .. {end:%Y-%m-%d %H:%M %Z}"
     try:
-        run = client.trigger(HOURLY, body)
-        say(f"triggered {HOURLY} for {window}: {run['dag_run_id']}")
+        run = client.trigger(dag_id, body)
+        say(f"triggered {dag_id} for {window}: {run['dag_run_id']}")
     except ApiError as error:
         if error.status_code != 409:
             raise
-        run = _rerun_existing(client, plan)
-        say(f"{HOURLY} for {window}: rerunning the existing run {run['dag_run_id']}")
-    plan.targets.add((HOURLY, run["dag_run_id"]))
+        run = _rerun_existing(client, dag_id, start)
+        say(f"{dag_id} for {window}: rerunning the existing run {run['dag_run_id']}")
+    plan.targets.add((dag_id, run["dag_run_id"]))
 
 
-def _rerun_existing(client: AirflowClient, plan: Plan) -> dict[str, Any]:
-    runs = client.dag_runs(HOURLY, logical_date_gte=iso(plan.hourly_start), logical_date_lte=iso(plan.hourly_start))
+def _rerun_existing(client: AirflowClient, dag_id: str, logical_date: datetime) -> dict[str, Any]:
+    runs = client.dag_runs(dag_id, logical_date_gte=iso(logical_date), logical_date_lte=iso(logical_date))
     if not runs:
-        raise DemoError(f"{HOURLY} refused the run for {plan.hourly_start} and no such run exists")
+        raise DemoError(f"{dag_id} refused the run for {logical_date} and no such run exists")
     run = runs[0]
     if run["state"] in TERMINAL_STATES:
-        client.clear_run(HOURLY, run["dag_run_id"])
+        client.clear_run(dag_id, run["dag_run_id"])
     return run
 
 
@@ -609,6 +642,7 @@ def run_demo(paths: DemoPaths) -> int:
     finished = False
     stats: dict[str, Any] | None = None
     stats_error: str | None = None
+    truth: dict[str, list[dict[str, Any]]] | None = None
     plan = make_plan(datetime.now(UTC))
     try:
         with _phase(timings, "start (emulator + Airflow)"):
@@ -626,24 +660,35 @@ def run_demo(paths: DemoPaths) -> int:
             stats = emulator_get(stack.emulator_url, "/_emulator/stats")
         except requests.RequestException as error:
             stats_error = str(error)
+        with suppress(requests.RequestException):
+            truth = offer_truth(stack.emulator_url)
     finally:
         with _phase(timings, "stop"), _signals_ignored():
             stop_stack(stack)
     timings["total"] = time.monotonic() - _T0
-    warehouse = read_warehouse(paths.warehouse, plan.started)
+    warehouse = read_warehouse(paths.warehouse, plan.started, truth)
     print(format_summary(runs, warehouse, api_usage(stats, stats_error), timings, _python()))
-    return _exit_code(runs, finished, warehouse.orders)
+    return _exit_code(runs, finished, warehouse)
 
 
-def _exit_code(runs: dict[str, list[dict[str, Any]]], finished: bool, orders: int) -> int:
-    failed = [r["dag_run_id"] for dag_runs in runs.values() for r in dag_runs if r["state"] != "success"]
+def _exit_code(runs: dict[str, list[dict[str, Any]]], finished: bool, warehouse: WarehouseSummary) -> int:
+    """0 when every run succeeded and orders and offers landed (offers as the emulator has them), else 1."""
+    failed = [f"{d} {r['dag_run_id']}" for d, dag_runs in runs.items() for r in dag_runs if r["state"] != "success"]
+    missing = [dag_id for dag_id in DAGS if not runs.get(dag_id)]
     problems = []
     if not finished:
         problems.append("some DAG runs did not finish in time")
     if failed:
-        problems.append(f"{len(failed)} DAG run(s) did not succeed")
-    if not orders:
+        problems.append(f"{len(failed)} DAG run(s) did not succeed ({', '.join(failed)})")
+    if missing:
+        problems.append(f"no run of {', '.join(missing)}")
+    if not warehouse.orders:
         problems.append("the warehouse has no orders")
+    if not warehouse.live_offers:
+        problems.append("the warehouse has no live offers")
+    mismatched = [check.retailer_id for check in warehouse.offer_checks if not check.ok]
+    if mismatched:
+        problems.append(f"offers differ from the emulator's ground truth (retailer {', '.join(mismatched)})")
     if problems:
         print("DEMO FAILED: " + "; ".join(problems), flush=True)
         return 1
@@ -737,7 +782,7 @@ def _up_banner(stack: Stack) -> str:
     get_token = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"  # noqa: S105
     logs = stack.paths.run_dir
     return f"""
-bolsync demo is running (both DAGs unpaused).
+bolsync demo is running (the DAGs {", ".join(DAGS)} unpaused).
   Airflow UI:  {stack.api_url}   login: admin / admin
   Emulator:    {stack.emulator_url}   (counters: {stack.emulator_url}/_emulator/stats)
   Warehouse:   {stack.paths.warehouse}

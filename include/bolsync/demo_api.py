@@ -147,9 +147,14 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def emulator_get(base_url: str, path: str, timeout: float = 5.0) -> dict[str, Any]:
-    """GET a control endpoint of the emulator and return its JSON."""
+def emulator_json(base_url: str, path: str, timeout: float = 5.0) -> Any:
+    """GET a control endpoint of the emulator and return its decoded JSON, whatever its shape."""
     response = requests.get(f"{base_url}{path}", timeout=timeout)
     response.raise_for_status()
-    result: dict[str, Any] = response.json()
+    return response.json()
+
+
+def emulator_get(base_url: str, path: str, timeout: float = 5.0) -> dict[str, Any]:
+    """GET a control endpoint of the emulator that answers a JSON object."""
+    result: dict[str, Any] = emulator_json(base_url, path, timeout)
     return result
