@@ -1,7 +1,7 @@
 # bolsync developer entry points. Run from the repository root.
 #
 #   make venv   create/refresh .venv from the lock file (skipped while the lock is unchanged)
-#   make run    one-shot demo: emulator + Airflow standalone, backfill + hourly run, summary, stop
+#   make run    one-shot demo: emulator + Airflow standalone, orders backfill + hourly run + offers run, summary, stop
 #   make up     start the emulator and Airflow in the background (UI on http://127.0.0.1:8080)
 #   make down   stop what `make up` started
 #   make test   run the test suite (pytest, 2 workers)

@@ -126,6 +126,7 @@ def connect_warehouse(where: WarehouseTarget | Path | str) -> Iterator[Warehouse
         from bolsync.warehouse.duckdb_connection import open_duckdb
 
         assert target.path is not None
+        _check_duckdb_file_name(target.path)
         with open_duckdb(target.path) as raw:
             warehouse: Warehouse = DuckDBWarehouse(raw)
             migrate(warehouse)
@@ -141,6 +142,19 @@ def connect_warehouse(where: WarehouseTarget | Path | str) -> Iterator[Warehouse
         yield warehouse
     finally:
         pg.close()
+
+
+#: Schemas bolsync uses in a DuckDB file; a file named like one (``bol.duckdb``) becomes a catalog of that
+#: name, and DuckDB would read ``bol.orders`` as table ``orders`` of that catalog's default schema.
+DUCKDB_RESERVED_STEMS = ("bol", "personal")
+
+
+def _check_duckdb_file_name(path: Path) -> None:
+    if path.stem.lower() in DUCKDB_RESERVED_STEMS:
+        raise ValueError(
+            f"DuckDB warehouse file {path}: a file named '{path.stem}' shadows bolsync's schema '{path.stem}' "
+            f"(DuckDB names the database after the file); rename it, e.g. to {path.with_stem('warehouse').name}."
+        )
 
 
 def table_columns(warehouse: Warehouse, table: str) -> list[str]:

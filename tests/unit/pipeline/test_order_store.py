@@ -384,3 +384,12 @@ def test_postgres_keeps_its_primary_keys(postgres_database: str) -> None:
             "WHERE table_schema = 'bol' AND constraint_type = 'PRIMARY KEY'"
         )
     assert {"orders", "order_items", "offers"} <= {row[0] for row in keyed}
+
+
+def test_a_duckdb_file_named_after_a_schema_is_refused(tmp_path: Path) -> None:
+    with (
+        pytest.raises(ValueError, match=r"shadows bolsync's schema 'bol'.*rename it, e\.g\. to warehouse\.duckdb"),
+        connect_warehouse(tmp_path / "bol.duckdb"),
+    ):
+        pass
+    assert not (tmp_path / "bol.duckdb").exists()
