@@ -1,0 +1,253 @@
+"""The PostgreSQL landing path: CSV slices streamed into ``COPY``, and the bulk merge (plain insert of new keys,
+then ``ON CONFLICT`` for the rows that change) with its fallback when another writer gets in the way."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pytest
+
+import bolsync.warehouse.postgres_warehouse as pg_warehouse
+from bolsync.warehouse.connection import PostgresWarehouse, connect_warehouse
+
+TABLE = "merge_test.items"
+KEY = ["retailer_id", "item_id"]
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def url(postgres_database: str) -> str:
+    with psycopg.connect(postgres_database, autocommit=True) as admin:
+        admin.execute("DROP SCHEMA IF EXISTS merge_test CASCADE")
+        admin.execute("CREATE SCHEMA merge_test")
+        admin.execute(
+            f"""CREATE TABLE {TABLE} (retailer_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, version TIMESTAMPTZ
+                NOT NULL, quantity INTEGER, note VARCHAR, price DECIMAL(12, 2), first_synced_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (retailer_id, item_id))"""
+        )
+    return postgres_database
+
+
+@pytest.fixture
+def bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every merge takes the bulk path (normally from ``BULK_ROWS`` rows on)."""
+    monkeypatch.setattr(PostgresWarehouse, "BULK_ROWS", 1)
+
+
+def _frame(ids: range, hours: int = 0, quantity: int = 1, note: str | None = "a") -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "retailer_id": pd.array([f"r{i % 2}" for i in ids], dtype="string"),
+            "item_id": pd.array([f"I{i:06d}" for i in ids], dtype="string"),
+            "version": pd.Series([T0 + timedelta(hours=hours)] * n).astype("datetime64[us, UTC]"),
+            "quantity": pd.array([quantity] * n, dtype="Int64"),
+            "note": pd.array([note] * n, dtype="string"),
+            "price": pd.array([1.25 + i for i in ids], dtype="Float64"),
+        }
+    )
+
+
+def _merge(conn: Any, frame: pd.DataFrame) -> tuple[int, int]:
+    return conn.merge(TABLE, frame, KEY, version="version", inserted_only={"first_synced_at": "now()"})
+
+
+def _rows(url: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(f"SELECT item_id, version, quantity, note, price FROM {TABLE}").fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [(100, 100, 0), (100, 0, 100), (100, 0, 0)],
+    ids=["plain-insert-first", "on-conflict-skipping-unchanged-rows", "on-conflict-over-every-row"],
+)
+def test_bulk_merge_counts_and_rows(
+    url: str, bulk: None, sample: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PostgresWarehouse, "_sample", lambda self, *args: sample)
+    with connect_warehouse(url) as conn:
+        with conn.transaction():
+            assert _merge(conn, _frame(range(40))) == (40, 0)
+        with conn.transaction():
+            assert _merge(conn, _frame(range(40))) == (0, 0)
+        mixed = pd.concat(
+            [
+                _frame(range(0, 10), hours=1, quantity=2),  # newer and changed: updated
+                _frame(range(10, 20), hours=-1, quantity=3),  # older: left alone
+                _frame(range(20, 40)),  # unchanged
+                _frame(range(40, 55), quantity=4),  # new
+            ],
+            ignore_index=True,
+        )
+        with conn.transaction():
+            assert _merge(conn, mixed) == (15, 10)
+    rows = _rows(url)
+    assert len(rows) == 55
+    assert rows["I000003"] == (T0 + timedelta(hours=1), 2, "a", Decimal("4.25"))
+    assert rows["I000013"] == (T0, 1, "a", Decimal("14.25"))
+    assert rows["I000047"] == (T0, 4, "a", Decimal("48.25"))
+
+
+def test_bulk_merge_outside_a_transaction_commits_once(url: str, bulk: None) -> None:
+    with connect_warehouse(url) as conn:
+        assert _merge(conn, _frame(range(30))) == (30, 0)
+        assert conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert _merge(conn, _frame(range(10, 50), hours=1)) == (20, 20)
+    assert len(_rows(url)) == 50
+
+
+def _settings_during_merges(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    during, sample = [], PostgresWarehouse._sample
+
+    def spy(self: PostgresWarehouse, *args: Any) -> tuple[int, int, int]:
+        settings = "SELECT current_setting('work_mem'), current_setting('enable_hashjoin'), current_setting('jit')"
+        during.append(tuple(self.query(settings)[0]))
+        return sample(self, *args)
+
+    monkeypatch.setattr(PostgresWarehouse, "_sample", spy)
+    return during
+
+
+def test_work_mem_is_raised_for_the_merge_only(url: str, bulk: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    during = _settings_during_merges(monkeypatch)
+    with connect_warehouse(url) as conn, conn.transaction():
+        settings = "SELECT current_setting('work_mem'), current_setting('enable_hashjoin'), current_setting('jit')"
+        before = conn.query(settings)
+        _merge(conn, _frame(range(5)))
+        assert conn.query(settings) == before
+    assert during == [(PostgresWarehouse.MERGE_WORK_MEM, "on", "off")]
+
+
+def test_a_relation_much_smaller_than_the_table_probes_the_key_index(
+    url: str, bulk: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect_warehouse(url) as conn:
+        _merge(conn, _frame(range(3000)))
+        during = _settings_during_merges(monkeypatch)
+        assert _merge(conn, _frame(range(2990, 3010), hours=1)) == (10, 10)
+        work_mem = conn.scalar("SELECT current_setting('work_mem')")
+    assert during == [(work_mem, "off", "off")]
+
+
+def test_a_concurrent_insert_of_the_same_key_falls_back_to_on_conflict(url: str, bulk: None) -> None:
+    """Another transaction holds a new key uncommitted: the plain insert waits for it, meets the unique
+    violation once it commits, and the merge redoes everything with ``ON CONFLICT`` (the newer row wins)."""
+    with psycopg.connect(url) as other:
+        other.execute(
+            f"INSERT INTO {TABLE} (retailer_id, item_id, version, quantity, note, price, first_synced_at) "
+            "VALUES ('r1', 'I000007', %s, 9, 'other', 0, now())",
+            [T0 - timedelta(hours=1)],
+        )
+        result: list[Any] = []
+        with connect_warehouse(url) as conn:
+            pid = conn.raw.info.backend_pid
+
+            def merge() -> None:
+                try:
+                    with conn.transaction():
+                        result.append(_merge(conn, _frame(range(20))))
+                except Exception as error:  # reported by the assertion below
+                    result.append(error)
+
+            worker = threading.Thread(target=merge)
+            worker.start()
+            _wait_for_lock(other, pid)
+            other.commit()
+            worker.join(timeout=60)
+    assert result == [(19, 1)]
+    rows = _rows(url)
+    assert len(rows) == 20
+    assert rows["I000007"] == (T0, 1, "a", Decimal("8.25"))
+
+
+def _wait_for_lock(conn: psycopg.Connection[Any], pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+        if waiting and waiting[0] == "Lock":
+            return
+        time.sleep(0.01)
+    raise AssertionError("the merge never waited for the other transaction")
+
+
+def test_duplicate_keys_in_the_relation_still_fail(url: str, bulk: None) -> None:
+    frame = pd.concat([_frame(range(3)), _frame(range(2, 3), hours=1)], ignore_index=True)
+    with connect_warehouse(url) as conn, pytest.raises(psycopg.errors.CardinalityViolation):
+        _merge(conn, frame)
+    assert _rows(url) == {}
+
+
+def test_merge_relation_samples_a_view_and_counts_an_unknown_relation(
+    url: str, bulk: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PostgresWarehouse, "SAMPLE_ROWS", 5)
+    with connect_warehouse(url) as conn:
+        assert _merge(conn, _frame(range(10))) == (10, 0)
+        with conn.staged(_frame(range(0, 40), hours=2), TABLE) as incoming:
+            conn.execute(f"CREATE TEMP VIEW incoming_view AS SELECT * FROM {incoming}")
+            counts = conn.merge_relation(
+                TABLE,
+                "incoming_view",
+                list(_frame(range(1)).columns),
+                KEY,
+                version="version",
+                inserted_only={"first_synced_at": "now()"},
+            )
+            conn.execute("DROP VIEW incoming_view")
+    assert counts == (30, 10)
+    assert {row[0] for row in _rows(url).values()} == {T0 + timedelta(hours=2)}
+
+
+@pytest.fixture
+def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of 7 rows read 64 bytes at a time: a small frame crosses every boundary."""
+    monkeypatch.setattr(pg_warehouse, "COPY_SLICE_ROWS", 7)
+    monkeypatch.setattr(pg_warehouse, "COPY_CHUNK", 64)
+
+
+def test_staged_streams_every_slice_in_order(url: str, small_slices: None) -> None:
+    notes = ["plain", "", None, 'with "quotes", commas', "new\nline", "ünïcode €", "back\\slash", "tab\there"]
+    frame = _frame(range(53)).assign(note=pd.array([notes[i % len(notes)] for i in range(53)], dtype="string"))
+    frame.loc[5, "quantity"] = pd.NA
+    frame.loc[6, "price"] = pd.NA
+    with connect_warehouse(url) as conn, conn.staged(frame, TABLE) as incoming:
+        stored = conn.query(f"SELECT item_id, version, quantity, note, price FROM {incoming} ORDER BY item_id")
+    expected = [
+        (
+            row.item_id,
+            row.version.to_pydatetime(),
+            None if pd.isna(row.quantity) else row.quantity,
+            None if pd.isna(row.note) else row.note,
+            None if pd.isna(row.price) else Decimal(str(row.price)),
+        )
+        for row in frame.itertuples()
+    ]
+    assert stored == expected
+
+
+def test_an_encoding_failure_fails_the_copy_and_leaves_the_connection_usable(
+    url: str, small_slices: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, calls = pg_warehouse._write_csv, []
+
+    def write_csv(encoder: Any, frame: pd.DataFrame, path: str) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise RuntimeError("encoder failed")
+        real(encoder, frame, path)
+
+    monkeypatch.setattr(pg_warehouse, "_write_csv", write_csv)
+    with connect_warehouse(url) as conn:
+        with pytest.raises(RuntimeError, match="encoder failed"), conn.staged(_frame(range(30)), TABLE):
+            pass
+        temp = "SELECT count(*) FROM pg_class WHERE relname LIKE 'incoming_%' AND relpersistence = 't'"
+        assert conn.scalar(temp) == 0
+        assert _merge(conn, _frame(range(3))) == (3, 0)
