@@ -213,13 +213,16 @@ def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg_warehouse, "COPY_CHUNK", 64)
 
 
-def test_staged_streams_every_slice_in_order(url: str, small_slices: None) -> None:
+def test_staged_streams_every_slice_sorted_by_the_primary_key(url: str, small_slices: None) -> None:
     notes = ["plain", "", None, 'with "quotes", commas', "new\nline", "ünïcode €", "back\\slash", "tab\there"]
     frame = _frame(range(53)).assign(note=pd.array([notes[i % len(notes)] for i in range(53)], dtype="string"))
     frame.loc[5, "quantity"] = pd.NA
     frame.loc[6, "price"] = pd.NA
-    with connect_warehouse(url) as conn, conn.staged(frame, TABLE) as incoming:
+    shuffled = frame.sample(frac=1, random_state=3)
+    with connect_warehouse(url) as conn, conn.staged(shuffled, TABLE) as incoming:
         stored = conn.query(f"SELECT item_id, version, quantity, note, price FROM {incoming} ORDER BY item_id")
+        in_table_order = conn.query(f"SELECT retailer_id, item_id FROM {incoming}")  # no ORDER BY
+    assert in_table_order == sorted(zip(frame.retailer_id, frame.item_id, strict=True))  # in primary key order
     expected = [
         (
             row.item_id,
