@@ -160,6 +160,7 @@ class Warehouse(ABC):
             update_when = f"({guard}) AND ({changed})"
         return self._merge_relation(table, relation, list(columns), list(key), sets, update_when, inserted_only or {})
 
+    @abstractmethod
     def _merge_relation(
         self,
         table: str,
@@ -170,25 +171,4 @@ class Warehouse(ABC):
         update_when: str,
         extra: Mapping[str, str],
     ) -> tuple[int, int]:
-        """``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE update_when``, counted by the engine."""
-        insert = (
-            f"INSERT INTO {table} AS t ({', '.join([*columns, *extra])}) "
-            f"SELECT {', '.join([*columns, *extra.values()])} FROM {relation} "
-            + self._merge_order(key)
-            + f" ON CONFLICT ({', '.join(key)}) DO "
-            + (
-                f"UPDATE SET {', '.join(f'{c} = {expr}' for c, expr in sets.items())} WHERE {update_when}"
-                if sets
-                else "NOTHING"
-            )
-        )
-        return self._merge_counted(insert, relation, table, key, "TRUE", update_when)
-
-    def _merge_order(self, key: Sequence[str]) -> str:
-        return ""
-
-    def _merge_counted(
-        self, insert: str, incoming: str, table: str, key: Sequence[str], guard: str, changed: str
-    ) -> tuple[int, int]:
-        """Run the ``ON CONFLICT`` ``insert``; return (inserted, updated) (engines using it override this)."""
-        raise NotImplementedError
+        """The engine's upsert of ``relation`` into ``table`` (see :meth:`merge_relation`); (inserted, updated)."""
