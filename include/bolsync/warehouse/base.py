@@ -63,8 +63,9 @@ class Warehouse(ABC):
 
         Of the rows of one key it keeps the newest ``version`` (non-null first), and on a tie the one of the
         later chunk, so several chunks merge like one frame. Each chunk must already hold one row per key.
-        The chunks are appended one at a time (memory holds one chunk), outside any transaction of the
-        caller's choosing. Yields (table name, columns), or None when every chunk was empty.
+        The chunks are appended one at a time, so memory holds one chunk; stage before opening the merging
+        transaction (DuckDB keeps a transaction's writes in memory). Yields (table name, columns), or None
+        when every chunk was empty.
         """
         name = f"stage_{next(self._names)}"
         columns: list[str] = []
