@@ -30,11 +30,12 @@ class DuckDBWarehouse(Warehouse):
         """As :meth:`Warehouse.staged_latest`, but the chunks go to Parquet files in a temporary folder.
 
         A table (TEMP or not) would keep the rows in DuckDB's memory until a checkpoint; Parquet files are
-        read back in a stream by the merge, so memory holds one chunk however large the window.
+        read back in a stream by the merge, so staging holds one chunk however large the window.
         """
         name = f"stage_{next(self._names)}"
         columns: list[str] = []
-        with tempfile.TemporaryDirectory(prefix="bolsync-stage-") as folder:
+        with tempfile.TemporaryDirectory(prefix="bolsync-stage-") as tmp:
+            folder = tmp.replace("'", "''")  # a SQL string literal below
             for number, frame in enumerate(chunks):
                 if frame.empty:
                     continue

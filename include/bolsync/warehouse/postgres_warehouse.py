@@ -315,4 +315,5 @@ def _csv_slices(frame: pd.DataFrame, order: Sequence[str] = (), rows: int | None
 def _write_csv(encoder: Any, frame: pd.DataFrame, path: str) -> None:
     """One slice to a CSV file with DuckDB (``encoder``: its connection, session time zone UTC)."""
     encoder.register("frame_slice", frame)
-    encoder.execute(f"COPY (SELECT * FROM frame_slice) TO '{path}' (FORMAT CSV, HEADER false)")
+    literal = str(path).replace("'", "''")
+    encoder.execute(f"COPY (SELECT * FROM frame_slice) TO '{literal}' (FORMAT CSV, HEADER false)")

@@ -393,3 +393,18 @@ def test_a_duckdb_file_named_after_a_schema_is_refused(tmp_path: Path) -> None:
     ):
         pass
     assert not (tmp_path / "bol.duckdb").exists()
+
+
+def test_staging_works_under_a_temporary_folder_with_a_quote(
+    database: WarehouseTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    quoted = tmp_path / "it's"
+    quoted.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(quoted))
+    staging = _stage(tmp_path / "s", [_detail("O1")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")])
+    with connect_warehouse(database) as conn:
+        result = load_staged_orders(conn, "1", staging)
+    assert result.orders.inserted == 1
+    assert result.items.inserted >= 1
