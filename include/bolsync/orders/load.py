@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, read_ndjson
 from bolsync.orders.transform import order_item_detail_rows, order_item_status_rows, order_rows
+from bolsync.warehouse.base import StageSpec
 from bolsync.warehouse.connection import Warehouse
 from bolsync.warehouse.order_store import ITEM_KEY, ORDER_KEY, UpsertCounts, merge_order_items, merge_orders
 
@@ -38,22 +39,20 @@ def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
 def load_staged_orders(conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS) -> LoadResult:
     """Upsert full orders, then list states, atomically; older states never overwrite newer ones.
 
-    The staged files are read ``chunk`` orders at a time into TEMP tables (one row per key: the newest
-    state, a later chunk winning a tie), so memory holds one chunk whatever the window's size; then one
-    transaction merges the three of them.
+    Each staged file is read once, ``chunk`` orders at a time, into staging relations (one row per key:
+    the newest state, a later chunk winning a tie), so memory holds one chunk whatever the window's size;
+    then one transaction merges the three of them.
     """
     details, listed = staging / DETAILS_FILE, staging / LIST_FILE
     result = LoadResult()
     with (
-        conn.staged_latest(
-            (order_rows(retailer_id, c) for c in chunked(read_ndjson(details), chunk)), "bol.orders", ORDER_KEY
-        ) as orders,
-        conn.staged_latest(
-            (order_item_detail_rows(retailer_id, c) for c in chunked(read_ndjson(details), chunk)),
-            "bol.order_items",
-            ITEM_KEY,
-            "latest_changed_at",
-        ) as detail_items,
+        conn.staged_latest_many(
+            (
+                [order_rows(retailer_id, orders), order_item_detail_rows(retailer_id, orders)]
+                for orders in chunked(read_ndjson(details), chunk)
+            ),
+            [StageSpec("bol.orders", ORDER_KEY), StageSpec("bol.order_items", ITEM_KEY, "latest_changed_at")],
+        ) as (orders, detail_items),
         conn.staged_latest(
             (order_item_status_rows(retailer_id, c) for c in chunked(read_ndjson(listed), chunk)),
             "bol.order_items",

@@ -7,11 +7,33 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 log = logging.getLogger(__name__)
+
+#: A staged relation and its columns, or None when nothing was staged.
+Staged = tuple[str, list[str]] | None
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What one staged relation is typed like, its key, and the column that orders versions of a key."""
+
+    like: str
+    key: Sequence[str]
+    version: str | None = None
+
+    def newest_rows(self, columns: Sequence[str], source: str) -> str:
+        """``SELECT`` of ``source``'s newest row per key: the newest ``version`` (non-null first), and on a tie
+        the row of the later ``chunk_number``, so several chunks merge like one frame."""
+        newest = f"{self.version} DESC NULLS LAST, " if self.version else ""
+        return (
+            f"SELECT {', '.join(columns)} FROM (SELECT *, row_number() OVER (PARTITION BY {', '.join(self.key)} "
+            f"ORDER BY {newest}chunk_number DESC) AS key_rank FROM {source}) AS ranked WHERE key_rank = 1"
+        )
 
 
 class Warehouse(ABC):
@@ -58,45 +80,49 @@ class Warehouse(ABC):
     @contextmanager
     def staged_latest(
         self, chunks: Iterable[pd.DataFrame], like: str, key: Sequence[str], version: str | None = None
-    ) -> Iterator[tuple[str, list[str]] | None]:
-        """Context manager: every frame of ``chunks`` as one TEMP table typed like ``like``, one row per ``key``.
+    ) -> Iterator[Staged]:
+        """:meth:`staged_latest_many` for one table."""
+        with self.staged_latest_many(([frame] for frame in chunks), [StageSpec(like, key, version)]) as (staged,):
+            yield staged
 
-        Of the rows of one key it keeps the newest ``version`` (non-null first), and on a tie the one of the
-        later chunk, so several chunks merge like one frame. Each chunk must already hold one row per key.
-        The chunks are appended one at a time, so memory holds one chunk; stage before opening the merging
-        transaction (DuckDB keeps a transaction's writes in memory). Yields (table name, columns), or None
-        when every chunk was empty.
+    @contextmanager
+    def staged_latest_many(
+        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[StageSpec]
+    ) -> Iterator[list[Staged]]:
+        """Context manager: per spec, the frames of every chunk (one frame per spec) as one TEMP table typed
+        like ``spec.like``, one row per key (see :meth:`StageSpec.newest_rows`).
+
+        Each frame must already hold one row per key. The chunks are appended one at a time, so memory holds
+        one chunk; stage before opening the merging transaction (DuckDB keeps a transaction's writes in
+        memory). Yields per spec (table name, columns), or None when all its frames were empty.
         """
-        name = f"stage_{next(self._names)}"
-        columns: list[str] = []
+        names = [f"stage_{next(self._names)}" for _ in specs]
+        columns: list[list[str]] = [[] for _ in specs]
         try:
-            for number, frame in enumerate(chunks):
-                if frame.empty:
-                    continue
-                if not columns:
-                    columns = list(frame.columns)
-                    self.execute(
-                        f"CREATE TEMP TABLE {name} AS SELECT {', '.join(columns)}, 0 AS chunk_number "
-                        f"FROM {like} WITH NO DATA"
-                    )
-                with self.staged(frame[columns], like) as incoming:
-                    self.execute(
-                        f"INSERT INTO {name} ({', '.join(columns)}, chunk_number) "
-                        f"SELECT {', '.join(columns)}, {number} FROM {incoming}"
-                    )
-            if not columns:
-                yield None
-                return
-            newest = f"{version} DESC NULLS LAST, " if version else ""
-            self.execute(
-                f"CREATE TEMP TABLE {name}_latest AS SELECT {', '.join(columns)} FROM ("
-                f"SELECT *, row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY {newest}chunk_number DESC) "
-                f"AS key_rank FROM {name}) AS ranked WHERE key_rank = 1"
-            )
-            self.execute(f"DROP TABLE {name}")
-            yield f"{name}_latest", columns
+            for number, frames in enumerate(chunks):
+                for name, spec, frame, cols in zip(names, specs, frames, columns, strict=True):
+                    if frame.empty:
+                        continue
+                    if not cols:
+                        cols.extend(frame.columns)
+                        self.execute(
+                            f"CREATE TEMP TABLE {name} AS SELECT {', '.join(cols)}, 0 AS chunk_number "
+                            f"FROM {spec.like} WITH NO DATA"
+                        )
+                    with self.staged(frame[cols], spec.like) as incoming:
+                        self.execute(
+                            f"INSERT INTO {name} ({', '.join(cols)}, chunk_number) "
+                            f"SELECT {', '.join(cols)}, {number} FROM {incoming}"
+                        )
+            staged: list[Staged] = []
+            for name, spec, cols in zip(names, specs, columns, strict=True):
+                if cols:
+                    self.execute(f"CREATE TEMP TABLE {name}_latest AS {spec.newest_rows(cols, name)}")
+                    self.execute(f"DROP TABLE {name}")
+                staged.append((f"{name}_latest", cols) if cols else None)
+            yield staged
         finally:
-            self._drop_temp(name, f"{name}_latest")
+            self._drop_temp(*names, *(f"{name}_latest" for name in names))
 
     def _drop_temp(self, *names: str) -> None:
         """Best effort: TEMP tables end with the session anyway, and a failed transaction refuses the DROP."""

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bolsync.warehouse.base import Warehouse
+from bolsync.warehouse.base import Staged, StageSpec, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -24,40 +24,42 @@ class DuckDBWarehouse(Warehouse):
         self.raw = raw
 
     @contextmanager
-    def staged_latest(
-        self, chunks: Iterable[pd.DataFrame], like: str, key: Sequence[str], version: str | None = None
-    ) -> Iterator[tuple[str, list[str]] | None]:
-        """As :meth:`Warehouse.staged_latest`, but the chunks go to Parquet files in a temporary folder.
+    def staged_latest_many(
+        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[StageSpec]
+    ) -> Iterator[list[Staged]]:
+        """As :meth:`Warehouse.staged_latest_many`, but the frames go to Parquet files in a temporary folder.
 
         A table (TEMP or not) would keep the rows in DuckDB's memory until a checkpoint; Parquet files are
         read back in a stream by the merge, so staging holds one chunk however large the window.
         """
-        name = f"stage_{next(self._names)}"
-        columns: list[str] = []
+        names = [f"stage_{next(self._names)}" for _ in specs]
+        columns: list[list[str]] = [[] for _ in specs]
         with tempfile.TemporaryDirectory(prefix="bolsync-stage-") as tmp:
-            folder = tmp.replace("'", "''")  # a SQL string literal below
-            for number, frame in enumerate(chunks):
-                if frame.empty:
-                    continue
-                columns = columns or list(frame.columns)
-                with self.staged(frame[columns], like) as incoming:
-                    self.execute(
-                        f"COPY (SELECT *, {number} AS chunk_number FROM {incoming}) "
-                        f"TO '{Path(folder) / f'{number:06d}.parquet'}' (FORMAT parquet)"
-                    )
-            if not columns:
-                yield None
-                return
-            newest = f"{version} DESC NULLS LAST, " if version else ""
-            self.execute(
-                f"CREATE TEMP VIEW {name} AS SELECT {', '.join(columns)} FROM ("
-                f"SELECT *, row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY {newest}chunk_number DESC) "
-                f"AS key_rank FROM read_parquet('{Path(folder) / '*.parquet'}')) AS ranked WHERE key_rank = 1"
-            )
+            folders = [Path(tmp) / name for name in names]
+            for folder in folders:
+                folder.mkdir()
+            for number, frames in enumerate(chunks):
+                for folder, spec, frame, cols in zip(folders, specs, frames, columns, strict=True):
+                    if frame.empty:
+                        continue
+                    if not cols:
+                        cols.extend(frame.columns)
+                    with self.staged(frame[cols], spec.like) as incoming:
+                        self.execute(
+                            f"COPY (SELECT *, {number} AS chunk_number FROM {incoming}) "
+                            f"TO {_literal(folder / f'{number:06d}.parquet')} (FORMAT parquet)"
+                        )
+            staged: list[Staged] = []
+            for name, spec, cols, folder in zip(names, specs, columns, folders, strict=True):
+                if cols:
+                    parquet = f"read_parquet({_literal(folder / '*.parquet')})"
+                    self.execute(f"CREATE TEMP VIEW {name} AS {spec.newest_rows(cols, parquet)}")
+                staged.append((name, cols) if cols else None)
             try:
-                yield name, columns
+                yield staged
             finally:
-                self._drop_temp_view(name)
+                for name in names:
+                    self._drop_temp_view(name)
 
     def _drop_temp_view(self, name: str) -> None:
         try:
@@ -110,3 +112,8 @@ class DuckDBWarehouse(Warehouse):
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {on})"
         ).fetchone()[0]
         return int(inserted), int(updated)
+
+
+def _literal(path: Path) -> str:
+    """``path`` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
