@@ -10,7 +10,6 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _home = Path(tempfile.mkdtemp(prefix=f"bolsync-airflow-{_worker}-"))

@@ -1,4 +1,4 @@
-"""The emulator's responses against bol's published Retailer API v10 spec (shared/bol-api).
+"""The emulator's responses against bol's published Retailer API v10 spec (tests/fixtures/bol_api).
 
 Two operations are covered: ``GET /retailer/orders`` (get-orders) and ``GET /retailer/orders/{order-id}``
 (get-order). Schemathesis generates requests from the spec and validates every documented response against
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,9 +44,9 @@ from schemathesis.specs.openapi.checks import (
 
 from bol_emulator import EmulatorConfig, EmulatorHandle, start_emulator
 from tests.emulator.conftest import V10
+from tests.support.fixture_server import BOL_API_DIR
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "bol-api"
-SPEC_PATH = SPEC_DIR / "retailer-v10.openapi.json"
+SPEC_PATH = BOL_API_DIR / "retailer-v10.openapi.json"
 OPERATIONS = ["get-orders", "get-order"]
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -72,7 +71,7 @@ SETTINGS = settings(
 def spec_schema() -> Any:
     """The published spec, narrowed to the two order operations."""
     if not SPEC_PATH.exists():
-        pytest.fail(f"bol's spec is missing at {SPEC_PATH} (the repo must sit next to shared/)")
+        pytest.fail(f"bol's spec is missing at {SPEC_PATH} (it belongs in the repository)")
     return schemathesis.openapi.from_path(SPEC_PATH).include(operation_id=OPERATIONS)
 
 

@@ -1,4 +1,4 @@
-"""Serves raw HTTP responses captured from the real API (shared/bol-api/fixtures) over real HTTP."""
+"""Serves raw HTTP responses captured from bol's API (tests/fixtures/bol_api/fixtures) over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "bol-api" / "fixtures"
+# bol's published API specs and captured responses, kept in the repository (see tests/fixtures/bol_api/README.md).
+BOL_API_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "bol_api"
+FIXTURES = BOL_API_DIR / "fixtures"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The hook over real HTTP against responses captured from bol (shared/bol-api/fixtures)."""
+"""The hook over real HTTP against responses captured from bol (tests/fixtures/bol_api/fixtures)."""
 
 from __future__ import annotations
 
