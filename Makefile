@@ -32,24 +32,29 @@ help:
 venv: $(STAMP)
 
 # Rebuilt only when the lock or the project metadata is newer than the stamp.
-$(STAMP): requirements.txt pyproject.toml
+# The product (the provider and the bolsync package) and the tools (the emulator, the demo) install as four
+# editable distributions; stale egg-info of an earlier layout would shadow their metadata, so it goes first.
+EDITABLE := -e plugins -e . -e include/emulator -e include/demo
+
+$(STAMP): requirements.txt pyproject.toml plugins/pyproject.toml include/emulator/pyproject.toml include/demo/pyproject.toml
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
 		echo "$(VENV) is not a Python 3.11 venv: recreating it"; rm -rf $(VENV); fi
 	@if [ ! -x $(BIN)/python ]; then \
 		[ -n "$(PYTHON)" ] || { echo "python3.11 not found on PATH" >&2; exit 1; }; \
 		echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps $(EDITABLE)
 	@touch $@
 
 run: venv
-	$(BIN)/python -m bolsync.demo run
+	$(BIN)/python -m bolsync_demo run
 
 up: venv
-	$(BIN)/python -m bolsync.demo up
+	$(BIN)/python -m bolsync_demo up
 
 down:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m bolsync.demo down; else echo "No $(VENV): nothing to stop."; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m bolsync_demo down; else echo "No $(VENV): nothing to stop."; fi
 
 # pytest exit code 5 means "no tests collected": reported, but not a failure. 124: the wall-clock cap hit.
 test: venv
@@ -62,7 +67,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy --config-file pyproject.toml plugins include dags
+	$(BIN)/mypy --config-file pyproject.toml plugins/bolsync_provider include/bolsync include/emulator/bol_emulator include/demo/bolsync_demo dags
 
 # Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
 # (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bolsync.offers.dag_factory import offers_dag
+from bolsync.offers.dag import offers_dag
 
 dag = offers_dag(
     dag_id="bol_offers_daily",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bolsync.dag_factory import orders_dag
+from bolsync.orders.dag import orders_dag
 
 dag = orders_dag(
     dag_id="bol_orders_hourly",

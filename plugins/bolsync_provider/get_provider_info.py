@@ -10,7 +10,7 @@ from bolsync_provider import __version__
 def get_provider_info() -> dict[str, Any]:
     """Return the provider description Airflow's ProvidersManager reads."""
     return {
-        "package-name": "bolsync",
+        "package-name": "bolsync-provider",
         "name": "bolsync (bol.com Retailer API)",
         "description": "Hook and connection type for the bol.com Retailer API.",
         "versions": [__version__],

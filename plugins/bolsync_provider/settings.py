@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.errors import BolConfigError
 
 DEFAULT_API_URL = "https://api.bol.com"
 DEFAULT_LOGIN_URL = "https://login.bol.com/token"
@@ -42,7 +42,7 @@ class BolConnectionSettings:
     timeout_seconds: float = 30.0
     max_attempts: int = 6
     #: ``client_credentials`` (a seller's own API credentials) or ``authorization_code`` (an intermediary
-    #: partner acting for a seller, with a refresh token; see bolsync_provider.authorize).
+    #: partner acting for a seller, with a refresh token; see bolsync_provider.auth.authorize).
     grant_type: str = CLIENT_CREDENTIALS
     initial_refresh_token: str | None = field(default=None, repr=False)
 

@@ -195,8 +195,8 @@ def backend_target(backend: str, folder: Path) -> Iterator[WarehouseTarget]:
 
 def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[float, tuple[int, int]]:
     """One transaction of the product's merge of ``table`` (``order_items`` or ``offers``); seconds, counts."""
-    from bolsync.offers.store import upsert_offers
-    from bolsync.warehouse.order_store import merge_order_items
+    from bolsync.offers.load import upsert_offers
+    from bolsync.orders.load import merge_order_items
 
     started = time.perf_counter()
     with warehouse.transaction():

@@ -122,7 +122,7 @@ class FileTokenCache:
         return self.folder / f"{conn_id}.json"
 
     def load(self, conn_id: str) -> Any:
-        from bolsync_provider.tokens import AccessToken
+        from bolsync_provider.auth.tokens import AccessToken
 
         try:
             text = self._path(conn_id).read_text(encoding="utf-8")
@@ -259,11 +259,11 @@ def worker_main(index: int, env: dict[str, str], commands: Any, replies: Any) ->
 
 
 def run_job(job: Job, commands: Any, replies: Any, index: int) -> dict[str, Any]:
-    from bolsync_provider.exceptions import BolError
+    from bolsync_provider.auth.cache import MemoryTokenCache
+    from bolsync_provider.budget.rate_budget import budget_for
+    from bolsync_provider.budget.shared_state import shared_state
+    from bolsync_provider.errors import BolError
     from bolsync_provider.hooks.bol_retailer import BolRetailerHook
-    from bolsync_provider.rate_budget import budget_for
-    from bolsync_provider.shared_state import shared_state
-    from bolsync_provider.token_cache import MemoryTokenCache
 
     os.environ["AIRFLOW__BOLSYNC__SHARED_STATE_URL"] = job.state_url
     logging.basicConfig(
@@ -437,7 +437,7 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 def refresh_interval(lifetime: float) -> float:
     """How long a token is used before the product refreshes it (lifetime minus its refresh margin)."""
-    from bolsync_provider.tokens import AccessToken
+    from bolsync_provider.auth.tokens import AccessToken
 
     token = AccessToken(value="", issued_at=0.0, expires_at=float(lifetime), client_id="")
     return lifetime - token.refresh_margin
@@ -449,7 +449,7 @@ def reachable(url: str) -> str | None:
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=2):
             pass
-        from bolsync_provider.shared_state import open_shared_state
+        from bolsync_provider.budget.shared_state import open_shared_state
 
         open_shared_state(url).paused_for(["bench-probe"])
     except Exception as error:
@@ -462,8 +462,8 @@ def solo_reserve_seconds(url: str, client_id: str, budget: float, count: int = 3
 
     reserve() only books future slots (the caller sleeps), so back-to-back calls measure the round trip.
     """
-    from bolsync_provider.rate_budget import window_limits
-    from bolsync_provider.shared_state import open_shared_state
+    from bolsync_provider.budget.rate_budget import window_limits
+    from bolsync_provider.budget.shared_state import open_shared_state
 
     state = open_shared_state(url)
     credential = f"cred:solo-{client_id}"
@@ -642,7 +642,7 @@ class Bench:
         lifetimes = max(1, math.ceil(duration / refresh_interval(self.args.token_lifetime)))
         fetched = set().union(*(set(o["fetched"]) for o in outcomes)) if outcomes else set()
         reserve = [s for o in outcomes for s in o["reserve_seconds"]]
-        from bolsync_provider.rate_budget import WINDOW_SAFETY_FRACTION
+        from bolsync_provider.budget.rate_budget import WINDOW_SAFETY_FRACTION
 
         margin = WINDOW_SAFETY_FRACTION * 1.0  # the slack the 1-second window keeps for lateness
         late_parts = [(a, b) for o in outcomes for a, b in o["late"]]

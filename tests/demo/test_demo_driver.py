@@ -13,8 +13,9 @@ import duckdb
 import pytest
 import requests
 
-from bolsync import demo
-from bolsync.demo import (
+from bolsync_demo import cli as demo
+from bolsync_demo.api import ApiError
+from bolsync_demo.cli import (
     OFFERS,
     DemoPaths,
     Stack,
@@ -24,8 +25,7 @@ from bolsync.demo import (
     trigger_window,
     write_admin_password,
 )
-from bolsync.demo_api import ApiError
-from bolsync.demo_procs import (
+from bolsync_demo.procs import (
     TOKEN_VARIABLE,
     free_port,
     is_alive,
@@ -35,7 +35,7 @@ from bolsync.demo_procs import (
     start_process,
     stop_group,
 )
-from bolsync.demo_report import (
+from bolsync_demo.report import (
     OfferCheck,
     WarehouseSummary,
     api_usage,
@@ -327,7 +327,7 @@ def test_offer_truth_reads_the_emulators_offers_per_retailer() -> None:
 
 
 def _summary(live: int, checks: list[OfferCheck], orders: int = 5) -> WarehouseSummary:
-    from bolsync.demo_report import OfferCount
+    from bolsync_demo.report import OfferCount
 
     summary = WarehouseSummary(Path("w.duckdb"), table_rows={"bol.orders": orders})
     summary.offers_per_retailer = [OfferCount("7", live, live, 0, "2026-11-26", live)]

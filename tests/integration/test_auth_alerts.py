@@ -10,11 +10,11 @@ import pytest
 import requests
 
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
-from bolsync.warehouse.duckdb_connection import connect_warehouse
-from bolsync.warehouse.order_store import record_sync_run
-from bolsync_provider.authorize import exchange_code
+from bolsync.runs.audit import record_sync_run
+from bolsync.warehouse.connection import connect_warehouse
+from bolsync_provider.auth.authorize import exchange_code
+from bolsync_provider.auth.cache import VariableRefreshTokenStore, refresh_variable_key
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
-from bolsync_provider.token_cache import VariableRefreshTokenStore, refresh_variable_key
 from tests.support.airflow_env import bol_connection, query, run_dag, warehouse_connection
 from tests.support.smtp_sink import SmtpSink
 
@@ -178,7 +178,8 @@ def test_code_flow_syncs_with_rotating_refresh_tokens_then_alerts_when_revoked(e
 
 
 def _expire_cached_access_token(conn_id: str) -> None:
-    from bolsync_provider.token_cache import get_variable, set_variable, variable_key
+    from bolsync_provider.auth.cache import variable_key
+    from bolsync_provider.config import get_variable, set_variable
 
     set_variable(variable_key(conn_id), "", description="emptied by the test: the cached token expired")
     assert get_variable(refresh_variable_key(conn_id))

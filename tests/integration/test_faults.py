@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
-from bolsync.windows import AMSTERDAM
+from bolsync.runs.windows import AMSTERDAM
 from tests.support.airflow_env import REPO, bol_connection, query, run_dag, table_rows, warehouse_connection
 from tests.support.smtp_sink import SmtpSink
 
@@ -134,7 +134,7 @@ def fault_emulator() -> Iterator[FaultEmulator]:
 @pytest.fixture
 def sync(airflow_db, fault_emulator: FaultEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sync]:
     """A reset emulator, fresh connections, warehouse, staging, shared state and token cache, small backoff."""
-    from bolsync_provider import retry
+    from bolsync_provider.transport import retry
 
     fault_emulator.handle.reset()
     conn_vars = [f"AIRFLOW_CONN_{c.upper()}" for c in (*ACCOUNTS, "bol_warehouse", "bolsync_alerts")]
@@ -160,7 +160,7 @@ def _forget_cached_tokens() -> None:
     from airflow.models.variable import Variable as VariableModel
     from airflow.utils.session import create_session
 
-    from bolsync_provider.token_cache import variable_key
+    from bolsync_provider.auth.cache import variable_key
 
     with create_session() as session:
         keys = [variable_key(conn_id) for conn_id in ACCOUNTS]
@@ -534,7 +534,7 @@ def test_items_changing_while_a_day_is_paged_are_not_lost(sync: Sync) -> None:
 
 
 def test_load_crashing_mid_transaction_is_retried_to_exact_tables(sync: Sync, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bolsync import dag_factory
+    from bolsync.orders import dag as dag_factory
     from bolsync.orders import load as load_module
 
     monkeypatch.setitem(dag_factory.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
@@ -575,7 +575,7 @@ KILL_MID_LOAD = """
 import os, signal, sys
 from pathlib import Path
 from bolsync.orders import load
-from bolsync.warehouse.duckdb_connection import connect_warehouse
+from bolsync.warehouse.connection import connect_warehouse
 
 real = load.merge_order_items
 

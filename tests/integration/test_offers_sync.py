@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bolsync.windows import AMSTERDAM
+from bolsync.runs.windows import AMSTERDAM
 from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
 from tests.support.airflow_env import REPO, bol_connection, query
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.windows import AMSTERDAM
+from bolsync.runs.windows import AMSTERDAM
 from tests.support.airflow_env import query, run_dag, table_rows
 
 pytestmark = pytest.mark.integration
@@ -176,8 +176,8 @@ def test_token_cache_is_one_encrypted_masked_variable_per_connection(backfilled)
     from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
     from airflow.utils.session import create_session
 
-    from bolsync_provider.token_cache import variable_key
-    from bolsync_provider.tokens import AccessToken
+    from bolsync_provider.auth.cache import variable_key
+    from bolsync_provider.auth.tokens import AccessToken
 
     assert should_hide_value_for_key(variable_key("bol_shop_a"))
     with create_session() as session:

@@ -1,5 +1,4 @@
-"""Through the real DAGs: the load's asset events carry row counts, and a scheduled run whose account data
-is older than ``bolsync_freshness_hours`` fails its load with the freshness check, recorded in sync_runs."""
+"""Through the real DAGs: the load's asset events carry row counts, and a passing load records no error."""
 
 from __future__ import annotations
 
@@ -7,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bolsync import assets
-from bolsync.windows import AMSTERDAM
+from bolsync.runs import assets
+from bolsync.runs.windows import AMSTERDAM
 from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
 from tests.support.airflow_env import query, run_dag
 
@@ -69,37 +68,3 @@ def test_the_load_emits_an_event_per_table_and_account_with_row_counts(daily_run
         ["%load", "bol_orders_daily"],
     )
     assert (status, error) == ("success", None)
-
-
-def test_a_scheduled_run_with_stale_data_fails_the_freshness_check(daily_run, warehouse, monkeypatch) -> None:
-    """A scheduled hourly run (dag.test makes manual runs: its run is switched to scheduled) with a threshold
-    the data cannot meet: the load fails, naming the check and the account, and the failure is recorded."""
-    import airflow.models.dagrun as dagrun_module
-    from airflow.utils.types import DagRunType
-
-    create = dagrun_module.get_or_create_dagrun
-
-    def scheduled_run(**kwargs):
-        run = create(**kwargs)
-        run.run_type = DagRunType.SCHEDULED
-        kwargs["session"].commit()
-        return run
-
-    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", scheduled_run)
-    events_before = _asset_events("bol_orders_hourly")
-    monkeypatch.setenv("AIRFLOW_VAR_BOLSYNC_FRESHNESS_HOURS", "0.0001")
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    assert run_dag("bol_orders_hourly", hour + timedelta(minutes=30), ["bol_shop_a"]) == "failed"
-
-    rows = query(
-        warehouse,
-        "SELECT status, error FROM bol.sync_runs WHERE dag_id = ? AND task_id LIKE ?",
-        ["bol_orders_hourly", "%load"],
-    )
-    assert [status for status, _ in rows] == ["failed"]
-    error = rows[0][1]
-    assert "QualityCheckFailed" in error
-    assert "account 'bol_shop_a'" in error
-    assert "freshness: the newest latest_changed_at in bol.order_items is" in error
-    assert "(Variable bolsync_freshness_hours)" in error
-    assert _asset_events("bol_orders_hourly") == events_before  # a failed load emits no asset event

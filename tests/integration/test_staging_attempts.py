@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.orders.staging import DETAILS_FILE, EXTRACTED_MARKER, read_ndjson
-from bolsync.windows import AMSTERDAM
+from bolsync.orders.extract import DETAILS_FILE
+from bolsync.runs.staging import EXTRACTED_MARKER, read_ndjson
+from bolsync.runs.windows import AMSTERDAM
 from tests.support.airflow_env import query, run_dag
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ FAIL_AT_DETAIL = 6
 def test_a_retried_extract_stages_apart_reuses_the_failed_trys_details_and_the_load_cleans_up(
     airflow_db, emulator, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bolsync import dag_factory
+    from bolsync.orders import dag as dag_factory
     from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
     staging = tmp_path / "staging"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from bolsync_provider.auth.cache import MemoryTokenCache
+from bolsync_provider.budget.rate_budget import SharedRateBudget
+from bolsync_provider.budget.shared_state.memory import MemorySharedState
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
-from bolsync_provider.rate_budget import SharedRateBudget
 from bolsync_provider.settings import DEFAULT_ENDPOINT_LIMITS
-from bolsync_provider.shared_state.memory import MemorySharedState
-from bolsync_provider.token_cache import MemoryTokenCache
 from tests.support.fixture_server import FixtureServer
 
 

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from bolsync.offers.store import OfferSyncState
-from bolsync.orders.staging import NdjsonWriter
-from bolsync.windows import AMSTERDAM
-from bolsync_provider.exceptions import BolConfigError
+from bolsync.offers.load import OfferSyncState
+from bolsync.runs.staging import NdjsonWriter
+from bolsync.runs.windows import AMSTERDAM
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
-SOURCE_VARIABLE = "bolsync_offers_source"
-SOURCES = ("export", "v11")
-DEFAULT_SOURCE = "export"
 EXPORT_FILE = "offers_export.csv"
 V11_FILE = "offers_v11.ndjson"
 #: bol keeps no offer history: a run whose window ended longer ago than this can only see today's offers.
 HISTORY_LIMIT = timedelta(days=1)
 #: v11 runs are incremental (last-modified-date-time) with a full sweep at least this often (deletions).
 FULL_SWEEP_EVERY = timedelta(days=7)
-
-
-def resolve_source(params: Mapping[str, Any], variable: str | None) -> str:
-    """Run param ``source``, else Variable ``bolsync_offers_source``, else ``export``."""
-    value = params.get("source") or (variable or "").strip().strip('"') or DEFAULT_SOURCE
-    if value not in SOURCES:
-        raise BolConfigError(
-            f"offers source {value!r} is not supported: set the param 'source' or the Variable "
-            f"'{SOURCE_VARIABLE}' to 'export' (v10 CSV export, default) or 'v11' (v11 offer list)."
-        )
-    return str(value)
 
 
 def past_run_message(window_end: datetime, now: datetime) -> str | None:

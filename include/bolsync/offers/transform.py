@@ -17,7 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from bolsync_provider.exceptions import BolResponseError
+from bolsync.warehouse.base import Table
+from bolsync_provider.errors import BolResponseError
+
+#: The offers stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
+OFFERS = Table("bol.offers", ("retailer_id", "offer_id"), version="mutation_date_time")
+OFFER_SNAPSHOTS = Table("bol.offer_snapshots", ("retailer_id", "offer_id", "snapshot_date"))
 
 #: Warehouse column -> pandas dtype of one offer row (without retailer_id/extra).
 OFFER_DTYPES: dict[str, str] = {
@@ -246,4 +251,5 @@ def parse_v11_offers(offers: Iterable[Mapping[str, Any]]) -> OfferRows:
 
 def latest_per_offer(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per offer id (the last line wins), for the upsert; the quality check compares counts."""
-    return frame.drop_duplicates(subset=["offer_id"], keep="last").reset_index(drop=True)
+    per_retailer = [c for c in OFFERS.key if c != "retailer_id"]
+    return frame.drop_duplicates(subset=per_retailer, keep="last").reset_index(drop=True)

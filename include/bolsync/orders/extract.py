@@ -9,16 +9,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bolsync.orders.staging import DETAILS_FILE, LIST_FILE, NdjsonWriter, read_ndjson
+from bolsync.orders.queries import OrderQuery, plan_queries
 from bolsync.orders.transform import without_personal_data
 from bolsync.personal.staging import PersonalStaging
-from bolsync.windows import OrderQuery, SyncWindow, plan_queries
-from bolsync_provider.exceptions import BolClientError, BolNotFound, BolWindowTooOld
+from bolsync.runs.staging import NdjsonWriter, read_ndjson
+from bolsync.runs.windows import SyncWindow
+from bolsync_provider.errors import BolClientError, BolNotFound, BolWindowTooOld
 from bolsync_provider.hooks.bol_retailer import ORDER_PAGE_SIZE, BolRetailerHook
 
 log = logging.getLogger(__name__)
 
 KnownOrders = Callable[[str, set[str]], set[str]]
+
+#: The files an extract attempt stages: the window's list entries, and the full orders new to the warehouse.
+LIST_FILE = "order_list.ndjson"
+DETAILS_FILE = "order_details.ndjson"
 
 #: Settle passes after a multi-page read of one query: re-reads while a pass still finds unlisted orders.
 MAX_SETTLE_PASSES = 3
@@ -66,7 +71,7 @@ def extract_orders(
     of new orders is staged apart, in ``personal.ndjson``, for the personal store; otherwise it is dropped.
     """
     queries = plan_queries(window, now)
-    result = ExtractResult(hook.bol_conn_id, hook.retailer_id, str(staging), [q.describe() for q in queries])
+    result = ExtractResult(hook.bol_conn_id, hook.get_retailer_id(), str(staging), [q.describe() for q in queries])
     order_ids: set[str] = set()
     with NdjsonWriter(staging / LIST_FILE, append=False) as listed:
         for query in queries:

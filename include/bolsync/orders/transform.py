@@ -12,7 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from bolsync_provider.exceptions import BolResponseError
+from bolsync.warehouse.base import Table
+from bolsync_provider.errors import BolResponseError
+
+#: The orders stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
+ORDERS = Table("bol.orders", ("retailer_id", "order_id"))
+ORDER_ITEMS = Table("bol.order_items", ("retailer_id", "order_item_id"), version="latest_changed_at")
 
 ITEM_STATUS_DTYPES: dict[str, str] = {
     "retailer_id": "string",
@@ -147,7 +152,7 @@ def order_rows(retailer_id: str, details: Iterable[Mapping[str, Any]]) -> pd.Dat
                 "item_count": len(order.get("orderItems") or []),
             }
         )
-    return _frame(rows, ORDER_DTYPES).drop_duplicates(["retailer_id", "order_id"], keep="last")
+    return _frame(rows, ORDER_DTYPES).drop_duplicates(list(ORDERS.key), keep="last")
 
 
 def order_item_detail_rows(retailer_id: str, details: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -200,11 +205,11 @@ def _status_from_counts(item: Mapping[str, Any]) -> str | None:
 
 
 def latest_per_item(items: pd.DataFrame) -> pd.DataFrame:
-    """Keep one row per (retailer_id, order_item_id): the one with the newest latest_changed_at."""
+    """Keep one row per item key: the one with the newest ``latest_changed_at``."""
     if items.empty:
         return items.reset_index(drop=True)
-    ordered = items.sort_values("latest_changed_at", kind="stable", na_position="first")
-    return ordered.drop_duplicates(["retailer_id", "order_item_id"], keep="last").reset_index(drop=True)
+    ordered = items.sort_values(ORDER_ITEMS.version, kind="stable", na_position="first")
+    return ordered.drop_duplicates(list(ORDER_ITEMS.key), keep="last").reset_index(drop=True)
 
 
 def without_personal_data(order: Mapping[str, Any]) -> dict[str, Any]:

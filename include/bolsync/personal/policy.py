@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.errors import BolConfigError
 
 #: Dutch fiscal retention (art. 52 AWR): invoice data is kept seven years.
 TAX_RETENTION_DAYS = 7 * 366

@@ -12,7 +12,7 @@ import logging
 
 from bolsync.personal.settings import READER_EXTRA, PersonalStoreSettings
 from bolsync.warehouse.connection import WAREHOUSE_CONN_ID, Warehouse
-from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.errors import BolConfigError
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from bolsync_provider.shared_state import leased, shared_state
-from bolsync_provider.token_cache import get_variable, set_variable
+from bolsync_provider.budget.shared_state import leased, shared_state
+from bolsync_provider.config import get_variable, set_variable
 
 #: Contains "secret", so Airflow masks it in the UI, the API and logs; encrypted at rest with the Fernet key.
 SECRET_VARIABLE = "bolsync_pseudonym_secret"  # noqa: S105 (a Variable name, not a secret)

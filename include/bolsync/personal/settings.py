@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.errors import BolConfigError
 
 DEFAULT_SCHEMA = "bol_personal"
 TABLE_NAME = "order_customers"

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bolsync.orders.staging import NdjsonWriter, read_ndjson
 from bolsync.personal.records import personal_record
+from bolsync.runs.staging import NdjsonWriter, read_ndjson
 
 log = logging.getLogger(__name__)
 

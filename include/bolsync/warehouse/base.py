@@ -18,13 +18,32 @@ log = logging.getLogger(__name__)
 Staged = tuple[str, list[str]] | None
 
 
-@dataclass(frozen=True)
-class StageSpec:
-    """What one staged relation is typed like, its key, and the column that orders versions of a key."""
+@dataclass
+class UpsertCounts:
+    """Rows a merge inserted and rows it really changed."""
 
-    like: str
-    key: Sequence[str]
+    inserted: int = 0
+    updated: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(self.inserted + other.inserted, self.updated + other.updated)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table's declaration: its name, its natural key and the column that orders versions of a key.
+
+    Each stream declares its tables once (``orders.transform``, ``offers.transform``); the transforms keep one
+    row per key by it, the merges upsert on it, the quality checks verify it, and a test holds the DDL to it.
+    """
+
+    name: str
+    key: tuple[str, ...]
     version: str | None = None
+
+    @property
+    def key_sql(self) -> str:
+        return ", ".join(self.key)
 
     def newest_rows(self, columns: Sequence[str], source: str) -> str:
         """``SELECT`` of ``source``'s newest row per key: the newest ``version`` (non-null first), and on a tie
@@ -78,19 +97,17 @@ class Warehouse(ABC):
         self.raw.close()
 
     @contextmanager
-    def staged_latest(
-        self, chunks: Iterable[pd.DataFrame], like: str, key: Sequence[str], version: str | None = None
-    ) -> Iterator[Staged]:
+    def staged_latest(self, chunks: Iterable[pd.DataFrame], table: Table) -> Iterator[Staged]:
         """:meth:`staged_latest_many` for one table."""
-        with self.staged_latest_many(([frame] for frame in chunks), [StageSpec(like, key, version)]) as (staged,):
+        with self.staged_latest_many(([frame] for frame in chunks), [table]) as (staged,):
             yield staged
 
     @contextmanager
     def staged_latest_many(
-        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[StageSpec]
+        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[Table]
     ) -> Iterator[list[Staged]]:
         """Context manager: per spec, the frames of every chunk (one frame per spec) as one TEMP table typed
-        like ``spec.like``, one row per key (see :meth:`StageSpec.newest_rows`).
+        like ``spec.name``, one row per key (see :meth:`Table.newest_rows`).
 
         Each frame must already hold one row per key. The chunks are appended one at a time, so memory holds
         one chunk; stage before opening the merging transaction (DuckDB keeps a transaction's writes in
@@ -107,9 +124,9 @@ class Warehouse(ABC):
                         cols.extend(frame.columns)
                         self.execute(
                             f"CREATE TEMP TABLE {name} AS SELECT {', '.join(cols)}, 0 AS chunk_number "
-                            f"FROM {spec.like} WITH NO DATA"
+                            f"FROM {spec.name} WITH NO DATA"
                         )
-                    with self.staged(frame[cols], spec.like) as incoming:
+                    with self.staged(frame[cols], spec.name) as incoming:
                         self.execute(
                             f"INSERT INTO {name} ({', '.join(cols)}, chunk_number) "
                             f"SELECT {', '.join(cols)}, {number} FROM {incoming}"

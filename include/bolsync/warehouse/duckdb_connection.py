@@ -1,4 +1,4 @@
-"""Short DuckDB connections to the warehouse file, one process at a time (the DuckDB side of ``connection``).
+"""Short DuckDB connections to the warehouse file, one process at a time.
 
 DuckDB allows one writing process per file. Every bolsync connection first takes an exclusive
 ``flock`` on ``<file>.lock`` (waiting, with a log line, while another task holds it), then opens the
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +16,11 @@ from pathlib import Path
 
 import duckdb
 
-from bolsync.warehouse.connection import DEFAULT_DATABASE, WAREHOUSE_CONN_ID, connect_warehouse
+from bolsync.runs.config import DUCKDB_MEMORY_SETTING, duckdb_memory_limit
 
 log = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 20
-#: DuckDB's own default is 80 % of the machine's RAM, per task process; a worker runs several.
-DEFAULT_MEMORY_LIMIT = "512MB"
-__all__ = ["DEFAULT_DATABASE", "WAREHOUSE_CONN_ID", "connect_warehouse", "open_duckdb"]
 
 
 @contextmanager
@@ -56,30 +52,14 @@ def open_duckdb(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             conn.close()
 
 
-def memory_limit() -> str:
-    """DuckDB's memory limit per connection: ``[bolsync] duckdb_memory_limit`` (e.g. ``1GB``), default 512MB.
-
-    Beyond it DuckDB evicts or spills to ``<file>.tmp``; the orders load streams, so it needs little.
-    """
-    value = os.environ.get("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT")
-    if value is None:
-        try:
-            from airflow.configuration import conf
-
-            value = conf.get("bolsync", "duckdb_memory_limit", fallback=None)
-        except ImportError:  # outside Airflow (scripts, benchmarks)
-            value = None
-    return value or DEFAULT_MEMORY_LIMIT
-
-
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
-    limit = memory_limit()
+    limit = duckdb_memory_limit()
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
             return duckdb.connect(str(path), config={"memory_limit": limit})
         except (duckdb.InvalidInputException, duckdb.ParserException) as error:
             raise ValueError(
-                f"[bolsync] duckdb_memory_limit = {limit!r} is not a DuckDB memory size (e.g. 256MB, 2GB): {error}"
+                f"[bolsync] {DUCKDB_MEMORY_SETTING} = {limit!r} is not a DuckDB memory size (e.g. 256MB, 2GB): {error}"
             ) from None
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or attempt == OPEN_ATTEMPTS:

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bolsync.warehouse.base import Staged, StageSpec, Warehouse
+from bolsync.warehouse.base import Staged, Table, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def staged_latest_many(
-        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[StageSpec]
+        self, chunks: Iterable[Sequence[pd.DataFrame]], specs: Sequence[Table]
     ) -> Iterator[list[Staged]]:
         """As :meth:`Warehouse.staged_latest_many`, but the frames go to Parquet files in a temporary folder.
 
@@ -44,7 +44,7 @@ class DuckDBWarehouse(Warehouse):
                         continue
                     if not cols:
                         cols.extend(frame.columns)
-                    with self.staged(frame[cols], spec.like) as incoming:
+                    with self.staged(frame[cols], spec.name) as incoming:
                         self.execute(
                             f"COPY (SELECT *, {number} AS chunk_number FROM {incoming}) "
                             f"TO {_literal(folder / f'{number:06d}.parquet')} (FORMAT parquet)"

@@ -19,7 +19,7 @@ BACKENDS = ("duckdb", "postgres")
 
 def migration_files(backend: str = "duckdb") -> list[tuple[int, str, str]]:
     """(version, name, sql) for every bundled migration, in order, with ``backend``'s variants applied."""
-    folder = resources.files("bolsync") / "sql"
+    folder = resources.files("bolsync.warehouse") / "sql"
     common: dict[int, tuple[str, str]] = {}
     variants: dict[int, tuple[str, str]] = {}
     for entry in folder.iterdir():

@@ -9,14 +9,14 @@ from typing import Any
 import requests
 from airflow.sdk import BaseHook
 
-from bolsync_provider.auth import TokenProvider
-from bolsync_provider.exceptions import BolConfigError, BolError, BolResponseError
-from bolsync_provider.metrics import ApiMetrics
-from bolsync_provider.rate_budget import RateBudget, budget_for
+from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache, VariableRefreshTokenStore, VariableTokenCache
+from bolsync_provider.auth.provider import TokenProvider
+from bolsync_provider.budget.rate_budget import RateBudget, budget_for
+from bolsync_provider.budget.shared_state import SharedState, shared_state
+from bolsync_provider.errors import BolConfigError, BolError, BolResponseError
 from bolsync_provider.settings import BolConnectionSettings
-from bolsync_provider.shared_state import SharedState, shared_state
-from bolsync_provider.token_cache import RefreshTokenStore, TokenCache, VariableRefreshTokenStore, VariableTokenCache
-from bolsync_provider.transport import BolTransport
+from bolsync_provider.transport.client import BolTransport
+from bolsync_provider.transport.metrics import ApiMetrics
 
 ORDERS_ENDPOINT = "GET /retailer/orders"
 ORDER_ENDPOINT = "GET /retailer/orders/{id}"
@@ -97,9 +97,11 @@ class BolRetailerHook(BaseHook):
         budget = self._budget or budget_for(self.settings, self.shared_state)
         return BolTransport(self.settings, self.tokens, budget, self._http, self.metrics)
 
-    @property
-    def retailer_id(self) -> str:
-        """The seller this credential belongs to: the token's ``aid`` claim, else extra ``retailer_id``."""
+    def get_retailer_id(self) -> str:
+        """The seller this credential belongs to: the token's ``aid`` claim, else extra ``retailer_id``.
+
+        Fetches a token when none is cached (a request to the token endpoint).
+        """
         from_token = self.tokens.get().retailer_id
         retailer_id = from_token or self.settings.retailer_id
         if not retailer_id:
@@ -197,6 +199,7 @@ class BolRetailerHook(BaseHook):
         params: dict[str, Any] = {"page-size": OFFERS_PAGE_SIZE}
         if modified_since is not None:
             params["last-modified-date-time"] = modified_since
+        cursors_seen: set[str] = set()
         for _ in range(MAX_OFFER_PAGES):
             body = self.transport.get_json(
                 "/retailer/offers", endpoint=OFFERS_V11_ENDPOINT, params=params, accept=V11_JSON
@@ -214,13 +217,19 @@ class BolRetailerHook(BaseHook):
             cursor = page.get("nextCursor") if isinstance(page, dict) else None
             if not cursor or not offers:
                 return
+            if cursor in cursors_seen:
+                raise BolResponseError(
+                    f"{OFFERS_V11_ENDPOINT}: bol sent the next-page cursor {str(cursor)[:40]!r} a second time; "
+                    "stopping instead of paging in a loop (sync the offers again later)."
+                )
+            cursors_seen.add(cursor)
             params = {**params, "cursor": cursor}
         raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: more than {MAX_OFFER_PAGES} pages; stopping (loop guard).")
 
     def test_connection(self) -> tuple[bool, str]:
         """Fetch a token and one order page; used by the connection form's Test button."""
         try:
-            retailer_id = self.retailer_id
+            retailer_id = self.get_retailer_id()
             self.get_orders_page(1, change_interval_minute=1)
         except BolError as error:
             return False, str(error)

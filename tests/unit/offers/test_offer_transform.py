@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bolsync.offers.transform import V11_COLUMNS, latest_per_offer, parse_export_csv, parse_time, parse_v11_offers
-from bolsync_provider.exceptions import BolResponseError
+from bolsync_provider.errors import BolResponseError
 
 HEADER = (
     "offerId,ean,conditionName,conditionCategory,conditionComment,bundlePricesPrice,fulfilmentDeliveryCode,"

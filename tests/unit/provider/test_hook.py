@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bolsync_provider import retry
-from bolsync_provider.exceptions import (
+from bolsync_provider.auth.cache import MemoryTokenCache
+from bolsync_provider.errors import (
     BolAuthError,
     BolClientError,
     BolConfigError,
@@ -18,7 +18,7 @@ from bolsync_provider.exceptions import (
     BolServerError,
     BolTransportError,
 )
-from bolsync_provider.token_cache import MemoryTokenCache
+from bolsync_provider.transport import retry
 from tests.support.fixture_server import Fixture
 from tests.support.jwt_tokens import make_jwt, token_body
 
@@ -58,7 +58,7 @@ def test_token_request_and_order_page_are_sent_as_bol_expects(fixture_server, ma
         "status": ["ALL"],
         "latest-change-date": ["2026-11-20"],
     }
-    assert hook.retailer_id == "1234567"
+    assert hook.get_retailer_id() == "1234567"
 
 
 def test_empty_page_ends_pagination(fixture_server, make_hook) -> None:
@@ -208,14 +208,14 @@ def test_token_value_never_reaches_logs(fixture_server, make_hook, caplog) -> No
 def test_retailer_id_without_aid_comes_from_the_connection(fixture_server, make_hook) -> None:
     server, url = fixture_server
     _token(server, retailer_id=None)
-    assert make_hook(url, retailer_id="777").retailer_id == "777"
+    assert make_hook(url, retailer_id="777").get_retailer_id() == "777"
 
 
 def test_retailer_id_without_aid_or_extra_is_a_clear_error(fixture_server, make_hook) -> None:
     server, url = fixture_server
     _token(server, retailer_id=None)
     with pytest.raises(BolConfigError, match="set the connection extra 'retailer_id'"):
-        _ = make_hook(url).retailer_id
+        make_hook(url).get_retailer_id()
 
 
 def test_malformed_list_body_is_rejected(fixture_server, make_hook) -> None:

@@ -11,7 +11,7 @@ def test_provider_info_names_the_distribution_and_hook() -> None:
     from importlib.metadata import distribution
 
     info = get_provider_info()
-    assert distribution(info["package-name"]).metadata["Name"] == "bolsync"
+    assert distribution(info["package-name"]).metadata["Name"] == "bolsync-provider"
     (conn_type,) = info["connection-types"]
     assert conn_type["connection-type"] == "bol_retailer"
     assert conn_type["ui-field-behaviour"]["relabeling"] == {"login": "Client ID", "password": "Client Secret"}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bolsync_provider.exceptions import BolConfigError
-from bolsync_provider.rate_budget import WINDOW_SAFETY_FRACTION, SharedRateBudget, budget_for, window_limits
+from bolsync_provider.budget.rate_budget import WINDOW_SAFETY_FRACTION, SharedRateBudget, budget_for, window_limits
+from bolsync_provider.budget.shared_state import SharedState, leased, open_shared_state
+from bolsync_provider.errors import BolConfigError
 from bolsync_provider.settings import BolConnectionSettings
-from bolsync_provider.shared_state import SharedState, leased, open_shared_state
 from tests.support.services import postgres_url, redis_url
 from tests.support.windows import max_in_window
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bolsync_provider.exceptions import BolConfigError
+from bolsync_provider.errors import BolConfigError
 from bolsync_provider.settings import DEFAULT_ENDPOINT_LIMITS, BolConnectionSettings
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bolsync_provider.exceptions import (
+from bolsync_provider.errors import (
     BolAuthError,
     BolClientError,
     BolNotFound,
@@ -12,7 +12,7 @@ from bolsync_provider.exceptions import (
     BolServerError,
     BolTokenExpired,
 )
-from bolsync_provider.status_mapper import error_for_status, parse_retry_after
+from bolsync_provider.transport.status import error_for_status, parse_retry_after
 from tests.support.fixture_server import Fixture
 
 

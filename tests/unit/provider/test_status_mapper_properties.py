@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from bolsync_provider.exceptions import (
+from bolsync_provider.errors import (
     RETRIABLE_ERRORS,
     BolApiError,
     BolAuthError,
@@ -26,7 +26,7 @@ from bolsync_provider.exceptions import (
     BolServerError,
     BolTokenExpired,
 )
-from bolsync_provider.status_mapper import (
+from bolsync_provider.transport.status import (
     MAX_RETRY_AFTER_SECONDS,
     describe_body,
     error_for_status,

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from bolsync_provider.exceptions import BolAuthError
-from bolsync_provider.tokens import FALLBACK_LIFETIME_SECONDS, AccessToken, parse_token_response
+from bolsync_provider.auth.tokens import FALLBACK_LIFETIME_SECONDS, AccessToken, parse_token_response
+from bolsync_provider.errors import BolAuthError
 from tests.support.fixture_server import Fixture
 from tests.support.jwt_tokens import make_jwt, token_body
 

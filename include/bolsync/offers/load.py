@@ -1,0 +1,162 @@
+"""Idempotent writes of offers into the warehouse (the same SQL on DuckDB and PostgreSQL).
+
+``bol.offers`` is the current state per (retailer_id, offer_id); a load updates only the columns its
+source provided, so switching between the export and v11 never blanks a column the other one fills.
+``seen_at`` is the run's data interval end, not the wall clock, so rerunning a day writes the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from bolsync.offers.transform import OFFER_DTYPES, OFFER_SNAPSHOTS, OFFERS
+
+SNAPSHOT_COLUMNS = [
+    "ean",
+    "unit_price",
+    "stock_amount",
+    "corrected_stock",
+    "on_hold_by_retailer",
+    "fulfilment_type",
+    "fulfilment_delivery_code",
+    "mutation_date_time",
+]
+
+
+@dataclass
+class OfferLoadCounts:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    snapshots: int = 0
+
+
+@dataclass(frozen=True)
+class OfferSyncState:
+    last_sync_at: datetime | None
+    last_full_sweep_at: datetime | None
+    watermark: datetime | None  # the newest mutation_date_time stored for the retailer
+
+
+def sync_state(conn: Any, retailer_id: str) -> OfferSyncState:
+    row = one(
+        conn, "SELECT last_sync_at, last_full_sweep_at FROM bol.offer_sync_state WHERE retailer_id = ?", [retailer_id]
+    )
+    mark = one(conn, "SELECT max(mutation_date_time) FROM bol.offers WHERE retailer_id = ?", [retailer_id])
+    return OfferSyncState(row[0] if row else None, row[1] if row else None, mark[0] if mark else None)
+
+
+def upsert_offers(
+    conn: Any,
+    retailer_id: str,
+    offers: pd.DataFrame,
+    provided: list[str],
+    *,
+    source: str,
+    seen_at: datetime,
+    full: bool,
+) -> OfferLoadCounts:
+    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted.
+
+    Counted as updated: offers whose content changed or that come back from deleted. Every offer seen gets
+    its ``last_seen_at`` moved on (a rerun of the same day writes nothing).
+    """
+    counts = OfferLoadCounts()
+    columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
+    frame = offers[[*columns, "extra"]].copy()
+    frame.insert(0, "retailer_id", pd.Series(retailer_id, index=frame.index, dtype="string"))
+    seen = pd.Series(seen_at, index=frame.index).astype("datetime64[us, UTC]")
+    frame = frame.assign(
+        source=pd.Series(source, index=frame.index, dtype="string"),
+        deleted=pd.Series(False, index=frame.index, dtype="boolean"),
+        first_seen_at=seen,
+        last_seen_at=seen,
+    )
+    changed = " OR ".join(
+        [f"t.{c} IS DISTINCT FROM excluded.{c}" for c in columns[1:]]
+        + ["CAST(t.extra AS VARCHAR) IS DISTINCT FROM CAST(excluded.extra AS VARCHAR)", "t.deleted"]
+    )
+    sets = {c: f"excluded.{c}" for c in [*columns[1:], "extra", "source"]}
+    sets.update(
+        deleted="FALSE",
+        deleted_at="NULL",
+        first_seen_at="LEAST(t.first_seen_at, excluded.first_seen_at)",
+        last_seen_at="GREATEST(t.last_seen_at, excluded.last_seen_at)",
+    )
+    rewrite = (
+        f"{changed} OR t.source IS DISTINCT FROM excluded.source OR t.first_seen_at > excluded.first_seen_at "
+        "OR t.last_seen_at < excluded.last_seen_at"
+    )
+    with conn.staged(frame, OFFERS.name) as incoming:
+        updated = count(
+            conn,
+            f"SELECT count(*) FROM {incoming} AS excluded JOIN bol.offers AS t "
+            f"ON t.retailer_id = excluded.retailer_id AND t.offer_id = excluded.offer_id WHERE {changed}",
+            [],
+        )
+        inserted, _ = conn.merge_relation(
+            OFFERS.name, incoming, list(frame.columns), OFFERS.key, assignments=sets, update_when=rewrite
+        )
+        if full:
+            missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
+            counts.deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
+            conn.execute(
+                f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ? WHERE {missing}", [seen_at, retailer_id]
+            )
+    counts.inserted, counts.updated = int(inserted), int(updated)
+    return counts
+
+
+def write_snapshots(conn: Any, retailer_id: str, snapshot_date: date) -> int:
+    """The day's snapshot = every live offer at its current state; a rerun of the day replaces it."""
+    conn.execute(
+        f"""DELETE FROM {OFFER_SNAPSHOTS.name} WHERE retailer_id = ? AND snapshot_date = ?
+           AND offer_id NOT IN (SELECT offer_id FROM {OFFERS.name} WHERE retailer_id = ? AND NOT deleted)""",
+        [retailer_id, snapshot_date, retailer_id],
+    )
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS)
+    conn.execute(
+        f"""INSERT INTO {OFFER_SNAPSHOTS.name} ({OFFER_SNAPSHOTS.key_sql}, {columns})
+            SELECT retailer_id, offer_id, CAST(? AS DATE), {columns} FROM {OFFERS.name}
+            WHERE retailer_id = ? AND NOT deleted
+            ON CONFLICT ({OFFER_SNAPSHOTS.key_sql}) DO UPDATE SET {sets}""",
+        [snapshot_date, retailer_id],
+    )
+    return count(
+        conn,
+        f"SELECT count(*) FROM {OFFER_SNAPSHOTS.name} WHERE retailer_id = ? AND snapshot_date = ?",
+        [retailer_id, snapshot_date],
+    )
+
+
+def record_sync_state(conn: Any, retailer_id: str, *, source: str, seen_at: datetime, full: bool) -> None:
+    sweep = (
+        "GREATEST(coalesce(bol.offer_sync_state.last_full_sweep_at, excluded.last_full_sweep_at), "
+        "excluded.last_full_sweep_at)"
+    )
+    conn.execute(
+        f"""INSERT INTO bol.offer_sync_state (retailer_id, last_sync_at, last_source, last_full_sweep_at)
+            VALUES (?, ?, ?, ?)
+            ON CONFLICT (retailer_id) DO UPDATE SET
+                last_sync_at = GREATEST(bol.offer_sync_state.last_sync_at, excluded.last_sync_at),
+                last_source = excluded.last_source,
+                last_full_sweep_at = CASE WHEN excluded.last_full_sweep_at IS NULL
+                    THEN bol.offer_sync_state.last_full_sweep_at ELSE {sweep} END""",
+        [retailer_id, seen_at, source, seen_at if full else None],
+    )
+
+
+def one(conn: Any, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """The first row, reading the whole result (DuckDB 2 refuses new work while a result is unfinished)."""
+    rows = conn.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def count(conn: Any, sql: str, params: list[Any]) -> int:
+    row = one(conn, sql, params)
+    return int(row[0]) if row else 0

@@ -1,0 +1,1 @@
+"""What every stream shares: settings, accounts, windows, run defaults, staging, audit, alerts, freshness, assets."""

@@ -1,0 +1,151 @@
+"""Alerts through Airflow notifiers: one per DAG run and account, saying what happened and what to do.
+
+The channel is an Airflow connection (``[bolsync] alert_conn_id``, default ``bolsync_alerts``) whose type
+picks the notifier: ``smtp`` (e-mail, the default; extra ``to`` and ``from_email``), ``apprise`` or
+``slackwebhook``/``slack`` (their providers must be installed). Duplicates are suppressed with a one-time
+claim in the shared state, so retries, parallel tasks and several workers still send one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bolsync.runs.config import STALE_AFTER_VARIABLE, alert_conn_id
+from bolsync_provider.budget.shared_state import SharedState, shared_state
+from bolsync_provider.errors import BolAuthError, BolLoginError
+
+log = logging.getLogger(__name__)
+
+#: How long a sent alert suppresses its duplicates.
+DEDUPE_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message; ``key`` identifies its duplicates."""
+
+    key: str
+    subject: str
+    body: str
+
+
+def what_to_do(error: BaseException) -> str:
+    """The action that fixes an auth failure, from what bol answered."""
+    status = getattr(error, "status", None)
+    text = str(error)
+    if "refresh token" in text:
+        return "Have the seller authorize the app again and store the new code (see the error above)."
+    if isinstance(error, BolLoginError) and status == 404:
+        return "bol is blocking this machine's IP address: stop the sync and contact bol partner service."
+    if isinstance(error, BolLoginError):
+        return (
+            "Recreate the API credentials in the bol Seller Dashboard (Settings > API settings) and update "
+            "the connection's Client ID and Client Secret."
+        )
+    if status == 403:
+        return "Check the seller account in the bol Seller Dashboard: it is not active or lacks access."
+    return "Check the connection's credentials and the seller account in the bol Seller Dashboard."
+
+
+def failure_alert(
+    error: BaseException, *, conn_id: str, retailer_id: str | None, context: Any, final: bool
+) -> Alert | None:
+    """The alert for a failed task try, or None when retries can still succeed."""
+    ti = context["ti"]
+    where = (
+        f"Connection: {conn_id}\nRetailer: {retailer_id or 'unknown'}\n"
+        f"DAG run: {ti.dag_id} / {ti.run_id}\nTask: {ti.task_id} (try {ti.try_number})\n"
+        f"Log: {getattr(ti, 'log_url', '')}\n"
+    )
+    key = f"alert:{ti.dag_id}:{ti.run_id}:{conn_id}"
+    if isinstance(error, BolAuthError):
+        return Alert(
+            key=key,
+            subject=f"[bolsync] bol.com authentication failed for {conn_id}",
+            body=f"{where}\nWhat bol answered:\n{error}\n\nWhat to do:\n{what_to_do(error)}\n\n"
+            "This account is skipped until it is fixed; the other accounts keep syncing.",
+        )
+    if not final:
+        return None
+    return Alert(
+        key=key,
+        subject=f"[bolsync] sync of {conn_id} failed after {ti.try_number} tries",
+        body=f"{where}\nLast error:\n{type(error).__name__}: {error}\n\nWhat to do:\nRead the task log; if bol had "
+        "an outage, clear the task to rerun it (reruns are idempotent).",
+    )
+
+
+def stale_alert(conn_id: str, hours: float, last_success: str | None, threshold_hours: float) -> Alert:
+    """The alert for an account whose data has gone stale."""
+    since = f"since {last_success}" if last_success else "ever"
+    return Alert(
+        key=f"stale:{conn_id}:{last_success or 'never'}",
+        subject=f"[bolsync] no successful sync of {conn_id} for {hours:.0f} hours",
+        body=f"Connection: {conn_id}\nNo successful load {since} ({hours:.1f} h; threshold {threshold_hours:g} h, "
+        f"Variable {STALE_AFTER_VARIABLE}).\n\nWhat to do:\nLook at the failed runs of the bol_orders DAGs; "
+        "earlier alerts name the cause. The warehouse is missing everything bol changed since then.",
+    )
+
+
+def send(alert: Alert, context: Any, state: SharedState | None = None) -> bool:
+    """Send ``alert`` unless an identical one went out already; never raises (the task's error wins)."""
+    try:
+        if not (state or shared_state()).claim_once(alert.key, DEDUPE_SECONDS):
+            log.info("Alert %r was sent already (by this run or another task); not sending it again.", alert.key)
+            return False
+        _notify(alert, context)
+        log.warning("Sent alert: %s", alert.subject)
+        return True
+    except Exception:
+        log.exception("Could not send the alert %r; its text follows.\n%s\n%s", alert.key, alert.subject, alert.body)
+        return False
+
+
+def _notify(alert: Alert, context: Any) -> None:
+    from airflow.sdk import BaseHook
+
+    conn_id = alert_conn_id()
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:
+        log.error(
+            "No alert channel: create the Airflow connection '%s' (smtp, apprise or slackwebhook). Alert:\n%s\n%s",
+            conn_id,
+            alert.subject,
+            alert.body,
+        )
+        return
+    notifier = _notifier(conn.conn_type or "", conn_id, conn.extra_dejson, alert)
+    notifier.notify(context)
+
+
+def _notifier(conn_type: str, conn_id: str, extra: dict[str, Any], alert: Alert) -> Any:
+    if conn_type in ("smtp", "email"):
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        to = extra.get("to")
+        if not to:
+            raise ValueError(f"alert connection '{conn_id}' has no extra 'to' (comma-separated addresses)")
+        html = "<pre>" + alert.body.replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+        return SmtpNotifier(
+            to=to,
+            from_email=extra.get("from_email"),
+            subject=alert.subject,
+            html_content=html,
+            smtp_conn_id=conn_id,
+        )
+    if conn_type == "apprise":
+        from airflow.providers.apprise.notifications.apprise import AppriseNotifier
+
+        return AppriseNotifier(title=alert.subject, body=alert.body, apprise_conn_id=conn_id)
+    if conn_type == "slackwebhook":
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+        return SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=f"*{alert.subject}*\n{alert.body}")
+    if conn_type == "slack":
+        from airflow.providers.slack.notifications.slack import SlackNotifier
+
+        return SlackNotifier(slack_conn_id=conn_id, text=f"*{alert.subject}*\n{alert.body}", channel=extra["channel"])
+    raise ValueError(f"alert connection '{conn_id}' has type '{conn_type}'; use smtp, apprise, slackwebhook or slack")

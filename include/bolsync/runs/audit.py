@@ -1,0 +1,105 @@
+"""One bol.sync_runs row per task try, and the alert when a try fails in a way that needs a human."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from bolsync.runs import alerts
+from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
+from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
+from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+
+log = logging.getLogger(__name__)
+
+#: Errors a retry cannot fix (configuration, auth, 4xx, malformed data): fail at once, no Airflow retries.
+FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
+
+
+@contextmanager
+def audited(
+    context: Any, database: WarehouseTarget, audit: dict[str, Any], hook: BolRetailerHook | None
+) -> Iterator[dict[str, Any]]:
+    """Record the try whatever happens; make fatal errors fail fast; alert when a human must act."""
+    started = datetime.now(UTC)
+    status, error_text = "success", audit.get("error")
+    try:
+        yield audit
+    except FATAL_ERRORS as error:
+        status, error_text = "failed", f"{type(error).__name__}: {error}"
+        _alert(error, context, audit, final=True)
+        raise AirflowFailException(str(error)) from error
+    except Exception as error:
+        status, error_text = "failed", f"{type(error).__name__}: {error}"
+        ti = context["ti"]
+        # An AirflowFailException (e.g. a failed data-quality check) is never retried: this try is the last.
+        final = isinstance(error, AirflowFailException) or ti.try_number > (getattr(ti, "max_tries", 0) or 0)
+        _alert(error, context, audit, final=final)
+        raise
+    finally:
+        row = {
+            **audit,
+            **(hook.metrics.as_dict() if hook else {}),
+            "status": status,
+            "error": error_text or audit.get("error"),
+        }
+        _write_audit(context, database, row, started)
+
+
+def _alert(error: BaseException, context: Any, audit: dict[str, Any], final: bool) -> None:
+    alert = alerts.failure_alert(
+        error, conn_id=audit["conn_id"], retailer_id=audit.get("retailer_id"), context=context, final=final
+    )
+    if alert is not None:
+        alerts.send(alert, context)
+
+
+def _write_audit(context: Any, database: WarehouseTarget, row: dict[str, Any], started: datetime) -> None:
+    ti = context["ti"]
+    full = {
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index if ti.map_index is not None else -1,
+        "try_number": ti.try_number,
+        **row,
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+    }
+    _retrying(lambda: _insert_audit(database, full))
+
+
+def _insert_audit(database: WarehouseTarget, row: dict[str, Any]) -> None:
+    with connect_warehouse(database) as conn:
+        record_sync_run(conn, row)
+
+
+def _retrying(action: Callable[[], None], attempts: int = 3) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            action()
+            return
+        except Exception as error:  # the audit row must never hide the task's own outcome
+            if attempt == attempts:
+                log.error("Could not write the sync_runs audit row: %s", error)
+                return
+            time.sleep(attempt)
+
+
+def record_sync_run(conn: Warehouse, row: Mapping[str, Any]) -> None:
+    """Write (or, for the same task try, replace) one bol.sync_runs row."""
+    columns = list(row)
+    placeholders = ", ".join("?" for _ in columns)
+    keys = {"dag_id", "run_id", "task_id", "map_index", "try_number"}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    conn.execute(
+        f"""INSERT INTO bol.sync_runs ({", ".join(columns)}) VALUES ({placeholders})
+            ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET {updates}""",
+        list(row.values()),
+    )

@@ -1,0 +1,138 @@
+"""Every pipeline setting, typed and validated in one place.
+
+Settings come from Airflow Variables (changeable at run time in the UI) or ``[bolsync]`` settings (airflow.cfg
+or ``AIRFLOW__BOLSYNC__<KEY>``), both read through :mod:`bolsync_provider.config`. A bad value is a
+:class:`BolConfigError` that names the setting and what it accepts; a renamed setting still set under its old
+name is reported with the name that replaced it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bolsync_provider.config import get_variable, setting
+from bolsync_provider.errors import BolConfigError
+
+log = logging.getLogger(__name__)
+
+ACCOUNTS_VARIABLE = "bolsync_accounts"
+DEFAULT_ACCOUNTS = ("bol_retailer_default",)
+STALE_AFTER_VARIABLE = "bolsync_stale_after_hours"
+#: A daily-only deployment syncs every 24 h; two hours of slack before calling the data stale.
+DEFAULT_STALE_AFTER_HOURS = 26.0
+OFFERS_SOURCE_VARIABLE = "bolsync_offers_source"
+OFFERS_SOURCES = ("export", "v11")
+DEFAULT_OFFERS_SOURCE = "export"
+OFFERS_POLL_VARIABLE = "bolsync_offers_poll_seconds"
+DEFAULT_OFFERS_POLL_SECONDS = 5.0
+DUCKDB_MEMORY_SETTING = "duckdb_memory_limit"
+#: DuckDB's own default is 80 % of the machine's RAM, per task process; a worker runs several.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
+ALERT_CONN_SETTING = "alert_conn_id"
+DEFAULT_ALERT_CONN_ID = "bolsync_alerts"
+STAGING_DIR_ENV = "BOLSYNC_STAGING_DIR"
+#: Variables an earlier version read, and what replaced them.
+RETIRED_VARIABLES = {
+    "bolsync_freshness_hours": f"Variable {STALE_AFTER_VARIABLE} (one freshness check: hours without a successful "
+    "load before an alert)",
+}
+
+
+def number(name: str, raw: Any, *, default: float, minimum: float, maximum: float) -> float:
+    """``raw`` as a finite number in ``[minimum, maximum]`` (``default`` when unset), else BolConfigError."""
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise BolConfigError(f"{name} must be a number from {minimum:g} to {maximum:g}, got {raw!r}.")
+    return value
+
+
+def resolve_accounts(params: Mapping[str, Any] | None, variable_value: str | None) -> list[str]:
+    """The run's ``accounts`` param (trigger form or run conf), else Variable ``bolsync_accounts``, else the default."""
+    source = "the run's 'accounts' param"
+    value: Any = (params or {}).get("accounts")
+    if value is None and variable_value:
+        source = f"Variable {ACCOUNTS_VARIABLE}"
+        try:
+            value = json.loads(variable_value)
+        except ValueError:
+            value = [part.strip() for part in variable_value.split(",") if part.strip()]
+    if value is None:
+        return list(DEFAULT_ACCOUNTS)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise BolConfigError(
+            f"{source} must be a non-empty list of bol_retailer connection ids, e.g. "
+            f'["bol_retailer_default", "bol_retailer_shop2"]; got {value!r}.'
+        )
+    return list(dict.fromkeys(v.strip() for v in value))
+
+
+def accounts(params: Mapping[str, Any] | None) -> list[str]:
+    """The connection ids a run syncs (see :func:`resolve_accounts`)."""
+    return resolve_accounts(params, get_variable(ACCOUNTS_VARIABLE))
+
+
+def stale_after_hours(raw: str | None = None, *, read: bool = True) -> float:
+    """Hours without a successful load before the account counts as stale (Variable ``bolsync_stale_after_hours``)."""
+    if read:
+        raw = get_variable(STALE_AFTER_VARIABLE)
+        warn_retired()
+    return number(
+        f"Variable {STALE_AFTER_VARIABLE}", raw, default=DEFAULT_STALE_AFTER_HOURS, minimum=1, maximum=24 * 92
+    )
+
+
+def resolve_offers_source(params: Mapping[str, Any] | None, variable_value: str | None) -> str:
+    """Run param ``source``, else Variable ``bolsync_offers_source``, else ``export``."""
+    value = (params or {}).get("source") or (variable_value or "").strip().strip('"') or DEFAULT_OFFERS_SOURCE
+    if value not in OFFERS_SOURCES:
+        raise BolConfigError(
+            f"offers source {value!r} is not supported: set the param 'source' or the Variable "
+            f"'{OFFERS_SOURCE_VARIABLE}' to 'export' (v10 CSV export, default) or 'v11' (v11 offer list)."
+        )
+    return str(value)
+
+
+def offers_source(params: Mapping[str, Any] | None) -> str:
+    return resolve_offers_source(params, get_variable(OFFERS_SOURCE_VARIABLE))
+
+
+def offers_poll_seconds(default: float = DEFAULT_OFFERS_POLL_SECONDS) -> float:
+    """Seconds before the first process-status poll of the offer export (then doubling)."""
+    raw = get_variable(OFFERS_POLL_VARIABLE)
+    return number(f"Variable {OFFERS_POLL_VARIABLE}", raw, default=default, minimum=0.1, maximum=600)
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit per connection (``[bolsync] duckdb_memory_limit``, e.g. ``1GB``)."""
+    return setting(DUCKDB_MEMORY_SETTING) or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def alert_conn_id() -> str:
+    """The Airflow connection alerts go to (``[bolsync] alert_conn_id``)."""
+    return setting(ALERT_CONN_SETTING) or DEFAULT_ALERT_CONN_ID
+
+
+def staging_root(default: Path) -> Path:
+    """Where staged API data goes: ``$BOLSYNC_STAGING_DIR``, else ``default``."""
+    configured = os.environ.get(STAGING_DIR_ENV)
+    return Path(configured) if configured else default
+
+
+def warn_retired() -> None:
+    """Log a warning for every retired Variable that is still set, naming what replaced it."""
+    for old, new in RETIRED_VARIABLES.items():
+        if get_variable(old) is not None:
+            log.warning("Variable %s is no longer read; use %s, and delete %s.", old, new, old)

@@ -1,0 +1,1 @@
+"""The bolsync demo (``make run`` / ``make up``): a development tool, not part of the product."""

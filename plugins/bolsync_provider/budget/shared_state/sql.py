@@ -1,0 +1,306 @@
+"""Shared state in SQL: a SQLite file (one host, the default) or PostgreSQL (several hosts).
+
+Each operation is one short transaction. SQLite serialises them with ``BEGIN IMMEDIATE`` (its own file
+lock); PostgreSQL with a transaction-level advisory lock per credential and uses the database clock, so
+hosts with drifting clocks still agree on the windows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bolsync_provider.budget.shared_state.base import ClockOffset
+from bolsync_provider.budget.shared_state.planning import KeyState, Reservation, WindowLimit, plan_reservation
+
+#: Old slots are deleted every this many reservations (reads ignore them anyway).
+TRIM_EVERY = 50
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS bolsync_rate_slots (key TEXT NOT NULL, slot DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS bolsync_rate_slots_key_slot ON bolsync_rate_slots (key, slot)",
+    "CREATE TABLE IF NOT EXISTS bolsync_pauses (key TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS bolsync_leases "
+    "(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS bolsync_claims (key TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
+)
+
+
+class SqlSharedState:
+    """:class:`SharedState` over a DB-API connection; subclasses say how to connect and lock."""
+
+    description = "SQL"
+    placeholder = "?"
+    greatest = "max"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._calls = 0
+
+    # -- dialect hooks -------------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self, cursor: Any, lock_key: str) -> None:
+        raise NotImplementedError
+
+    def _now(self, cursor: Any) -> float:
+        return time.time()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def _transaction(self, lock_key: str, work: Callable[[Any, float], Any]) -> Any:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+                self._create_schema()
+            cursor = self._conn.cursor()
+            try:
+                self._begin(cursor, lock_key)
+                result = work(cursor, self._now(cursor))
+                self._conn.commit()
+                return result
+            except BaseException:
+                self._conn.rollback()
+                if self._is_broken():
+                    self._conn = None
+                raise
+            finally:
+                cursor.close()
+
+    def _is_broken(self) -> bool:
+        return bool(getattr(self._conn, "closed", False))
+
+    def _create_schema(self) -> None:
+        cursor = self._conn.cursor()
+        for statement in SCHEMA:
+            cursor.execute(statement)
+        self._conn.commit()
+        cursor.close()
+
+    # -- SharedState ---------------------------------------------------------------------------------
+    def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
+        lock_key = limits[0].key if limits else queued_pause
+        self._calls += 1
+        trim = self._calls % TRIM_EVERY == 1
+
+        def work(cursor: Any, now: float) -> Reservation:
+            states, pauses = self._read_states(cursor, limits, [queued_pause, probed_pause], now)
+            plan = plan_reservation(now, limits, states, pauses[0], pauses[1])
+            if plan.reservation.committed and limits:
+                values = ", ".join(["(?, ?)"] * len(limits))
+                params = [value for limit in limits for value in (limit.key, plan.slot)]
+                cursor.execute(self._sql(f"INSERT INTO bolsync_rate_slots (key, slot) VALUES {values}"), params)
+            if trim:
+                for limit in limits:
+                    cursor.execute(
+                        self._sql("DELETE FROM bolsync_rate_slots WHERE key = ? AND slot < ?"),
+                        (limit.key, now - limit.period),
+                    )
+            return plan.reservation
+
+        return self._transaction(lock_key, work)  # type: ignore[no-any-return]
+
+    def _read_states(
+        self, cursor: Any, limits: Sequence[WindowLimit], pause_keys: Sequence[str], now: float
+    ) -> tuple[dict[str, KeyState], list[float]]:
+        """Every key's latest and n-th latest slot in its window, and the pauses: one round trip."""
+        parts, params = [], []
+        for limit in limits:
+            parts.append(
+                "SELECT (SELECT max(slot) FROM bolsync_rate_slots WHERE key = ? AND slot >= ?), "
+                "(SELECT slot FROM bolsync_rate_slots WHERE key = ? AND slot >= ? "
+                "ORDER BY slot DESC LIMIT 1 OFFSET ?)"
+            )
+            since = now - limit.period
+            params += [limit.key, since, limit.key, since, limit.limit - 1]
+        for key in pause_keys:
+            parts.append("SELECT (SELECT until_ts FROM bolsync_pauses WHERE key = ?), NULL")
+            params.append(key)
+        cursor.execute(self._sql(" UNION ALL ".join(parts)), params)
+        rows = cursor.fetchall()
+        states = {
+            limit.key: KeyState(latest=row[0], nth_latest=row[1]) for limit, row in zip(limits, rows, strict=False)
+        }
+        pauses = [float(row[0]) if row[0] is not None else 0.0 for row in rows[len(limits) :]]
+        return states, pauses
+
+    def local_time_of(self, backend_time: float) -> float:
+        return backend_time  # SQLite: this host's clock
+
+    def _pause_until(self, cursor: Any, key: str) -> float:
+        cursor.execute(self._sql("SELECT until_ts FROM bolsync_pauses WHERE key = ?"), (key,))
+        row = cursor.fetchone()
+        return float(row[0]) if row else 0.0
+
+    def pause(self, key: str, seconds: float) -> None:
+        def work(cursor: Any, now: float) -> None:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO bolsync_pauses (key, until_ts) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                    f"SET until_ts = {self.greatest}(bolsync_pauses.until_ts, excluded.until_ts)"
+                ),
+                (key, now + seconds),
+            )
+
+        self._transaction(key, work)
+
+    def paused_for(self, keys: Sequence[str]) -> float:
+        def work(cursor: Any, now: float) -> float:
+            return max([0.0, *(self._pause_until(cursor, key) - now for key in keys)])
+
+        return self._transaction(keys[0] if keys else "", work)  # type: ignore[no-any-return]
+
+    def try_lease(self, name: str, holder: str, ttl: float) -> bool:
+        def work(cursor: Any, now: float) -> bool:
+            cursor.execute(
+                self._sql("DELETE FROM bolsync_leases WHERE name = ? AND (expires_at < ? OR holder = ?)"),
+                (name, now, holder),
+            )
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO bolsync_leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (name, holder, now + ttl),
+            )
+            return bool(cursor.rowcount == 1)
+
+        return self._transaction(name, work)  # type: ignore[no-any-return]
+
+    def release(self, name: str, holder: str) -> None:
+        def work(cursor: Any, now: float) -> None:
+            cursor.execute(self._sql("DELETE FROM bolsync_leases WHERE name = ? AND holder = ?"), (name, holder))
+
+        self._transaction(name, work)
+
+    def claim_once(self, key: str, ttl: float) -> bool:
+        def work(cursor: Any, now: float) -> bool:
+            cursor.execute(self._sql("DELETE FROM bolsync_claims WHERE expires_at < ?"), (now,))
+            cursor.execute(
+                self._sql("INSERT INTO bolsync_claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"),
+                (key, now + ttl),
+            )
+            return bool(cursor.rowcount == 1)
+
+        return self._transaction(key, work)  # type: ignore[no-any-return]
+
+
+class SqliteSharedState(SqlSharedState):
+    """One SQLite file shared by the processes of one host (the default backend)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.description = f"SQLite file {path} (this host)"
+
+    def _connect(self) -> Any:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        _use_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return _SqliteAutocommit(conn)
+
+    def _begin(self, cursor: Any, lock_key: str) -> None:
+        cursor.execute("BEGIN IMMEDIATE")
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch the file to WAL once (it is persistent); several processes opening it at once may race."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:  # "database is locked" while another process switches it
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
+class _SqliteAutocommit:
+    """sqlite3 in autocommit mode with explicit BEGIN IMMEDIATE; commit/rollback as SQL."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def cursor(self) -> sqlite3.Cursor:
+        return self._conn.cursor()
+
+    def commit(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+
+class PostgresSharedState(SqlSharedState):
+    """PostgreSQL tables shared by every host; the database clock decides the windows."""
+
+    placeholder = "%s"
+    greatest = "greatest"
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        self._dsn = dsn
+        self.description = "PostgreSQL " + _redact(dsn)
+        self._clock = ClockOffset(self._database_time)
+
+    def local_time_of(self, backend_time: float) -> float:
+        return self._clock.local_time_of(backend_time)
+
+    def _database_time(self) -> float:
+        def work(cursor: Any, now: float) -> float:
+            return now
+
+        return self._transaction("bolsync_clock", work)  # type: ignore[no-any-return]
+
+    def _connect(self) -> Any:
+        import psycopg2
+
+        conn = psycopg2.connect(self._dsn, connect_timeout=10, application_name="bolsync-shared-state")
+        with conn.cursor() as cursor:  # rate slots need no durability: no WAL flush wait per reservation
+            cursor.execute("SET synchronous_commit = off")
+        conn.commit()
+        return conn
+
+    def _begin(self, cursor: Any, lock_key: str) -> None:
+        if lock_key == "bolsync_clock":  # a clock reading takes no lock
+            cursor.execute("SELECT 0, extract(epoch FROM clock_timestamp())::double precision")
+        else:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s)), extract(epoch FROM clock_timestamp())::double precision",
+                (lock_key.split("|")[0],),
+            )
+        self._locked_at = float(cursor.fetchone()[1])
+
+    def _now(self, cursor: Any) -> float:
+        return self._locked_at
+
+    def _create_schema(self) -> None:
+        cursor = self._conn.cursor()
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('bolsync_shared_state_schema'))")
+        for statement in SCHEMA:
+            cursor.execute(statement)
+        self._conn.commit()
+        cursor.close()
+
+
+def _redact(url: str) -> str:
+    """``url`` without a password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

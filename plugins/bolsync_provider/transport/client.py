@@ -1,0 +1,157 @@
+"""One HTTP call to the Retailer API: budget, bearer token, typed errors, retries, rate headers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from bolsync_provider.auth.provider import TokenProvider
+from bolsync_provider.budget.rate_budget import RateBudget
+from bolsync_provider.errors import (
+    BolAuthError,
+    BolLoginError,
+    BolRateLimited,
+    BolResponseError,
+    BolTokenExpired,
+    BolTransportError,
+)
+from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.transport.metrics import ApiMetrics
+from bolsync_provider.transport.retry import RETRIABLE, backoff_seconds, log_retry, wait_for_retry
+from bolsync_provider.transport.status import error_for_status
+
+log = logging.getLogger(__name__)
+
+V10_JSON = "application/vnd.retailer.v10+json"
+#: X-RateLimit-Reset above this is an epoch timestamp, below it a number of seconds (see NOTES.md).
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+class BolTransport:
+    """Sends requests for one connection; retries what can succeed later, raises typed errors."""
+
+    def __init__(
+        self,
+        settings: BolConnectionSettings,
+        tokens: TokenProvider,
+        budget: RateBudget,
+        session: requests.Session,
+        metrics: ApiMetrics,
+    ) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._budget = budget
+        self._session = session
+        self._metrics = metrics
+
+    def get_json(
+        self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None, accept: str = V10_JSON
+    ) -> Any:
+        """GET ``path`` and return the decoded JSON body (``None`` for an empty body)."""
+        response = self.request("GET", path, endpoint=endpoint, params=params, accept=accept)
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise BolResponseError(
+                f"{endpoint} answered {response.status_code} with a body that is not JSON "
+                f"(content type {response.headers.get('Content-Type')!r})."
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, Any] | None = None,
+        accept: str = V10_JSON,
+        json_body: Any = None,
+    ) -> requests.Response:
+        """Send one logical request, with capped retries for 429, 5xx, timeouts and dropped connections."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(RETRIABLE),
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=wait_for_retry,
+            before_sleep=log_retry(self._metrics, f"{endpoint} (connection '{self._settings.conn_id}')"),
+            reraise=True,
+        )
+        return retrying(self._attempt, method, path, endpoint, params, accept, json_body)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        accept: str,
+        json_body: Any,
+    ) -> requests.Response:
+        try:
+            return self._send(method, path, endpoint, params, accept, json_body)
+        except BolAuthError as error:
+            if error.status != 401 or isinstance(error, BolLoginError):
+                raise
+            reason = "expired" if isinstance(error, BolTokenExpired) else "was rejected"
+            log.info("bol says the access token %s; fetching a new one and retrying once.", reason)
+            return self._send(method, path, endpoint, params, accept, json_body)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        accept: str,
+        json_body: Any,
+    ) -> requests.Response:
+        token = self._tokens.get()  # first: a refresh wait must not push a reserved slot into the next one's
+        waited = self._budget.acquire(endpoint)
+        headers = {"Accept": accept, "Authorization": f"Bearer {token.value}"}
+        if json_body is not None:
+            headers["Content-Type"] = accept
+        self._metrics.add(api_calls=1, rate_wait_seconds=waited)
+        try:
+            response = self._session.request(
+                method,
+                self._settings.api_url + path,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._settings.timeout_seconds,
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise BolTransportError(f"{endpoint}: {type(error).__name__} (no response)") from None
+        self._learn_from_rate_headers(response, endpoint)
+        failure = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
+        if isinstance(failure, BolAuthError) and failure.status == 401:
+            self._tokens.invalidate(token)
+        if isinstance(failure, BolRateLimited):
+            self._metrics.add(throttled=1)
+            pause = failure.retry_after if failure.retry_after is not None else backoff_seconds(2)
+            self._budget.pause(pause, f"429 on {endpoint}")
+        if failure is not None:
+            raise failure
+        return response
+
+    def _learn_from_rate_headers(self, response: requests.Response, endpoint: str) -> None:
+        """``X-RateLimit-Remaining: 0`` means: wait for the reset before the next call."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        if remaining is None or reset is None or response.status_code == 429:
+            return
+        try:
+            remaining_n, reset_n = int(remaining), float(reset)
+        except ValueError:
+            return
+        if remaining_n > 0:
+            return
+        seconds = reset_n - time.time() if reset_n > _EPOCH_THRESHOLD else reset_n
+        if 0 < seconds <= 3600:
+            self._budget.pause(seconds, f"X-RateLimit-Remaining 0 on {endpoint}", endpoint=endpoint)

@@ -1,0 +1,1 @@
+"""Triggers that wait in the triggerer for bol to finish asynchronous work."""

@@ -1,0 +1,412 @@
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bolsync.orders.extract import DETAILS_FILE, LIST_FILE
+from bolsync.orders.load import known_order_ids, load_staged_orders
+from bolsync.orders.transform import without_personal_data
+from bolsync.runs.audit import record_sync_run
+from bolsync.runs.staging import NdjsonWriter
+from bolsync.warehouse import migrations
+from bolsync.warehouse.base import Table
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
+from bolsync.warehouse.migrations import migration_files
+from bolsync_provider.errors import BolResponseError
+from tests.support.fixture_server import Fixture
+from tests.support.warehouses import reset_postgres
+
+
+def _detail(order_id: str = "O1", changed: str = "2026-11-20T10:00:00+01:00") -> dict[str, Any]:
+    order = json.loads(Fixture.load("200-order").body)
+    order["orderId"] = order_id
+    for n, item in enumerate(order["orderItems"]):
+        item["orderItemId"] = f"{order_id}-{n}"
+        item.update(
+            quantityShipped=0,
+            quantityCancelled=0,
+            latestChangedDateTime=changed,
+            totalPrice=item["unitPrice"],
+        )
+    return without_personal_data(order)
+
+
+def _listed(order_id: str, item: str, changed: str, shipped: int = 0, status: str = "OPEN") -> dict[str, Any]:
+    return {
+        "orderId": order_id,
+        "orderPlacedDateTime": "2026-11-20T09:00:00+01:00",
+        "orderItems": [
+            {
+                "orderItemId": item,
+                "ean": "8785056370398",
+                "fulfilmentMethod": "FBB",
+                "fulfilmentStatus": status,
+                "quantity": 1,
+                "quantityShipped": shipped,
+                "quantityCancelled": 0,
+                "cancellationRequest": False,
+                "latestChangedDateTime": changed,
+            }
+        ],
+    }
+
+
+def _stage(folder: Path, details: list[dict], listed: list[dict]) -> Path:
+    with NdjsonWriter(folder / DETAILS_FILE, append=False) as out:
+        for d in details:
+            out.write(d)
+    with NdjsonWriter(folder / LIST_FILE, append=False) as out:
+        for o in listed:
+            out.write(o)
+    return folder
+
+
+def _table(conn, name: str) -> list[tuple]:
+    return select_all(conn, f"bol.{name}", exclude=["first_synced_at"])
+
+
+@pytest.fixture
+def database(warehouse: WarehouseTarget) -> WarehouseTarget:
+    """Every test here runs on DuckDB and on PostgreSQL (see tests/support/warehouses.py)."""
+    return warehouse
+
+
+def test_load_is_idempotent(database: WarehouseTarget, tmp_path: Path) -> None:
+    staging = _stage(
+        tmp_path / "s", [_detail("O1"), _detail("O2")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")]
+    )
+    with connect_warehouse(database) as conn:
+        first = load_staged_orders(conn, "42", staging)
+        snapshot = (_table(conn, "orders"), _table(conn, "order_items"))
+        again = load_staged_orders(conn, "42", staging)
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == snapshot
+    assert (first.orders.inserted, first.items.inserted) == (2, 4)
+    assert (again.orders.inserted, again.orders.updated, again.items.inserted, again.items.updated) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_newer_list_state_updates_status_but_keeps_prices(database: WarehouseTarget, tmp_path: Path) -> None:
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], []))
+        result = load_staged_orders(
+            conn,
+            "42",
+            _stage(tmp_path / "b", [], [_listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")]),
+        )
+        row = conn.execute(
+            "SELECT quantity_shipped, fulfilment_status, unit_price, product_title FROM bol.order_items "
+            "WHERE order_item_id = 'O1-0'"
+        ).fetchone()
+    assert result.items.updated == 1
+    assert row == (1, "HANDLED", Decimal("19.99"), "Star Wars Prequel Trilogy")
+
+
+def test_older_state_never_overwrites_newer(database: WarehouseTarget, tmp_path: Path) -> None:
+    newer = _listed("O1", "O1-0", "2026-11-21T10:00:00+01:00", 1, "HANDLED")
+    older = _listed("O1", "O1-0", "2026-11-20T11:00:00+01:00", 0, "OPEN")
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "42", _stage(tmp_path / "a", [_detail("O1")], [newer]))
+        result = load_staged_orders(conn, "42", _stage(tmp_path / "b", [], [older]))
+        row = conn.execute(
+            "SELECT quantity_shipped, fulfilment_status FROM bol.order_items WHERE order_item_id='O1-0'"
+        ).fetchone()
+    assert row == (1, "HANDLED")
+    assert result.items.updated == 0
+
+
+def test_retailers_are_kept_apart(database: WarehouseTarget, tmp_path: Path) -> None:
+    staging = _stage(tmp_path / "s", [_detail("O1")], [])
+    with connect_warehouse(database) as conn:
+        load_staged_orders(conn, "1", staging)
+        load_staged_orders(conn, "2", staging)
+        assert known_order_ids(conn, "1", {"O1", "O9"}) == {"O1"}
+        assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (2,)
+
+
+def test_failed_load_leaves_nothing(database: WarehouseTarget, tmp_path: Path) -> None:
+    broken = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
+    broken["orderItems"].append({"orderItemId": "x"})  # no latestChangedDateTime: transform refuses
+    with connect_warehouse(database) as conn:
+        with pytest.raises(BolResponseError, match="latestChangedDateTime"):
+            load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], [broken]))
+        assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (0,)
+
+
+def test_migrations_apply_once(database: WarehouseTarget) -> None:
+    with connect_warehouse(database) as conn:
+        pass
+    with connect_warehouse(database) as conn:
+        versions = conn.query("SELECT version FROM bol.schema_migrations")
+    assert [v for v, *_ in migration_files(database.backend)] == sorted(row[0] for row in versions)
+
+
+def test_sync_run_rows_are_replaced_per_try(database: WarehouseTarget) -> None:
+    from datetime import UTC, datetime
+
+    row = {
+        "dag_id": "d",
+        "run_id": "r",
+        "task_id": "t",
+        "map_index": 0,
+        "try_number": 1,
+        "conn_id": "c",
+        "status": "failed",
+        "started_at": datetime.now(UTC),
+        "finished_at": datetime.now(UTC),
+    }
+    with connect_warehouse(database) as conn:
+        record_sync_run(conn, row)
+        record_sync_run(conn, {**row, "status": "success"})
+        record_sync_run(conn, {**row, "try_number": 2, "status": "success"})
+        assert conn.query("SELECT try_number, status FROM bol.sync_runs ORDER BY 1") == [
+            (1, "success"),
+            (2, "success"),
+        ]
+
+
+def test_connections_are_serialised_across_threads(tmp_path: Path) -> None:
+    """DuckDB only: one writer per file (PostgreSQL has its own concurrency)."""
+    database = tmp_path / "warehouse.duckdb"
+    order: list[str] = []
+
+    def writer(name: str) -> None:
+        with connect_warehouse(database) as conn:
+            order.append(f"{name}-in")
+            conn.execute("SELECT 1")
+            order.append(f"{name}-out")
+
+    threads = [threading.Thread(target=writer, args=(str(n),)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(order) == 8
+    assert all(order[i].endswith("-in") and order[i + 1].endswith("-out") for i in range(0, 8, 2))
+
+
+def test_adding_a_column_is_a_migration(database: WarehouseTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    with connect_warehouse(database) as conn:
+        conn.execute("INSERT INTO bol.orders (retailer_id, order_id, first_synced_at) VALUES ('1', 'O1', now())")
+    bundled = migrations.migration_files
+    extra = (999, "999_orders_note.sql", "ALTER TABLE bol.orders ADD COLUMN note VARCHAR;")
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": [*bundled(backend), extra])
+    with connect_warehouse(database) as conn:
+        assert conn.query("SELECT order_id, note FROM bol.orders") == [("O1", None)]
+    with connect_warehouse(database) as conn:  # applied once
+        assert conn.query("SELECT name FROM bol.schema_migrations WHERE version = 999") == [("999_orders_note.sql",)]
+
+
+def test_a_failed_migration_is_rolled_back_and_not_recorded(
+    database: WarehouseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = migrations.migration_files
+    broken = (998, "998_broken.sql", "CREATE TABLE bol.half (a INTEGER); SELECT * FROM bol.no_such_table;")
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": [*bundled(backend), broken])
+    with pytest.raises(Exception, match="no_such_table"), connect_warehouse(database):
+        pass
+    monkeypatch.setattr(migrations, "migration_files", bundled)
+    with connect_warehouse(database) as conn:
+        assert conn.query("SELECT count(*) FROM bol.schema_migrations WHERE version = 998") == [(0,)]
+        assert conn.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'") == [(0,)]
+
+
+def test_engine_variants_replace_the_common_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "bolsync"
+    (folder / "sql").mkdir(parents=True)
+    (folder / "sql" / "001_a.sql").write_text("common")
+    (folder / "sql" / "001_a.postgres.sql").write_text("pg")
+    (folder / "sql" / "002_b.sql").write_text("b")
+    monkeypatch.setattr(migrations.resources, "files", lambda package: folder)
+    assert migration_files("postgres") == [(1, "001_a.sql", "pg"), (2, "002_b.sql", "b")]
+    assert migration_files("duckdb") == [(1, "001_a.sql", "common"), (2, "002_b.sql", "b")]
+
+
+def test_concurrent_first_runs_apply_each_migration_once(database: WarehouseTarget) -> None:
+    """PostgreSQL: an advisory lock; DuckDB: the file lock."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def first_run() -> None:
+        try:
+            barrier.wait()
+            with connect_warehouse(database) as conn:
+                conn.execute("SELECT 1")
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with connect_warehouse(database) as conn:
+        versions = conn.query("SELECT version, count(*) FROM bol.schema_migrations GROUP BY version ORDER BY 1")
+    assert versions == [(v, 1) for v, *_ in migration_files(database.backend)]
+
+
+def test_known_order_ids_and_merge_counts(database: WarehouseTarget) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "retailer_id": pd.array(["1", "1"], dtype="string"),
+            "order_id": pd.array(["A", "B"], dtype="string"),
+            "item_count": pd.array([1, 2], dtype="Int64"),
+        }
+    )
+    key = ("retailer_id", "order_id")
+    extra = {"first_synced_at": "now()"}
+    with connect_warehouse(database) as conn:
+        assert conn.merge("bol.orders", frame, key, inserted_only=extra) == (2, 0)
+        assert conn.merge("bol.orders", frame, key, inserted_only=extra) == (0, 0)
+        changed = frame.assign(item_count=pd.array([1, 5], dtype="Int64"))
+        assert conn.merge("bol.orders", changed, key, inserted_only=extra) == (0, 1)
+        assert conn.query("SELECT order_id, item_count FROM bol.orders ORDER BY 1") == [("A", 1), ("B", 5)]
+        assert known_order_ids(conn, "1", ["A", "C"]) == {"A"}
+        assert known_order_ids(conn, "2", ["A"]) == set()
+
+
+def _item(order_id: str, item: str, changed: str, shipped: int, ean: str | None = "8785056370398") -> dict[str, Any]:
+    listed = _listed(order_id, item, changed, shipped=shipped, status="HANDLED" if shipped else "OPEN")
+    listed["orderItems"][0]["ean"] = ean
+    return listed
+
+
+def test_a_streamed_load_equals_one_merge_of_the_whole_window(database: WarehouseTarget, tmp_path: Path) -> None:
+    """Chunks of one order give the tables one chunk of everything gives, duplicates across chunks included."""
+    details = [_detail(f"O{n}") for n in range(7)] + [_detail("O3", "2026-11-20T12:00:00+01:00")]
+    listed = [
+        _item("O1", "O1-0", "2026-11-20T11:00:00+01:00", shipped=1),
+        _item("O1", "O1-0", "2026-11-20T10:30:00+01:00", shipped=0),  # older, later in the file: loses
+        _item("O2", "O2-0", "2026-11-20T11:00:00+01:00", shipped=0),
+        _item("O2", "O2-0", "2026-11-20T11:00:00+01:00", shipped=1),  # same time, later in the file: wins
+        _item("O9", "O9-0", "2026-11-20T11:00:00+01:00", shipped=0, ean=None),  # listed only, no detail
+    ]
+    staging = _stage(tmp_path / "s", details, listed)
+    tables = {}
+    for chunk in (1, 1000):
+        with connect_warehouse(database) as conn:
+            conn.execute("DELETE FROM bol.order_items")
+            conn.execute("DELETE FROM bol.orders")
+            result = load_staged_orders(conn, "1", staging, chunk=chunk)
+            tables[chunk] = (_table(conn, "orders"), _table(conn, "order_items"))
+        assert result.orders.inserted == 7
+        assert result.items.inserted == len(tables[chunk][1])
+    assert tables[1] == tables[1000]
+    with connect_warehouse(database) as conn:
+        states = conn.query(
+            "SELECT order_item_id, quantity_shipped, fulfilment_status, ean IS NULL FROM bol.order_items "
+            "WHERE order_item_id IN ('O1-0', 'O2-0', 'O9-0') ORDER BY 1"
+        )
+    assert states == [("O1-0", 1, "HANDLED", False), ("O2-0", 1, "HANDLED", False), ("O9-0", 0, "OPEN", True)]
+
+
+def test_staged_latest_keeps_the_newest_row_per_key(database: WarehouseTarget) -> None:
+    import pandas as pd
+
+    def orders(ids: list[str], counts: list[int | None]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "retailer_id": pd.array(["1"] * len(ids), dtype="string"),
+                "order_id": pd.array(ids, dtype="string"),
+                "item_count": pd.array(counts, dtype="Int64"),
+            }
+        )
+
+    key = ("retailer_id", "order_id")
+    chunks = [orders(["A", "B", "C"], [3, 5, None]), orders([], []), orders(["B", "C"], [2, 1])]
+    with connect_warehouse(database) as conn:
+        with conn.staged_latest(iter(chunks), Table("bol.orders", key, "item_count")) as staged:
+            assert staged is not None
+            relation, columns = staged
+            assert columns == ["retailer_id", "order_id", "item_count"]
+            rows = conn.query(f"SELECT order_id, item_count FROM {relation} ORDER BY 1")
+        # B: the larger version wins; C: a value beats null.
+        assert rows == [("A", 3), ("B", 5), ("C", 1)]
+        with conn.staged_latest(iter(chunks), Table("bol.orders", key)) as staged:
+            assert staged is not None
+            # No version: the later chunk wins.
+            assert conn.query(f"SELECT order_id, item_count FROM {staged[0]} ORDER BY 1") == [
+                ("A", 3),
+                ("B", 2),
+                ("C", 1),
+            ]
+        with conn.staged_latest(iter([orders([], [])]), Table("bol.orders", key)) as staged:
+            assert staged is None
+
+
+def test_duckdb_memory_limit_is_configurable_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT", "300MB")
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        assert conn.scalar("SELECT current_setting('memory_limit')") == "286.1 MiB"
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT", "plenty")
+    with (
+        pytest.raises(ValueError, match="duckdb_memory_limit = 'plenty' is not a DuckDB memory size"),
+        connect_warehouse(tmp_path / "w.duckdb"),
+    ):
+        pass
+
+
+def test_duckdb_rebuilds_the_merged_tables_without_a_key_index_and_keeps_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = migrations.migration_files
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": bundled(backend)[:2])
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:  # a warehouse of the previous release
+        load_staged_orders(conn, "1", _stage(tmp_path / "s", [_detail("O1")], []))
+        before = (_table(conn, "orders"), _table(conn, "order_items"))
+    monkeypatch.setattr(migrations, "migration_files", bundled)
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == before
+        keyed = conn.query(
+            "SELECT table_name FROM duckdb_constraints() WHERE schema_name = 'bol' AND constraint_type = 'PRIMARY KEY'"
+        )
+        assert {row[0] for row in keyed} == {"sync_runs", "offer_snapshots", "offer_sync_state", "schema_migrations"}
+        with pytest.raises(Exception, match="NOT NULL"):
+            conn.execute("INSERT INTO bol.orders (retailer_id, order_id) VALUES ('1', 'O2')")
+        load_staged_orders(conn, "1", tmp_path / "s")  # merged by key: no duplicate
+        assert (_table(conn, "orders"), _table(conn, "order_items")) == before
+
+
+def test_postgres_keeps_its_primary_keys(postgres_database: str) -> None:
+    reset_postgres(postgres_database)
+    with connect_warehouse(postgres_database) as conn:
+        keyed = conn.query(
+            "SELECT table_name FROM information_schema.table_constraints "
+            "WHERE table_schema = 'bol' AND constraint_type = 'PRIMARY KEY'"
+        )
+    assert {"orders", "order_items", "offers"} <= {row[0] for row in keyed}
+
+
+def test_a_duckdb_file_named_after_a_schema_is_refused(tmp_path: Path) -> None:
+    with (
+        pytest.raises(ValueError, match=r"shadows bolsync's schema 'bol'.*rename it, e\.g\. to warehouse\.duckdb"),
+        connect_warehouse(tmp_path / "bol.duckdb"),
+    ):
+        pass
+    assert not (tmp_path / "bol.duckdb").exists()
+
+
+def test_staging_works_under_a_temporary_folder_with_a_quote(
+    database: WarehouseTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    quoted = tmp_path / "it's"
+    quoted.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(quoted))
+    staging = _stage(tmp_path / "s", [_detail("O1")], [_listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")])
+    with connect_warehouse(database) as conn:
+        result = load_staged_orders(conn, "1", staging)
+    assert result.orders.inserted == 1
+    assert result.items.inserted >= 1

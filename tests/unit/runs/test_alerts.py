@@ -1,0 +1,72 @@
+"""Which failures alert, with what advice, and that duplicates are suppressed."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from bolsync.runs import alerts
+from bolsync_provider.budget.shared_state.memory import MemorySharedState
+from bolsync_provider.errors import BolAuthError, BolLoginError, BolServerError
+
+
+def context(try_number: int = 1) -> dict:
+    ti = SimpleNamespace(dag_id="d", run_id="r1", task_id="sync_account.extract", try_number=try_number, log_url="u")
+    return {"ti": ti}
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (BolLoginError("login refused (HTTP 401: invalid_client)", status=401), "Recreate the API credentials"),
+        (BolLoginError("login answered 404: blocked IP", status=404), "blocking this machine's IP"),
+        (BolAuthError("GET /retailer/orders -> HTTP 403: Account is not active", status=403), "not active"),
+        (BolLoginError("bol no longer accepts the refresh token (HTTP 400)", status=400), "authorize the app again"),
+    ],
+)
+def test_auth_failures_alert_at_once_with_what_to_do(error: Exception, advice: str) -> None:
+    alert = alerts.failure_alert(error, conn_id="bol_shop", retailer_id="123", context=context(), final=False)
+    assert alert is not None
+    assert alert.subject == "[bolsync] bol.com authentication failed for bol_shop"
+    assert advice in alert.body
+    assert str(error) in alert.body
+    assert "Retailer: 123" in alert.body
+    assert alert.key == "alert:d:r1:bol_shop"
+
+
+def test_transient_errors_alert_only_when_retries_are_exhausted() -> None:
+    error = BolServerError("GET /retailer/orders -> HTTP 503", status=503)
+    assert alerts.failure_alert(error, conn_id="c", retailer_id=None, context=context(1), final=False) is None
+    last = alerts.failure_alert(error, conn_id="c", retailer_id=None, context=context(4), final=True)
+    assert last is not None
+    assert "failed after 4 tries" in last.subject
+
+
+def test_one_alert_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(alerts, "_notify", lambda alert, context: sent.append(alert.subject))
+    state = MemorySharedState()
+    alert = alerts.Alert(key="alert:d:r1:c", subject="s", body="b")
+    assert alerts.send(alert, {}, state)
+    assert not alerts.send(alert, {}, state)
+    assert sent == ["s"]
+
+
+def test_a_broken_channel_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(alert: alerts.Alert, context: dict) -> None:
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(alerts, "_notify", broken)
+    assert not alerts.send(alerts.Alert(key="k", subject="s", body="b"), {}, MemorySharedState())
+
+
+@pytest.mark.parametrize("conn_type", ["http", ""])
+def test_an_unknown_channel_type_is_a_clear_error(conn_type: str) -> None:
+    with pytest.raises(ValueError, match="use smtp, apprise, slackwebhook or slack"):
+        alerts._notifier(conn_type, "bolsync_alerts", {}, alerts.Alert(key="k", subject="s", body="b"))
+
+
+def test_smtp_channel_needs_recipients() -> None:
+    with pytest.raises(ValueError, match="no extra 'to'"):
+        alerts._notifier("smtp", "bolsync_alerts", {}, alerts.Alert(key="k", subject="s", body="b"))
