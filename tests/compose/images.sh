@@ -32,6 +32,11 @@ if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
 
 log() { echo "images: $*" >&2; }
 
+# Temporary folders (rootfs, build contexts) go when the script exits, whatever happens.
+TEMPS=()
+cleanup() { [ "${#TEMPS[@]}" -eq 0 ] || rm -rf "${TEMPS[@]}"; }
+trap cleanup EXIT
+
 # The Debian mirror apt uses on this host (debootstrap and the images' apt-get use it too).
 debian_mirror() {
     if [ -n "${BOLSYNC_DEBIAN_MIRROR:-}" ]; then echo "$BOLSYNC_DEBIAN_MIRROR"; return; fi
@@ -64,7 +69,7 @@ build_debian() {
     fi
     local rootfs
     rootfs="$(mktemp -d /var/tmp/bolsync-rootfs.XXXXXX)"
-    trap 'rm -rf "$rootfs"' RETURN
+    TEMPS+=("$rootfs")
     log "$DEBIAN_IMAGE: debootstrap --variant=minbase bookworm from $mirror"
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
         tail -n 30 "$rootfs.log" >&2
@@ -90,7 +95,7 @@ build_standin() {
     fi
     local ctx
     ctx="$(mktemp -d /var/tmp/bolsync-ctx.XXXXXX)"
-    trap 'rm -rf "$ctx"' RETURN
+    TEMPS+=("$ctx")
     cp -a "$dir/." "$ctx/"
     cp "$CA_BUNDLE" "$ctx/ca-bundle.crt"
     [ "$(basename "$dir")" != airflow ] || cp "$LOCK" "$ctx/constraints.txt"
