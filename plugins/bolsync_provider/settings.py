@@ -14,7 +14,7 @@ DEFAULT_LOGIN_URL = "https://login.bol.com/token"
 CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
 
-#: Published per-endpoint limits (bol's ratelimits list, see NOTES.md): requests per period in seconds.
+#: Published per-endpoint limits (bol's published rate-limits list): requests per period in seconds.
 DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
     "GET /retailer/orders": (25, 60.0),
     "GET /retailer/orders/{id}": (25, 1.0),

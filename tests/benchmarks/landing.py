@@ -4,13 +4,13 @@ For each backend (DuckDB in a temporary file; PostgreSQL in a temporary database
 reachable), in one run:
 
 - **order items**: 1,000,000 rows x 16 columns (``--items``) merged from pandas into the migrated, empty
-  ``bol.order_items`` with the product's item merge (``order_store.merge_order_items``: DuckDB scans the
+  ``bol.order_items`` with the product's item merge (``bolsync.orders.load.merge_order_items``: DuckDB scans the
   registered DataFrame, ``UPDATE ... FROM`` then an anti-join ``INSERT``; PostgreSQL gets a ``COPY`` into a
   TEMP table, then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer``), in one transaction; then the
   same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every row compared, 10 %
   updated, 90 % left alone by the "newer wins" rule);
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
-  the product's ``offers.store.upsert_offers`` into ``bol.offers``, the same two merges;
+  the product's ``bolsync.offers.load.upsert_offers`` into ``bol.offers``, the same two merges;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` (streamed in chunks of
@@ -18,7 +18,7 @@ reachable), in one run:
   orders (2 items each), from ``/proc/self/status`` VmHWM after the imports and after the load
   (``getrusage``'s ``ru_maxrss`` is inherited across ``exec`` on Linux, so it is only a fallback).
 
-Goals (issue 4 part 5): merge >= 10x the baseline's rows/s; DuckDB >= 500k rows/s; PostgreSQL >= 100k
+Goals: merge >= 10x the baseline's rows/s; DuckDB >= 500k rows/s; PostgreSQL >= 100k
 rows/s; peak RSS < 500 MB and flat in volume. Prints a table and writes ``landing.json`` to ``--out``.
 
 Run: ``make bench`` or ``python -m tests.benchmarks.landing --out docs/bench``.

@@ -75,7 +75,7 @@ REDIS_URL = os.environ.get("BOLSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15
 POSTGRES_URL = os.environ.get("BOLSYNC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 #: Seconds one mode may take before the bench gives up.
 RUN_TIMEOUT_SECONDS = 240
-#: Goals from the issue.
+#: The goals the shared budget must meet.
 GOAL_RATE_FRACTION = 0.95
 
 log = logging.getLogger("bench")

@@ -144,7 +144,7 @@ def sync(airflow_db, fault_emulator: FaultEmulator, tmp_path: Path, monkeypatch:
     warehouse_connection(warehouse)
     monkeypatch.setenv("BOLSYNC_STAGING_DIR", str(tmp_path / "staging"))
     monkeypatch.setenv("AIRFLOW__BOLSYNC__SHARED_STATE_URL", f"sqlite:///{tmp_path / 'shared_state.sqlite'}")
-    monkeypatch.setenv("BOLSYNC_BACKOFF_BASE_SECONDS", str(BACKOFF_BASE_SECONDS))  # for subprocesses
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__BACKOFF_BASE_SECONDS", str(BACKOFF_BASE_SECONDS))  # for subprocesses
     monkeypatch.setattr(retry, "BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)  # read at import in this one
     _forget_cached_tokens()
     with SmtpSink() as sink:

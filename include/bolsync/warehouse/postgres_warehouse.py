@@ -1,6 +1,6 @@
 """The PostgreSQL warehouse: DataFrames arrive by ``COPY`` into TEMP tables (psycopg 3).
 
-Landing speed (issue 4 part 5): ``staged`` encodes the frame to CSV with an in-memory DuckDB in slices on a
+Landing speed: ``staged`` encodes the frame to CSV with an in-memory DuckDB in slices on a
 worker thread while the previous slice streams into ``COPY``, so encoding overlaps the server's parsing.
 ``_merge_relation`` is one key-ordered ``INSERT ... ON CONFLICT DO UPDATE``; for a large relation a sample
 decides whether its new keys go in first with a plain anti-join ``INSERT`` (an ``ON CONFLICT`` insert costs

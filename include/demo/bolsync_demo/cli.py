@@ -279,27 +279,18 @@ def check_alive(process: subprocess.Popen[bytes] | None, name: str, log: Path) -
         raise DemoError(f"{name} exited with code {process.returncode}. Last 40 lines of {log}:\n{tail(log)}")
 
 
+#: The pools the DAGs use, as shipped for every deployment (``airflow pools import``).
+POOLS_FILE = Path("include") / "airflow" / "pools.json"
+
+
 def prepare_airflow(stack: Stack) -> None:
     """``airflow db migrate`` and the two pools, before the scheduler starts."""
     log = stack.paths.log_file("airflow-setup")
     log.write_text("")
     say("airflow db migrate")
     run_command(["airflow", "db", "migrate"], stack.env, log, stack.paths.repo, "airflow db migrate")
-    pools = {
-        "bol_api": {
-            "slots": 4,
-            "description": "bol Retailer API: concurrent extract tasks",
-            "include_deferred": False,
-        },
-        "bol_warehouse": {
-            "slots": 1,
-            "description": "DuckDB warehouse: one writer at a time",
-            "include_deferred": False,
-        },
-    }
-    pools_file = stack.paths.run_dir / "pools.json"
-    pools_file.write_text(json.dumps(pools, indent=2))
-    say("airflow pools import (bol_api: 4 slots, bol_warehouse: 1 slot)")
+    pools_file = stack.paths.repo / POOLS_FILE
+    say(f"airflow pools import {POOLS_FILE}")
     run_command(
         ["airflow", "pools", "import", str(pools_file)],
         stack.env,

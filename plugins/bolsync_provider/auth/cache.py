@@ -3,7 +3,7 @@
 The default cache is an Airflow Variable per connection: its key contains ``token`` so Airflow masks
 the value in the UI, REST API and task logs, and it is Fernet-encrypted at rest when
 ``[core] fernet_key`` is set. Variables have no compare-and-set, so refreshes are serialised by a lease
-in the shared state (see auth.TokenProvider): one process fetches, the others reuse.
+in the shared state (see auth.provider.TokenProvider): one process fetches, the others reuse.
 """
 
 from __future__ import annotations

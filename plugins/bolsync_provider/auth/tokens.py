@@ -1,6 +1,6 @@
 """Access tokens: parsing bol's token response and reading the JWT claims we rely on.
 
-Defined behaviour for tokens that are not what bol documents (see shared fixtures):
+Defined behaviour for tokens that are not what bol documents (see tests/fixtures/bol_api):
 - a JWT with ``exp``: lifetime = ``exp - iat`` (server clock), counted from when we sent the request;
 - no readable ``exp`` (opaque token): fall back to ``expires_in``;
 - ``expires_in`` missing or empty as well: assume a conservative 60 s (a 401 "Expired JWT" still

@@ -28,7 +28,7 @@ from bolsync_provider.transport.status import error_for_status
 log = logging.getLogger(__name__)
 
 V10_JSON = "application/vnd.retailer.v10+json"
-#: X-RateLimit-Reset above this is an epoch timestamp, below it a number of seconds (see NOTES.md).
+#: X-RateLimit-Reset above this is an epoch timestamp, below it a number of seconds (as bol documents it).
 _EPOCH_THRESHOLD = 1_000_000_000
 
 

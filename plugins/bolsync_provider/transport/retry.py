@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 from collections.abc import Callable
 
 from tenacity import RetryCallState
 
-from bolsync_provider.errors import RETRIABLE_ERRORS, BolRateLimited
+from bolsync_provider.config import setting
+from bolsync_provider.errors import RETRIABLE_ERRORS, BolConfigError, BolRateLimited
 from bolsync_provider.transport.metrics import ApiMetrics
 
 log = logging.getLogger(__name__)
 
 RETRIABLE = RETRIABLE_ERRORS
-BACKOFF_BASE_SECONDS = float(os.environ.get("BOLSYNC_BACKOFF_BASE_SECONDS", "1.0"))
+#: The first backoff (seconds); None: ``[bolsync] backoff_base_seconds``, default 1.
+BACKOFF_BASE_SECONDS: float | None = None
 BACKOFF_CAP_SECONDS = 60.0
+
+
+def backoff_base_seconds() -> float:
+    if BACKOFF_BASE_SECONDS is not None:
+        return BACKOFF_BASE_SECONDS
+    raw = setting("backoff_base_seconds") or "1"
+    try:
+        base = float(raw)
+    except ValueError:
+        base = -1.0
+    if not 0.001 <= base <= 60:
+        raise BolConfigError(f"[bolsync] backoff_base_seconds must be a number from 0.001 to 60, got {raw!r}.")
+    return base
 
 
 def backoff_seconds(attempt: int) -> float:
     """Exponential backoff with jitter: uniform(c/2, c), c = min(cap, base * 2**(attempt-1))."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    ceiling = min(BACKOFF_CAP_SECONDS, backoff_base_seconds() * 2 ** max(0, attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
 
 

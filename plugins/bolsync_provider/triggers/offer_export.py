@@ -3,7 +3,7 @@
 The task that requested the export gives up its worker slot while bol prepares the file (bol says an end
 state can take up to 3 hours). The poll itself is the hook's ordinary synchronous call (budget, token,
 retries, typed errors) run in a thread, so the triggerer's event loop never blocks. Backoff: 5 s doubling
-to 60 s (NOTES.md, "Polling"); a 404 means bol no longer keeps the status: stop.
+to 60 s, as bol advises for process statuses; a 404 means bol no longer keeps the status: stop.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from bolsync_provider.transport.status import (
 )
 
 PROPERTIES = settings(max_examples=200, deadline=None)
-MAX_DETAIL = 300  # status_mapper._MAX_DETAIL: the cap on the body part of a message
+MAX_DETAIL = 300  # transport.status._MAX_DETAIL: the cap on the body part of a message
 REQUESTS = st.sampled_from(["GET /retailer/orders", "GET /retailer/orders/{order-id}", "POST token"])
 
 _WORDS = st.sampled_from(["Bad Gateway", "Niet gevonden", "Zoë's order", "verzoek", "<b>", "&amp;", "ü", "王", "🙂"])
