@@ -220,8 +220,8 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
     label_task(context, extracted.conn_id)
     if extracted.skipped:
         log.warning("Nothing to load: %s", extracted.skipped)
-        counts = {"skipped": extracted.skipped[:200]}
-        assets.emit(context, assets.offers_event_extras(None, **_event_args(context, extracted, counts)))
+        skipped = {"skipped": extracted.skipped[:200]}
+        assets.emit(context, assets.offers_event_extras(None, **_event_args(context, extracted, skipped)))
         return payload
     retailer_id = str(extracted.retailer_id)
     staged = Path(str(extracted.staging_file))
