@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task_group
+from airflow.sdk import DAG, Param, task_group
 
 from bolsync.offers.tasks import OffersExtractOperator, check_quality, load_offers
 from bolsync.runs.config import OFFERS_SOURCE_VARIABLE
-from bolsync.runs.defaults import API_POOL, DEFAULT_ARGS, accounts_param
+from bolsync.runs.defaults import API_POOL, stream_dag
 from bolsync.runs.tasks import check_auth, list_accounts
 
 
 def offers_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None) -> DAG:
     """A DAG syncing every account's current offers once per data interval (see bolsync.offers)."""
-    with DAG(
-        dag_id=dag_id,
-        schedule=CronDataIntervalTimetable(cron, timezone=timezone),
+    with stream_dag(
+        dag_id,
+        cron=cron,
+        timezone=timezone,
         start_date=start_date,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
         doc_md=doc_md,
-        tags=["bol", "offers"],
+        tags=["offers"],
+        max_active_runs=1,
         params={
-            "accounts": accounts_param(),
             "source": Param(
                 None,
                 type=["null", "string"],

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task_group
+from airflow.sdk import DAG, task_group
 
 from bolsync.orders.tasks import extract, load
-from bolsync.runs.defaults import DEFAULT_ARGS, accounts_param
+from bolsync.runs.defaults import stream_dag
 from bolsync.runs.tasks import check_auth, list_accounts
 
 
 def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None, tags: list[str]) -> DAG:
     """A DAG syncing every account's order changes in each [start, end) data interval."""
-    with DAG(
-        dag_id=dag_id,
-        schedule=CronDataIntervalTimetable(cron, timezone=timezone),
+    with stream_dag(
+        dag_id,
+        cron=cron,
+        timezone=timezone,
         start_date=start_date,
-        catchup=False,
-        max_active_runs=4,
-        default_args=DEFAULT_ARGS,
         doc_md=doc_md,
-        tags=["bol", "orders", *tags],
-        params={"accounts": accounts_param()},
+        tags=["orders", *tags],
+        max_active_runs=4,
     ) as dag:
         sync_account.expand(conn_id=list_accounts())
     return dag

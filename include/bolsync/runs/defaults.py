@@ -1,10 +1,11 @@
-"""What every bolsync DAG shares: pools, retries, the ``accounts`` param."""
+"""What every bolsync DAG shares: pools, retries, the ``accounts`` param, the schedule's [start, end) intervals."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from airflow.sdk import Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 #: Tasks that call the bol API (caps concurrent API tasks; the request rate is the shared budget's job).
 API_POOL = "bol_api"
@@ -29,4 +30,30 @@ def accounts_param() -> Param:
         type=["null", "array"],
         items={"type": "string"},
         description="bol_retailer connection ids to sync; empty = Variable bolsync_accounts or the default.",
+    )
+
+
+def stream_dag(
+    dag_id: str,
+    *,
+    cron: str,
+    timezone: str,
+    start_date: datetime,
+    doc_md: str | None,
+    tags: list[str],
+    max_active_runs: int,
+    params: dict[str, Param] | None = None,
+) -> DAG:
+    """A bolsync DAG: [start, end) data intervals of ``cron``, no catchup, the shared retries and params."""
+    all_params: dict[str, Any] = {"accounts": accounts_param(), **(params or {})}
+    return DAG(
+        dag_id=dag_id,
+        schedule=CronDataIntervalTimetable(cron, timezone=timezone),
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=max_active_runs,
+        default_args=DEFAULT_ARGS,
+        doc_md=doc_md,
+        tags=["bol", *tags],
+        params=all_params,
     )

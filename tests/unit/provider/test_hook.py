@@ -256,3 +256,16 @@ def test_a_rejected_cached_token_is_replaced_once(fixture_server, make_hook) -> 
     server.queue(ORDERS, "401-unauthorized", "200-reduced-orders-empty")
     assert make_hook(url).get_orders_page(1) == []
     assert [r.path for r in server.requests] == ["/token", ORDERS, "/token", ORDERS]
+
+
+def test_v11_offers_stop_when_bol_repeats_a_cursor(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    page = b'{"offers": [{"offerId": "o-1"}], "page": {"nextCursor": "c-1"}}'
+    for _ in range(3):
+        server.queue_fixture("/retailer/offers", Fixture.json(200, page))
+    pages = make_hook(url).iter_offers_v11()
+    assert next(pages) == [{"offerId": "o-1"}]
+    assert next(pages) == [{"offerId": "o-1"}]  # the first cursor: the page it names is fine
+    with pytest.raises(BolResponseError, match="next-page cursor 'c-1' a second time"):
+        next(pages)
