@@ -6,17 +6,48 @@ import argparse
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
+from bol_emulator import urls
 from bol_emulator.config import EmulatorConfig, load_accounts
 from bol_emulator.server import start_emulator
 
 
+def anchor(raw: str) -> datetime:
+    """An ISO 8601 instant (``Z``, an offset, or none = UTC), for ``--anchor``."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {raw!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def public_url(raw: str) -> str:
+    try:
+        return urls.public_url(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     """The EmulatorConfig described by the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bol_emulator", description="bol.com Retailer API emulator")
-    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    parser = argparse.ArgumentParser(prog="bol-emulator", description="bol.com Retailer API emulator")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 = any free port)")
+    parser.add_argument(
+        "--public-url",
+        type=public_url,
+        default=None,
+        help="base URL to print and to put in responses (default: from each request's Host header)",
+    )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--anchor",
+        type=anchor,
+        default=None,
+        help="ISO 8601 instant the world is generated at and its clock starts from (default: now)",
+    )
     parser.add_argument("--accounts", default="demo", help="'demo' or a JSON file with a list of accounts")
     parser.add_argument("--orders-per-day", type=int, default=40)
     parser.add_argument("--history-days", type=int, default=30)
@@ -40,8 +71,11 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     except (OSError, ValueError) as exc:
         parser.error(f"--accounts: {exc}")
     return EmulatorConfig(
+        host=args.host,
         port=args.port,
+        public_url=args.public_url,
         seed=args.seed,
+        anchor=args.anchor,
         accounts=accounts,
         orders_per_day=args.orders_per_day,
         history_days=args.history_days,
@@ -64,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    handle = start_emulator(config)
+    try:
+        handle = start_emulator(config)
+    except OSError as exc:
+        print(f"bol emulator: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 1
     print(f"bol emulator auth: {handle.token_url}", flush=True)
     print(f"bol emulator api:  {handle.base_url}", flush=True)
     try:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from bol_emulator import control, problems, routes, token_grants
+from bol_emulator import control, problems, routes, token_grants, urls
 from bol_emulator.code_flow import CodeFlow
 from bol_emulator.config import EmulatorConfig
 from bol_emulator.faults import FaultBook, FaultRule
@@ -16,7 +16,7 @@ from bol_emulator.offer_export import ExportBook
 from bol_emulator.problems import PLAIN_JSON, V10_JSON, Response
 from bol_emulator.ratelimit import Decision, RateLimiter, credential_limit
 from bol_emulator.routes import Route
-from bol_emulator.settings import Settings
+from bol_emulator.runtime import RuntimeSettings
 from bol_emulator.stats import Stats
 from bol_emulator.tokens import TokenCheck, TokenService
 from bol_emulator.world import World
@@ -27,7 +27,7 @@ TOKEN_ENDPOINT = "POST /token"
 @dataclass
 class Request:
     """A parsed HTTP request (header names lower-cased; ``query`` has the first value of each query parameter,
-    ``multi`` all of them)."""
+    ``multi`` all of them; ``base_url`` is the URL the client reached the emulator by, set by ``handle``)."""
 
     method: str
     path: str
@@ -35,6 +35,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     multi: dict[str, list[str]] = field(default_factory=dict)
+    base_url: str = ""
 
     @classmethod
     def build(cls, method: str, target: str, headers: dict[str, str], body: bytes) -> Request:
@@ -65,10 +66,12 @@ def bearer_token(header: str | None) -> str | None:
 class Emulator:
     """All emulator state plus ``handle(request) -> Response``."""
 
-    def __init__(self, config: EmulatorConfig, base_url: str = "") -> None:
+    def __init__(self, config: EmulatorConfig, bound_url: str = "") -> None:
+        """``bound_url``: ``http://`` and the listening address (set by the server once it is bound)."""
         self.config = config
-        self.base_url = base_url
-        self.settings = Settings.of(config)
+        self.public_url = urls.public_url(config.public_url) if config.public_url else None
+        self.bound_url = bound_url
+        self.runtime = RuntimeSettings.of(config)
         self.world = World(config)
         self.tokens = TokenService()
         self.code_flow = CodeFlow()
@@ -81,16 +84,28 @@ class Emulator:
 
     def reset(self) -> None:
         """Back to the state right after start: the same world again, no faults, zero counters."""
-        self.world = World(self.config, anchor=self.world.generated_at)
-        self.settings = Settings.of(self.config)
+        self.world = World(self.config, self.world.clock)
+        self.runtime = RuntimeSettings.of(self.config)
         self.code_flow.reset()
         self.exports.reset()
         self.faults.clear()
         self.stats.reset()
         self.limiter.reset()
 
+    @property
+    def base_url(self) -> str:
+        """The URL to print, and to answer requests without a usable ``Host`` header with."""
+        return self.public_url or self.bound_url
+
+    def base_url_for(self, request: Request) -> str:
+        """The configured public URL, else ``http://<Host header>``, else the bound address."""
+        if self.public_url:
+            return self.public_url
+        return urls.from_host(request.headers.get("host")) or self.bound_url
+
     def handle(self, request: Request) -> Response:
         """Route one request."""
+        request.base_url = self.base_url_for(request)
         if request.path.startswith("/_emulator/"):
             return control.handle(self, request)
         if request.path == "/token":
@@ -129,7 +144,7 @@ class Emulator:
     def _token_response(
         self, request: Request, credentials: tuple[str, str] | None, client: str, form: dict[str, str]
     ) -> Response:
-        scale = self.settings.rate_scale
+        scale = self.runtime.rate_scale
         peek = self.limiter.check(client, TOKEN_ENDPOINT, scale, consume=False)
         faulted = self._fault(self.faults.take(credentials[0] if credentials else None, request.path), True, peek)
         if faulted is not None:
@@ -141,7 +156,7 @@ class Emulator:
         decision = self.limiter.check(client, TOKEN_ENDPOINT, scale)
         if not decision.allowed:
             self.stats.record_throttled(client)
-            response = problems.too_many_requests(decision.reset, self.settings.retry_after, PLAIN_JSON)
+            response = problems.too_many_requests(decision.reset, self.runtime.retry_after, PLAIN_JSON)
         else:
             response = self._issue(credentials, form)
         response.headers.update(decision.headers())
@@ -178,9 +193,9 @@ class Emulator:
         check: TokenCheck | None,
         client: str | None,
     ) -> Response:
-        scale = self.settings.rate_scale
+        scale = self.runtime.rate_scale
         decision = self.limiter.check(client or "-", endpoint, scale, consume=False)
-        response = self._fault(self.faults.take(client, request.path), self.settings.retry_after, decision)
+        response = self._fault(self.faults.take(client, request.path), self.runtime.retry_after, decision)
         if response is None:
             response, decision = self._authorized(request, endpoint, route, param, check, client, decision)
         if not response.drop:
@@ -198,7 +213,7 @@ class Emulator:
         client: str | None,
         peek: Decision,
     ) -> tuple[Response, Decision]:
-        instance = f"{self.base_url}{request.path}"
+        instance = f"{request.base_url}{request.path}"
         if check is None or client is None or check.error == "invalid":
             return problems.unauthorized(instance), peek
         if check.error == "expired":
@@ -215,9 +230,9 @@ class Emulator:
             response = problems.problem(405, f"Method {request.method} is not supported.", instance)
             response.headers["Allow"] = ", ".join(route.methods)
             return response, peek
-        shared = credential_limit(self.settings.credential_rate_per_second)
-        decision = self.limiter.check(client, endpoint, self.settings.rate_scale, credential=shared)
+        shared = credential_limit(self.runtime.credential_rate_per_second)
+        decision = self.limiter.check(client, endpoint, self.runtime.rate_scale, credential=shared)
         if not decision.allowed:
             self.stats.record_throttled(client)
-            return problems.too_many_requests(decision.reset, self.settings.retry_after), decision
+            return problems.too_many_requests(decision.reset, self.runtime.retry_after), decision
         return routes.dispatch(self, route, param, media, client, request), decision

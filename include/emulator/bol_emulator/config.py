@@ -1,9 +1,13 @@
-"""Configuration of the emulator: accounts, data volume, token lifetime and rate limits."""
+"""Start-time configuration of the emulator: where it listens, its accounts, its world and its defaults.
+
+The knobs that can change while it runs live in :mod:`bol_emulator.runtime`.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +61,18 @@ def load_accounts(spec: str) -> list[AccountConfig]:
 
 @dataclass
 class EmulatorConfig:
-    """Everything ``start_emulator`` needs; the defaults match bol's production behaviour."""
+    """Everything ``start_emulator`` needs; the defaults match bol's production behaviour.
 
+    ``host`` is the address to listen on (``0.0.0.0``: every interface); ``public_url`` (optional) is the
+    base URL put in responses instead of one derived from each request's ``Host`` header; ``anchor``
+    (default: the moment of start) is the world's "now" at start: same seed and anchor, same data.
+    """
+
+    host: str = "127.0.0.1"
     port: int = 0
+    public_url: str | None = None
     seed: int = 42
+    anchor: datetime | None = None
     accounts: list[AccountConfig] = field(default_factory=demo_accounts)
     orders_per_day: int = 40
     history_days: int = 30

@@ -95,10 +95,10 @@ def _dispatch(app: Emulator, request: Request) -> Response:
         app.faults.clear()
         return _ok(app.faults.snapshot())
     if route == ("POST", "/_emulator/config"):
-        app.settings.update(_body(request))
-        return _ok(app.settings.as_dict())
+        app.runtime.update(_body(request))
+        return _ok(app.runtime.as_dict())
     if route == ("GET", "/_emulator/config"):
-        return _ok(app.settings.as_dict())
+        return _ok(app.runtime.as_dict())
     return _error(404, f"no control call {request.method} {request.path}")
 
 

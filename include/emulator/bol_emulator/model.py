@@ -17,11 +17,6 @@ def money(value: Decimal | float | str) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def utc_now() -> datetime:
-    """Now in UTC, to the second (bol's timestamps carry no fractions)."""
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 def amsterdam_iso(moment: datetime) -> str:
     """ISO 8601 with the Europe/Amsterdam offset, e.g. ``2026-11-20T14:03:11+01:00``."""
     return moment.astimezone(AMSTERDAM).isoformat(timespec="seconds")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bol_emulator import problems
-from bol_emulator.model import amsterdam_iso, utc_now
+from bol_emulator.model import amsterdam_iso
 from bol_emulator.offer_faults import EXTRA_VALUE
 from bol_emulator.offer_payloads import CSV_COLUMNS, csv_row
 from bol_emulator.problems import V10_CSV, V10_CSV_UTF8, Response
@@ -55,8 +55,9 @@ class ExportBook:
         with self.lock:
             self.processes.clear()
 
-    def create(self, client_id: str, rows: list[dict[str, str]], outcome: str) -> ExportProcess:
-        process = ExportProcess(str(uuid.uuid4()), client_id, utc_now(), self.clock(), outcome, str(uuid.uuid4()), rows)
+    def create(self, client_id: str, rows: list[dict[str, str]], outcome: str, created_at: datetime) -> ExportProcess:
+        process_id, report_id = str(uuid.uuid4()), str(uuid.uuid4())
+        process = ExportProcess(process_id, client_id, created_at, self.clock(), outcome, report_id, rows)
         with self.lock:
             self.processes[process.process_id] = process
         return process
@@ -93,8 +94,9 @@ class ExportBook:
         return process.completed is not None and now - process.completed > keep_s
 
 
-def status_body(app: Emulator, process: ExportProcess, status: str) -> dict[str, Any]:
-    """A ProcessStatus (``entityId`` only on SUCCESS, ``errorMessage`` on FAILURE/TIMEOUT)."""
+def status_body(base_url: str, process: ExportProcess, status: str) -> dict[str, Any]:
+    """A ProcessStatus (``entityId`` only on SUCCESS, ``errorMessage`` on FAILURE/TIMEOUT) linking to itself
+    under ``base_url``."""
     body: dict[str, Any] = {"processStatusId": process.process_id}
     if status == "SUCCESS":
         body["entityId"] = process.report_id
@@ -105,7 +107,7 @@ def status_body(app: Emulator, process: ExportProcess, status: str) -> dict[str,
             "status": status,
             "createTimestamp": amsterdam_iso(process.created_at),
             "links": [
-                {"rel": "self", "href": f"{app.base_url}/shared/process-status/{process.process_id}", "method": "GET"}
+                {"rel": "self", "href": f"{base_url}/shared/process-status/{process.process_id}", "method": "GET"}
             ],
         }
     )
@@ -126,24 +128,24 @@ def request_export(app: Emulator, client_id: str, request: Request, instance: st
         return problems.bad_request([{"name": "format", "reason": reason}], instance)
     rows = app.world.with_offers(client_id, lambda offers: [csv_row(offer) for offer in offers])
     outcome = app.faults.offers.take_outcome(client_id) or "SUCCESS"
-    process = app.exports.create(client_id, rows, outcome)
-    return problems.json_response(202, status_body(app, process, "PENDING"))
+    process = app.exports.create(client_id, rows, outcome, app.world.clock.now())
+    return problems.json_response(202, status_body(request.base_url, process, "PENDING"))
 
 
-def process_status(app: Emulator, client_id: str, process_id: str, instance: str) -> Response:
+def process_status(app: Emulator, client_id: str, process_id: str, instance: str, base_url: str) -> Response:
     """The process status, or 404 when unknown or past its retention."""
-    s = app.settings
+    s = app.runtime
     shown = app.exports.poll(
         client_id, process_id, s.export_pending_polls, s.export_pending_seconds, s.process_status_retention
     )
     if shown is None:
         return problems.problem(404, f"Process status with id {process_id} not found.", instance)
-    return problems.json_response(200, status_body(app, *shown))
+    return problems.json_response(200, status_body(base_url, *shown))
 
 
 def report(app: Emulator, client_id: str, report_id: str, instance: str) -> Response:
     """The CSV (header by column name; a ``csv_columns`` fault changes the layout), or a 404 Problem."""
-    rows = app.exports.report(client_id, report_id, app.settings.process_status_retention)
+    rows = app.exports.report(client_id, report_id, app.runtime.process_status_retention)
     if rows is None:
         detail = f"Offer export with report id {report_id} not found."
         return problems.problem(404, detail, instance, content_type=V10_CSV)

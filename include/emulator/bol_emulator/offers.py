@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bol_emulator.generator import Product, catalogue, seeded_uuid
@@ -29,12 +29,6 @@ DELIVERY_CODES = [
     ("VVB", 10),
 ]
 DAY = 24 * 3600
-
-
-def now_ms() -> datetime:
-    """Now in UTC, to the millisecond (offer modification times carry milliseconds)."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclass

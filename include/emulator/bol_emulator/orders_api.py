@@ -109,7 +109,7 @@ def parse_filter(params: dict[str, str], now: datetime) -> tuple[OrderFilter, in
 
 def list_orders(world: World, client_id: str, params: dict[str, str], instance: str) -> Response:
     """One page of ReducedOrders, or ``{}`` past the end."""
-    flt, page, violations = parse_filter(params, world.clock())
+    flt, page, violations = parse_filter(params, world.clock.now())
     if violations:
         return problems.bad_request(violations, instance)
     orders = world.order_page(client_id, flt, page, PAGE_SIZE)

@@ -70,7 +70,7 @@ def negotiate(accept: str | None, offered: tuple[str, ...]) -> str | None:
 
 def dispatch(app: Emulator, route: Route, param: str | None, media: str, client: str, request: Request) -> Response:
     """Answer an authorized, acceptable, rate-limited request."""
-    instance = f"{app.base_url}{request.path}"
+    instance = f"{request.base_url}{request.path}"
     template = route.template
     if template == "/retailer/orders":
         return orders_api.list_orders(app.world, client, request.query, instance)
@@ -84,4 +84,4 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
         return offer_export.request_export(app, client, request, instance)
     if template == "/retailer/offers/export/{report-id}":
         return offer_export.report(app, client, param or "", instance)
-    return offer_export.process_status(app, client, param or "", instance)
+    return offer_export.process_status(app, client, param or "", instance, request.base_url)

@@ -1,4 +1,8 @@
-"""Runtime settings: read and changed via ``/_emulator/config``, reset from the EmulatorConfig."""
+"""Runtime settings: the knobs read and changed via ``/_emulator/config`` while the emulator runs.
+
+They start as (and ``POST /_emulator/reset`` restores them to) the values of the start-time
+:class:`~bol_emulator.config.EmulatorConfig`; the rest of that configuration is fixed at start.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
 
 
 @dataclass
-class Settings:
+class RuntimeSettings:
     """Runtime knobs, changeable via ``POST /_emulator/config``."""
 
     rate_scale: float
@@ -48,7 +52,7 @@ class Settings:
     process_status_retention: float
 
     @classmethod
-    def of(cls, config: EmulatorConfig) -> Settings:
+    def of(cls, config: EmulatorConfig) -> RuntimeSettings:
         return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,23 +1,23 @@
-"""The HTTP layer: a threading stdlib server on 127.0.0.1 feeding requests to the Emulator."""
+"""The HTTP layer: a threading stdlib server (on 127.0.0.1 unless configured otherwise) feeding the Emulator."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from bol_emulator import urls
 from bol_emulator.app import Emulator, Request
 from bol_emulator.config import EmulatorConfig
 from bol_emulator.faults import FaultBook
 from bol_emulator.problems import Response, html_error
 from bol_emulator.stats import Stats
 from bol_emulator.world import World
-
-HOST = "127.0.0.1"
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -27,9 +27,17 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, emulator: Emulator, port: int) -> None:
-        super().__init__((HOST, port), Handler)
+    def __init__(self, emulator: Emulator, host: str, port: int) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), Handler)
         self.emulator = emulator
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the address (slow where DNS is missing)."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients that hang up early (timeouts, dropped connections) are normal here; report the rest."""
@@ -93,14 +101,18 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorHandle:
-    """A running emulator: its URLs and state; ``stop()`` shuts it down (also usable as a context manager)."""
+    """A running emulator: its URLs and state; ``stop()`` shuts it down (also usable as a context manager).
+
+    ``base_url`` is the public URL if configured, else the bound address (a wildcard one as loopback).
+    """
 
     def __init__(self, server: EmulatorServer, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
         self.emulator = server.emulator
         self.port: int = server.server_address[1]
-        self.base_url = f"http://{HOST}:{self.port}"
+        self.address: tuple[str, int] = (str(server.server_address[0]), self.port)
+        self.base_url = self.emulator.base_url
         self.token_url = f"{self.base_url}/token"
 
     @property
@@ -139,11 +151,12 @@ class EmulatorHandle:
 
 
 def start_emulator(config: EmulatorConfig | None = None) -> EmulatorHandle:
-    """Generate the world, bind 127.0.0.1:``config.port`` (0 = any free port) and serve in a daemon thread."""
+    """Generate the world, bind ``config.host``:``config.port`` (0 = any free port) and serve in a daemon
+    thread; OSError if the address cannot be bound, ValueError for a malformed ``public_url``."""
     config = config or EmulatorConfig()
     emulator = Emulator(config)
-    server = EmulatorServer(emulator, config.port)
-    emulator.base_url = f"http://{HOST}:{server.server_address[1]}"
+    server = EmulatorServer(emulator, config.host, config.port)
+    emulator.bound_url = urls.bound_url(config.host, server.server_address[1])
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bol-emulator", daemon=True
     )

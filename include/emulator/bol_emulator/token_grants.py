@@ -44,7 +44,7 @@ def issue(app: Emulator, client_id: str, form: dict[str, str]) -> Response:
         return oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
     account = app.world.account(client_id).config
     if grant == "client_credentials":
-        lifetime = app.faults.token_lifetime(client_id, app.settings.token_lifetime)
+        lifetime = app.faults.token_lifetime(client_id, app.runtime.token_lifetime)
         body = {
             "access_token": app.tokens.issue(account, lifetime),
             "token_type": "Bearer",
@@ -64,7 +64,7 @@ def issue(app: Emulator, client_id: str, form: dict[str, str]) -> Response:
             _, refresh = app.code_flow.refresh(client_id, form["refresh_token"])
     except GrantError as exc:
         return oauth_error(400, "invalid_grant", str(exc))
-    lifetime = app.faults.token_lifetime(client_id, app.settings.code_flow_token_lifetime)
+    lifetime = app.faults.token_lifetime(client_id, app.runtime.code_flow_token_lifetime)
     body = {
         "access_token": app.tokens.issue(account, lifetime),
         "token_type": "Bearer",

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from bol_emulator import offer_actions, payloads
+from bol_emulator.clock import WorldClock
 from bol_emulator.config import AccountConfig, EmulatorConfig
 from bol_emulator.generator import IdSource, Product, catalogue, history, new_order
-from bol_emulator.model import AMSTERDAM, Order, OrderItem, utc_now
-from bol_emulator.offers import Offer, initial_offers, now_ms
+from bol_emulator.model import AMSTERDAM, Order, OrderItem
+from bol_emulator.offers import Offer, initial_offers
 
 WORLD_ACTIONS = ("new_orders", "ship", "cancel", "cancellation_request", *offer_actions.OFFER_ACTIONS)
 HANDLED_VISIBLE = timedelta(hours=48)
@@ -77,14 +78,12 @@ def account_seed(seed: int, retailer_id: str) -> int | str:
 class World:
     """All accounts' data, generated from ``seed + retailer id``; thread-safe."""
 
-    def __init__(
-        self, config: EmulatorConfig, clock: Callable[[], datetime] = utc_now, anchor: datetime | None = None
-    ) -> None:
-        """Generate every account's history up to ``anchor`` (default: now)."""
-        self.clock = clock
+    def __init__(self, config: EmulatorConfig, clock: WorldClock | None = None) -> None:
+        """Generate every account's history up to the clock's anchor (default: ``config.anchor``, else now)."""
+        self.clock = clock or WorldClock(config.anchor)
         self.lock = threading.RLock()
         self.ids = IdSource()
-        self.generated_at = anchor or clock()
+        self.generated_at = self.clock.anchor
         self.accounts: dict[str, AccountState] = {}
         for account in config.accounts:
             rng = random.Random(account_seed(config.seed, account.retailer_id))
@@ -118,8 +117,9 @@ class World:
         with self.lock:
             state = self.account(client_id)
             taken = {offer.ean for offer in state.offers.values()} | {p.ean for p in state.products}
+            now = self.clock.now_ms()
             ids = offer_actions.apply(
-                state.offers, state.offer_rng, state.offer_seq + 1, taken, action, count, offer_ids, changes, now_ms()
+                state.offers, state.offer_rng, state.offer_seq + 1, taken, action, count, offer_ids, changes, now
             )
             if action == "new_offers":
                 state.offer_seq += len(ids)
@@ -129,7 +129,7 @@ class World:
         """Page ``page`` (1-based) of the ReducedOrders matching ``flt``: newest order first, then order id,
         each listing only its matching items; empty past the end."""
         with self.lock:
-            now = self.clock()
+            now = self.clock.now()
             skip = (page - 1) * size
             result: list[dict[str, Any]] = []
             for order in self.account(client_id).newest_first():
@@ -184,7 +184,7 @@ class World:
             raise ValueError("count must be >= 0")
         with self.lock:
             state = self.account(client_id)
-            now = self.clock()
+            now = self.clock.now()
             if action == "new_orders":
                 orders = [new_order(state.rng, self.ids, state.products, now) for _ in range(count)]
                 for order in orders:
