@@ -6,6 +6,8 @@ Fatal: everything else. Messages never contain credentials or tokens.
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class BolError(Exception):
     """Base class of every bolsync error."""
@@ -65,7 +67,11 @@ class BolResponseError(BolError):
 
 
 class BolWindowTooOld(BolConfigError):
-    """A requested window lies beyond bol's 3 months of order history."""
+    """A requested window lies beyond bol's 3 months of order history (``first_served``: the oldest date it serves)."""
+
+    def __init__(self, message: str, *, first_served: date | None = None) -> None:
+        super().__init__(message)
+        self.first_served = first_served
 
 
 RETRIABLE_ERRORS: tuple[type[BaseException], ...] = (BolRateLimited, BolServerError, BolTransportError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,9 +15,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(("project", "package"), [(".", "bolsync"), ("plugins", "bolsync_provider")])
 def test_each_wheel_holds_only_its_own_package(tmp_path: Path, project: str, package: str) -> None:
+    source = tmp_path / "source"  # a copy: setuptools leaves build/ and egg-info in the tree it builds
+    shutil.copytree(
+        REPO / project,
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".*", "tests", "docs", "data"),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path),
-         str(REPO / project)],
+         str(source)],
         check=True,
     )  # fmt: skip
     [wheel] = tmp_path.glob("*.whl")

@@ -11,6 +11,7 @@ import requests
 
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
 from bolsync.runs.audit import record_sync_run
+from bolsync.runs.windows import oldest_allowed_date
 from bolsync.warehouse.connection import connect_warehouse
 from bolsync_provider.auth.authorize import exchange_code
 from bolsync_provider.auth.cache import VariableRefreshTokenStore, refresh_variable_key
@@ -225,3 +226,28 @@ def test_revocation_mid_run_alerts_once_and_keeps_what_was_loaded_consistent(env
         "GROUP BY 1",
     )
     assert failed == [("sync_account.extract", 1)]  # failed fast mid-extract: one try, nothing loaded half
+
+
+def test_a_backfill_older_than_bols_history_alerts_once_as_an_input_error(env: dict) -> None:
+    """Two too-old days of two accounts: four failed extracts, one alert that names the retailer, the first
+    date bol still serves and how to start the backfill there (not "clear the task")."""
+    sink: SmtpSink = env["sink"]
+    sink.clear()
+    too_old = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=130)
+    for day in (too_old, too_old + timedelta(days=1)):
+        assert run_dag("bol_orders_daily", day, ["alert_shop_ok", "alert_shop_partner"]) == "failed"
+    assert len(sink.messages) == 1
+    text = sink.bodies()[0]
+    first_served = oldest_allowed_date(datetime.now(UTC)).isoformat()
+    assert "order history older than bol keeps" in sink.messages[0]["Subject"]
+    assert "Retailer: 3000001" in text or "Retailer: 3000004" in text
+    assert "This is an input error" in text
+    assert f"--from-date {first_served}" in text
+    assert f"Trigger > Backfill with From = {first_served}" in text
+    assert "clear the task" not in text
+    failed = query(
+        env["warehouse"],
+        "SELECT DISTINCT task_id, try_number, retailer_id IS NOT NULL FROM bol.sync_runs "
+        "WHERE status = 'failed' AND dag_id = 'bol_orders_daily' AND error LIKE '%BolWindowTooOld%'",
+    )
+    assert failed == [("sync_account.extract", 1, True)]  # fails fast, names the retailer, no retries

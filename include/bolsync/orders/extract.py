@@ -13,7 +13,7 @@ from bolsync.orders.queries import OrderQuery, plan_queries
 from bolsync.orders.transform import without_personal_data
 from bolsync.personal.staging import PersonalStaging
 from bolsync.runs.staging import NdjsonWriter, read_ndjson
-from bolsync.runs.windows import SyncWindow
+from bolsync.runs.windows import SyncWindow, oldest_allowed_date
 from bolsync_provider.errors import BolClientError, BolNotFound, BolWindowTooOld
 from bolsync_provider.hooks.bol_retailer import ORDER_PAGE_SIZE, BolRetailerHook
 
@@ -79,7 +79,12 @@ def extract_orders(
                 _list_query(hook, query, window, listed, result, order_ids)
             except BolClientError as error:
                 if error.status == 400 and query.latest_change_date:
-                    raise BolWindowTooOld(f"bol refused {query.describe()}: {error}") from error
+                    oldest = oldest_allowed_date(now)
+                    raise BolWindowTooOld(
+                        f"bol refused {query.describe()} as older than the history it keeps: {error}. "
+                        f"Start the backfill on {oldest} or later.",
+                        first_served=oldest,
+                    ) from error
                 raise
     result.orders_listed = len(order_ids)
     _fetch_new_orders(hook, result, staging, [staging, *reuse_from], order_ids, known_orders, personal_secret)

@@ -68,6 +68,7 @@ def extract(conn_id: str) -> dict[str, Any]:
     # Each try stages into a folder of its own below the run's (a zombie and its retry never share files);
     # full orders staged by an earlier try of the run are reused from the sibling folders.
     with audited(context, database, audit, hook), new_attempt(staging, context["ti"].try_number) as attempt:
+        audit["retailer_id"] = hook.get_retailer_id()  # named in the audit row and alert whatever fails next
         result = extract_orders(
             hook,
             window,

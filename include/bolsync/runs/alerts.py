@@ -14,7 +14,7 @@ from typing import Any
 
 from bolsync.runs.config import STALE_AFTER_VARIABLE, alert_conn_id
 from bolsync_provider.budget.shared_state import SharedState, shared_state
-from bolsync_provider.errors import BolAuthError, BolLoginError
+from bolsync_provider.errors import BolAuthError, BolLoginError, BolWindowTooOld
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ def failure_alert(
         f"Log: {getattr(ti, 'log_url', '')}\n"
     )
     key = f"alert:{ti.dag_id}:{ti.run_id}:{conn_id}"
+    if isinstance(error, BolWindowTooOld):
+        return window_too_old_alert(error, where=where, dag_id=ti.dag_id)
     if isinstance(error, BolAuthError):
         return Alert(
             key=key,
@@ -74,6 +76,22 @@ def failure_alert(
         subject=f"[bolsync] sync of {conn_id} failed after {ti.try_number} tries",
         body=f"{where}\nLast error:\n{type(error).__name__}: {error}\n\nWhat to do:\nRead the task log; if bol had "
         "an outage, clear the task to rerun it (reruns are idempotent).",
+    )
+
+
+def window_too_old_alert(error: BolWindowTooOld, *, where: str, dag_id: str) -> Alert:
+    """An input error: the run asks for history bol no longer keeps. A rerun fails the same way, so the advice
+    is a new backfill from the first date bol still serves. One alert per DAG and first-served date: every
+    too-old run of a backfill (and every account of it) shares it."""
+    first = error.first_served.isoformat() if error.first_served else "the date 3 months ago"
+    return Alert(
+        key=f"alert:window-too-old:{dag_id}:{first}",
+        subject=f"[bolsync] {dag_id}: a run asks for order history older than bol keeps (before {first})",
+        body=f"{where}\nWhat happened:\n{error}\n\nWhat to do:\nThis is an input error: rerunning or clearing these "
+        f"runs fails again. bol serves order history from {first} on. Start the backfill there: in the Airflow UI, "
+        f"{dag_id} > Trigger > Backfill with From = {first}; or `airflow backfill create --dag-id {dag_id} "
+        f"--from-date {first} --to-date <last day>`. History before {first} is gone at bol.\n\n"
+        "Other runs of this backfill that ask for too-old days fail the same way and are not alerted again.",
     )
 
 

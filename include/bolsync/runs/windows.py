@@ -49,7 +49,8 @@ def check_history(window: SyncWindow, now: datetime) -> None:
         raise BolWindowTooOld(
             f"window {window.start.isoformat()} .. {window.end.isoformat()} starts on {first} (Amsterdam date), "
             f"but bol keeps only {HISTORY_MONTHS} months of order history: the oldest date it serves today is "
-            f"{oldest}. Start the backfill on {oldest} or later."
+            f"{oldest}. Start the backfill on {oldest} or later.",
+            first_served=oldest,
         )
 
 
