@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from bolsync.warehouse.base import Warehouse
+from bolsync.warehouse.extras import POSTGRES_OPTIONS, warehouse_extras
+from bolsync_provider.errors import BolConfigError
 from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
 from bolsync.warehouse.postgres_warehouse import PostgresWarehouse
 
@@ -30,17 +32,6 @@ log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "bol_warehouse"
 DEFAULT_DATABASE = Path("data") / "warehouse.duckdb"
 POSTGRES_TYPES = ("postgres", "postgresql")
-#: libpq parameters taken from the connection's extras (everything else there is ignored).
-POSTGRES_EXTRAS = (
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "connect_timeout",
-    "application_name",
-    "options",
-    "target_session_attrs",
-)
 
 
 @dataclass(frozen=True)
@@ -49,12 +40,15 @@ class WarehouseTarget:
 
     backend: Literal["duckdb", "postgres"]
     path: Path | None = None
-    dsn: str | None = None
+    dsn: str | None = field(default=None, repr=False)  # holds the password
 
     @property
     def staging_anchor(self) -> Path:
         """The file beside which staged API pages go (unless ``$BOLSYNC_STAGING_DIR`` says otherwise)."""
         return self.path if self.path is not None else DEFAULT_DATABASE.resolve()
+
+    def __repr__(self) -> str:
+        return f"WarehouseTarget({self.backend}: {self})"
 
     def __str__(self) -> str:
         if self.backend == "duckdb":
@@ -90,28 +84,29 @@ def warehouse_target(conn_id: str = WAREHOUSE_CONN_ID) -> WarehouseTarget:
         log.info("No connection '%s'; using %s.", conn_id, DEFAULT_DATABASE.resolve())
         return WarehouseTarget("duckdb", path=DEFAULT_DATABASE.resolve())
     if conn.conn_type in POSTGRES_TYPES:
-        return WarehouseTarget("postgres", dsn=_postgres_dsn(conn))
+        return WarehouseTarget("postgres", dsn=_postgres_dsn(conn_id, conn))
     if conn.conn_type != "duckdb":
-        raise ValueError(f"connection '{conn_id}' has type '{conn.conn_type}'; use duckdb or postgres.")
+        raise BolConfigError(f"connection '{conn_id}' has type '{conn.conn_type}'; use duckdb or postgres.")
+    warehouse_extras(conn_id, conn.extra, "duckdb")
     from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
     database = DuckDBHook(duckdb_conn_id=conn_id).get_database()
     if database in ("", ":memory:") or database.startswith("md:"):
-        raise ValueError(f"connection '{conn_id}' must name a DuckDB file in its host field, got {database!r}.")
+        raise BolConfigError(f"connection '{conn_id}' must name a DuckDB file in its host field, got {database!r}.")
     return WarehouseTarget("duckdb", path=Path(database).expanduser().resolve())
 
 
-def _postgres_dsn(conn: Any) -> str:
+def _postgres_dsn(conn_id: str, conn: Any) -> str:
     from psycopg.conninfo import make_conninfo
 
-    extra = conn.extra_dejson or {}
+    extra = warehouse_extras(conn_id, conn.extra, "postgres")
     params: dict[str, Any] = {
         "host": conn.host or "127.0.0.1",
         "port": conn.port or 5432,
         "user": conn.login,
         "password": conn.password,
         "dbname": conn.schema or "postgres",
-        **{k: extra[k] for k in POSTGRES_EXTRAS if extra.get(k) not in (None, "")},
+        **{k: extra[k] for k in POSTGRES_OPTIONS if extra.get(k) not in (None, "")},
     }
     return make_conninfo(**{k: v for k, v in params.items() if v not in (None, "")})
 
@@ -151,7 +146,7 @@ DUCKDB_RESERVED_STEMS = ("bol", "personal")
 
 def _check_duckdb_file_name(path: Path) -> None:
     if path.stem.lower() in DUCKDB_RESERVED_STEMS:
-        raise ValueError(
+        raise BolConfigError(
             f"DuckDB warehouse file {path}: a file named '{path.stem}' shadows bolsync's schema '{path.stem}' "
             f"(DuckDB names the database after the file); rename it, e.g. to {path.with_stem('warehouse').name}."
         )

@@ -17,7 +17,7 @@ from bolsync.warehouse import migrations
 from bolsync.warehouse.base import Table
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
 from bolsync.warehouse.migrations import migration_files
-from bolsync_provider.errors import BolResponseError
+from bolsync_provider.errors import BolConfigError, BolResponseError
 from tests.support.fixture_server import Fixture
 from tests.support.warehouses import reset_postgres
 
@@ -390,7 +390,7 @@ def test_postgres_keeps_its_primary_keys(postgres_database: str) -> None:
 
 def test_a_duckdb_file_named_after_a_schema_is_refused(tmp_path: Path) -> None:
     with (
-        pytest.raises(ValueError, match=r"shadows bolsync's schema 'bol'.*rename it, e\.g\. to warehouse\.duckdb"),
+        pytest.raises(BolConfigError, match=r"shadows bolsync's schema 'bol'.*rename it, e\.g\. to warehouse\.duckdb"),
         connect_warehouse(tmp_path / "bol.duckdb"),
     ):
         pass
