@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bolsync.warehouse.base import Warehouse
-from bolsync.warehouse.extras import POSTGRES_OPTIONS, warehouse_extras
-from bolsync_provider.errors import BolConfigError
 from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
+from bolsync.warehouse.extras import POSTGRES_OPTIONS, warehouse_extras
 from bolsync.warehouse.postgres_warehouse import PostgresWarehouse
+from bolsync_provider.errors import BolConfigError
 
 __all__ = ["DuckDBWarehouse", "PostgresWarehouse", "Warehouse", "WarehouseTarget", "as_target", "connect_warehouse"]
 

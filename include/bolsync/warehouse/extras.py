@@ -46,7 +46,7 @@ def warehouse_extras(conn_id: str, raw: str | None, backend: str) -> dict[str, A
         return {}
     try:
         extra = json.loads(str(raw))
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise BolConfigError(f"connection '{conn_id}': its extra is not valid JSON ({error.msg}).") from None
     if not isinstance(extra, Mapping):
         raise BolConfigError(f"connection '{conn_id}': its extra must be a JSON object, got {type(extra).__name__}.")
