@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -139,3 +140,58 @@ def test_list_and_clear_faults(api: Api) -> None:
 )
 def test_malformed_faults_are_400(api: Api, rule: dict) -> None:
     assert api.control("POST", "/faults", json=rule).status_code == 400
+
+
+def test_respond_serves_a_canned_answer_then_the_real_one(api: Api) -> None:
+    api.fault(
+        kind="respond",
+        path_prefix="/token",
+        count=2,
+        status=200,
+        headers={"Content-Type": "application/json", "X-Odd": "yes"},
+        body='{"access_token": "a.b.c\\n", "token_type": "Bearer", "expires_in": 299}',
+    )
+    for _ in range(2):
+        response = api.token_response()
+        assert response.status_code == 200
+        assert response.headers["X-Odd"] == "yes"
+        assert response.json()["access_token"] == "a.b.c\n"
+    assert api.token_response().json()["access_token"].startswith("ey")
+    assert api.control("GET", "/stats").json()["faults"] == {"respond": 2}
+
+
+def test_respond_takes_raw_bytes_and_any_status(api: Api) -> None:
+    api.token  # noqa: B018
+    raw = b"\xff\xfe not UTF-8 \x00"
+    api.fault(
+        kind="respond",
+        path_prefix="/retailer/orders",
+        status=302,
+        headers={"Location": "https://elsewhere.example/x"},
+        body_base64=base64.b64encode(raw).decode(),
+    )
+    response = api.get("/retailer/orders", allow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://elsewhere.example/x"
+    assert response.content == raw
+    assert "X-RateLimit-Limit" in response.headers  # the emulator's rate headers are added as usual
+    assert api.orders().status_code == 200
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"kind": "respond", "status": 600},
+        {"kind": "respond", "status": 99},
+        {"kind": "respond", "headers": {"Content-Length": "5"}},
+        {"kind": "respond", "headers": {"X-A": "one\r\nX-B: two"}},
+        {"kind": "respond", "headers": {"X-A": 1}},
+        {"kind": "respond", "body": {"not": "text"}},
+        {"kind": "respond", "body_base64": "not base64!"},
+        {"kind": "respond", "body": "x", "body_base64": "eA=="},
+    ],
+)
+def test_malformed_canned_answers_are_400(api: Api, rule: dict) -> None:
+    response = api.control("POST", "/faults", json=rule)
+    assert response.status_code == 400
+    assert response.json()["error"]

@@ -124,6 +124,8 @@ class Emulator:
             return Response(0, drop=True)
         if rule.kind == "server_error":
             return problems.html_error(rule.status)
+        if rule.kind == "respond":
+            return rule.canned()
         seconds = max(1, round(rule.seconds))
         response = problems.too_many_requests(seconds, rule.retry_after and retry_after_default)
         response.headers.update({**decision.headers(), "X-RateLimit-Remaining": "0"})

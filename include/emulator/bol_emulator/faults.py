@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bol_emulator.offer_faults import OFFER_FAULT_KINDS, OfferFaults
+from bol_emulator.problems import Response
 
-RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429")
+RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429", "respond")
 STATE_KINDS = ("token_lifetime", "revoke", "inactive")
 SERVER_ERROR_STATUSES = (500, 502, 503, 504)
+#: Headers the server writes itself; a canned answer may not set them.
+FRAMING_HEADERS = ("content-length", "transfer-encoding", "connection")
 
 
 @dataclass
@@ -24,6 +29,13 @@ class FaultRule:
     status: int = 500
     seconds: float = 1.0
     retry_after: bool = True
+    #: ``respond``: the canned answer's headers and body (base64, so any bytes survive JSON).
+    headers: dict[str, str] = field(default_factory=dict)
+    body_base64: str = ""
+
+    def canned(self) -> Response:
+        """The answer of a ``respond`` rule: exactly its status, headers and body."""
+        return Response(self.status, base64.b64decode(self.body_base64), dict(self.headers))
 
     def matches(self, client_id: str | None, path: str) -> bool:
         if self.client_id is not None and self.client_id != client_id:
@@ -43,6 +55,39 @@ def _seconds(raw: dict[str, Any], default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError("seconds must be a number >= 0")
     return float(value)
+
+
+def _canned(raw: dict[str, Any], rule: FaultRule) -> None:
+    """Validate a ``respond`` rule: ``status`` 100-599, ``headers`` {str: str}, ``body`` text or ``body_base64``."""
+    rule.status = _int(raw, "status", 200, 100)
+    if rule.status > 599:
+        raise ValueError("status must be an integer from 100 to 599")
+    headers = raw.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise ValueError("headers must be an object of strings")
+    framing = [name for name in headers if name.lower() in FRAMING_HEADERS]
+    if framing:
+        raise ValueError(f"headers may not set {framing}: the server writes the framing itself")
+    for text in (text for item in headers.items() for text in item):
+        if "\r" in text or "\n" in text or not text.isascii():
+            raise ValueError(f"header {text!r}: names and values must be ASCII without line breaks")
+    if "body" in raw and "body_base64" in raw:
+        raise ValueError("give body or body_base64, not both")
+    if "body_base64" in raw:
+        encoded = raw["body_base64"]
+        if not isinstance(encoded, str):
+            raise ValueError("body_base64 must be a string")
+        try:
+            base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("body_base64 is not valid base64") from None
+        rule.body_base64 = encoded
+    else:
+        text = raw.get("body", "")
+        if not isinstance(text, str):
+            raise ValueError("body must be a string (UTF-8 text; use body_base64 for other bytes)")
+        rule.body_base64 = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    rule.headers = dict(headers)
 
 
 def _optional_str(raw: dict[str, Any], key: str) -> str | None:
@@ -81,6 +126,8 @@ class FaultBook:
             elif kind == "burst_429":
                 rule.seconds = _seconds(raw, 1.0)
                 rule.retry_after = bool(raw.get("retry_after", True))
+            elif kind == "respond":
+                _canned(raw, rule)
             with self.lock:
                 self.rules.append(rule)
             return asdict(rule)
