@@ -6,6 +6,10 @@
 #   make down   stop what `make up` started
 #   make test   run the test suite (pytest, 2 workers)
 #   make lint   ruff + mypy
+#   make bench  the benchmarks (shared budget, landing speed, many shops), results in docs/bench/
+#   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
+#   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
+#   make browser-test    the UI backfill in Chromium (installs chromium and Playwright if missing)
 #   make clean  remove caches and Airflow demo state (.run, .airflow); `make distclean` also data/, .venv
 
 SHELL := /bin/bash
@@ -24,10 +28,10 @@ TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv run up down test lint bench clean distclean
+.PHONY: help venv run up down test lint bench compose-check cluster cluster-test browser-test clean distclean
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -59,7 +63,8 @@ down:
 # pytest exit code 5 means "no tests collected": reported, but not a failure. 124: the wall-clock cap hit.
 test: venv
 	@set +e; timeout --signal=INT --kill-after=60 $(TEST_TOTAL_TIMEOUT) \
-		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread $(PYTEST_ARGS) tests; \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread \
+		-m "not browser and not cluster" $(PYTEST_ARGS) tests; \
 	rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; \
 	if [ $$rc -eq 124 ]; then echo "make test: stopped after $(TEST_TOTAL_TIMEOUT) (TEST_TOTAL_TIMEOUT)" >&2; fi; \
@@ -76,6 +81,23 @@ lint: venv
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
+	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
+
+# The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the
+# project image, up with the demo profile and two workers, orders and offers synced, restart, rerun, down -v.
+compose-check: venv
+	$(BIN)/python -m tests.compose.compose_check
+
+# The CeleryExecutor topology from the venv (PostgreSQL metadata, Redis broker, two workers): figures.
+cluster: venv
+	$(BIN)/python -m tests.cluster.run
+
+cluster-test: venv
+	$(BIN)/python -m pytest -m cluster --timeout=1200 -p no:cacheprovider tests/cluster
+
+browser-test: venv
+	bash tests/browser/install.sh
+	$(BIN)/python -m pytest -m browser --timeout=600 -p no:cacheprovider tests/browser
 
 clean: down
 	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
