@@ -1,5 +1,6 @@
-# bolsync on the official Apache Airflow image: the pinned dependency set, the Celery provider, the project's
-# three wheels (bolsync-provider, bolsync, bol-emulator) and the DAGs. Runs as user airflow.
+# bolsync on the official Apache Airflow image: the pinned dependency set (requirements.txt, with the Celery
+# provider), the project's three wheels (bolsync-provider, bolsync, bol-emulator) and the DAGs. Runs as
+# user airflow.
 #
 #   docker build -t bolsync .                                   # on apache/airflow:3.3.2-python3.12
 #   docker build --build-arg BASE_IMAGE=<image> -t bolsync .    # another base with the same layout
@@ -34,13 +35,16 @@ RUN mkdir -p /opt/airflow/staging /opt/airflow/auth /opt/airflow/bolsync \
     && chmod 0770 /opt/airflow/staging /opt/airflow/auth
 USER airflow
 
-# Dependencies first (this layer is rebuilt only when the lock changes): the lock, plus the Celery
-# provider for the CeleryExecutor (celery 5.7 breaks apache-airflow-providers-celery 3.26, hence <5.7).
+# Dependencies first (this layer is rebuilt only when the lock changes): the whole lock, hashes checked
+# when it carries them. It pins the CeleryExecutor's apache-airflow-providers-celery and celery[redis] < 5.7
+# (celery 5.7 breaks the provider); the check after the install says so if a lock lacks them.
 COPY --from=wheels --chown=airflow:0 /tmp/bolsync-req/ /tmp/bolsync-req/
 RUN set -eu; \
     if [ -f /tmp/bolsync-req/ca.crt ]; then export PIP_CERT=/tmp/bolsync-req/ca.crt; fi; \
-    pip install --no-cache-dir -r /tmp/bolsync-req/requirements.txt \
-        "apache-airflow-providers-celery" "celery[redis]<5.7"; \
+    pip install --no-cache-dir -r /tmp/bolsync-req/requirements.txt; \
+    python -c "import airflow.providers.celery, celery, sys; \
+sys.exit(0 if tuple(map(int, celery.__version__.split('.')[:2])) < (5, 7) else 'celery must be < 5.7')" \
+        || { echo "requirements.txt must pin apache-airflow-providers-celery and celery[redis]<5.7" >&2; exit 1; }; \
     rm -rf /tmp/bolsync-req
 
 # The project: its wheels without dependencies (all pinned above), then the DAGs and the pools and

@@ -210,6 +210,8 @@ def lock_for_image(lock: str) -> tuple[str, bool]:
     lacks the Celery provider (their versions replace the lock's). Returns (text, patched)."""
     if re.search(r"^apache-airflow-providers-celery==", lock, re.MULTILINE):
         return lock, False
+    if "--hash=" in lock:
+        raise CheckFailed("requirements.txt (a hashed lock) does not pin apache-airflow-providers-celery")
     pins = celery_pins()
     names = {_name(pin) for pin in pins}
     kept = [line for line in lock.splitlines() if not line.strip() or line.startswith("#") or _name(line) not in names]
@@ -246,6 +248,7 @@ def build_project_image(env: dict[str, str], workdir: Path, log: Path) -> None:
         [
             docker_bin(),
             "build",
+            "--force-rm",
             "--network",
             "host",
             "--build-arg",
@@ -291,8 +294,19 @@ class Stack:
             return run(command, env=self.docker_env, timeout=timeout)
         return run(command, env=self.docker_env, log=self.log, timeout=timeout)
 
-    def up(self) -> None:
-        self.compose("up", "-d", "--no-build", "--scale", f"airflow-worker={self.workers}")
+    def up(self, timeout: float) -> None:
+        """`up -d`; if Compose gives up on a dependency that is not healthy yet (a busy host can take longer
+        than its healthcheck's start period), wait for it to become healthy and run `up -d` again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.compose("up", "-d", "--no-build", "--scale", f"airflow-worker={self.workers}")
+                return
+            except CheckFailed as error:
+                if "is unhealthy" not in str(error) or time.monotonic() > deadline:
+                    raise
+                say("compose gave up on a dependency that is not healthy yet; waiting for it, then `up` again")
+                self.wait_healthy(max(60.0, deadline - time.monotonic()), partial=True)
 
     def containers(self) -> list[dict[str, Any]]:
         ids = run(
@@ -324,8 +338,9 @@ class Stack:
     def emulator(self, path: str) -> Any:
         return json.loads(self.exec("bol-emulator", "curl", "--fail", "--silent", f"http://localhost:8765{path}"))
 
-    def wait_healthy(self, timeout: float) -> None:
-        """Every container running and healthy (the init job exited 0), the right number of workers."""
+    def wait_healthy(self, timeout: float, partial: bool = False) -> None:
+        """Every container running and healthy (the init job exited 0), the right number of workers (with
+        ``partial``: the containers that exist so far)."""
         deadline = time.monotonic() + timeout
         last = ""
         while True:
@@ -348,12 +363,12 @@ class Stack:
                     problems.append(f"{name} is {state['Status']} (exit code {state['ExitCode']})")
                 elif health not in (None, "healthy"):
                     waiting.append(f"{name}: {health}")
-            if workers != self.workers:
+            if workers != self.workers and not partial:
                 waiting.append(f"{workers}/{self.workers} workers")
             if problems:
                 raise CheckFailed("; ".join(problems))
             if not waiting and containers:
-                say(f"all {len(containers)} containers healthy ({self.workers} workers)")
+                say(f"all {len(containers)} containers healthy ({workers} workers)")
                 return
             line = ", ".join(waiting)
             if line != last:
@@ -739,7 +754,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def start_and_login(stack: Stack, api: Airflow, timeout: float) -> None:
-    stack.up()
+    stack.up(timeout)
     stack.wait_healthy(timeout)
     api.login()
     api.wait_dags(timeout)
@@ -772,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(project, env_file, docker_env, args.workers, int(values["AIRFLOW_API_PORT"]), log)
         api = Airflow(f"http://127.0.0.1:{stack.api_port}", values["AIRFLOW_ADMIN_USER"], values["AIRFLOW_ADMIN_PASSWORD"])
         with timings.phase("up"):
-            start_and_login(stack, api, 300)
+            start_and_login(stack, api, 900)
         start, end = yesterday_window(datetime.now(UTC))
         with timings.phase("runs"):
             runs = {dag_id: trigger(api, dag_id, start, end) for dag_id in DAGS}
@@ -788,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         with timings.phase("restart"):
             stack.compose("down")
             say("down (volumes kept); up again")
-            start_and_login(stack, api, 300)
+            start_and_login(stack, api, 900)
             after = warehouse_fingerprint(stack)
             if after != before:
                 raise CheckFailed(f"the warehouse changed across down/up: {before} -> {after}")

@@ -84,6 +84,25 @@ build_debian() {
     log "$DEBIAN_IMAGE: imported"
 }
 
+# The lock as a pip constraints file: `name==version [; marker]` lines only (no hashes, no extras, which
+# constraints may not carry), one per pin.
+constraints_from_lock() {
+    python3 - "$1" <<'PY'
+import re
+import sys
+
+seen = set()
+for line in open(sys.argv[1]).read().replace("\\\n", " ").splitlines():
+    line = re.sub(r"\s--hash=\S+", "", line.split("#", 1)[0]).strip()
+    if not line or line.startswith("-"):
+        continue
+    line = re.sub(r"^([A-Za-z0-9_.-]+)\[[^\]]*\]", r"\1", line)
+    if line not in seen:
+        seen.add(line)
+        print(line)
+PY
+}
+
 # build_standin TAG RECIPE_DIR [extra hash words...]
 build_standin() {
     local tag="$1" dir="$2"; shift 2
@@ -98,10 +117,10 @@ build_standin() {
     TEMPS+=("$ctx")
     cp -a "$dir/." "$ctx/"
     cp "$CA_BUNDLE" "$ctx/ca-bundle.crt"
-    [ "$(basename "$dir")" != airflow ] || cp "$LOCK" "$ctx/constraints.txt"
+    [ "$(basename "$dir")" != airflow ] || constraints_from_lock "$LOCK" >"$ctx/constraints.txt"
     log "$tag: building (log $ctx.log)"
     local start=$SECONDS
-    if ! "$DOCKER" build --network host --pull=false --label "$LABEL=$hash" \
+    if ! "$DOCKER" build --network host --pull=false --force-rm --label "$LABEL=$hash" \
         --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" -t "$tag" "$ctx" >"$ctx.log" 2>&1; then
         tail -n 40 "$ctx.log" >&2
         log "$tag: build FAILED (full log $ctx.log)"
