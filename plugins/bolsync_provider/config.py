@@ -55,3 +55,12 @@ def set_variable(key: str, value: str, description: str) -> None:
         from airflow.models.variable import Variable as DbVariable  # no Task SDK outside a task
 
         DbVariable.set(key, value, description=description)
+
+
+def fernet_key_configured() -> bool:
+    """Whether ``[core] fernet_key`` (or ``AIRFLOW__CORE__FERNET_KEY``) is set: Variables are encrypted at rest."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # outside Airflow (scripts, benchmarks)
+        return False
+    return bool((conf.get("core", "fernet_key", fallback="") or "").strip())

@@ -1,10 +1,12 @@
-"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart, purged on time.
+"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart (in an owner-only
+file on DuckDB), purged on time.
 
 On DuckDB here; ``test_personal_data_sync_postgres`` runs the same tests with a PostgreSQL warehouse.
 """
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -108,3 +110,10 @@ def test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_da
     assert all(row[7] is not None and row[2] is None and row[3] is None for row in old)  # contact purged
     assert all(row[5] for row in old)  # billing name kept for the fiscal retention
     assert all(row[7] is None and row[2] for row in recent)
+
+
+def test_the_personal_store_file_and_the_lock_files_are_owner_only(synced: WarehouseTarget) -> None:
+    assert synced.path is not None
+    personal = personal_store_path(synced.path)
+    files = [personal, personal.with_name(personal.name + ".lock"), synced.path.with_name(synced.path.name + ".lock")]
+    assert {str(path): stat.S_IMODE(path.stat().st_mode) for path in files} == dict.fromkeys(map(str, files), 0o600)

@@ -1,14 +1,15 @@
 """The personal schema of a PostgreSQL warehouse: created once, readable only by the configured role.
 
 Concurrent first runs would race on ``CREATE SCHEMA IF NOT EXISTS`` (a unique violation in the catalog), so
-the set-up runs in one transaction under an advisory lock. Each time, the schema's and the table's grants
+the set-up runs in one transaction under an advisory lock. Each time, the schema's and the tables' grants
 are made exactly the configured ones: PUBLIC and every other role (also via default privileges, or granted
-by hand) lose access, and the reader role gets ``USAGE`` on the schema and ``SELECT`` on the table.
+by hand) lose access, and the reader role gets ``USAGE`` on the schema and ``SELECT`` on the tables.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bolsync.personal.settings import READER_EXTRA, PersonalStoreSettings
 from bolsync.warehouse.connection import WAREHOUSE_CONN_ID, Warehouse
@@ -33,8 +34,9 @@ _OBJECTS = {
 }
 
 
-def prepare_postgres_store(db: Warehouse, settings: PersonalStoreSettings, ddl: str) -> None:
-    """Create the schema and table (``ddl``) if missing and limit their grants to the reader role."""
+def prepare_postgres_store(db: Warehouse, settings: PersonalStoreSettings, ddl: Mapping[str, str]) -> None:
+    """Create the schema and the tables (``ddl``: table name -> its DDL) if missing and limit their grants to
+    the reader role."""
     import psycopg
 
     try:
@@ -48,13 +50,17 @@ def prepare_postgres_store(db: Warehouse, settings: PersonalStoreSettings, ddl: 
                 )
             new = db.scalar("SELECT to_regclass(?) IS NULL", [settings.table])
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {settings.schema}")
-            db.execute(ddl)
             if new:
                 db.execute(f"REVOKE ALL ON SCHEMA {settings.schema} FROM PUBLIC")
-                db.execute(f"REVOKE ALL ON TABLE {settings.table} FROM PUBLIC")
+            for table, create in ddl.items():
+                if db.scalar("SELECT to_regclass(?) IS NULL", [table]):
+                    db.execute(create)
+                    db.execute(f"REVOKE ALL ON TABLE {table} FROM PUBLIC")
+            if new:
                 log.info("Created the personal store %s (readable by: %s).", settings.table, role or "its owner")
             _limit_grants(db, "SCHEMA", settings.schema, role)
-            _limit_grants(db, "TABLE", settings.table, role)
+            for table in ddl:
+                _limit_grants(db, "TABLE", table, role)
     except psycopg.errors.InsufficientPrivilege as error:
         raise BolConfigError(
             f"The warehouse user may not set up the personal store {settings.table}: {error}. It needs CREATE on "

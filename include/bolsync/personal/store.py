@@ -1,11 +1,12 @@
 """The personal store, never the warehouse's ``bol`` tables: table ``order_customers`` where the warehouse is.
 
-DuckDB: its own file beside the warehouse (``warehouse.personal.duckdb``, schema ``personal``). PostgreSQL:
-its own schema of the warehouse database (``bol_personal`` unless configured, see ``settings``) that only the
-configured reader role may read (see ``postgres``). Upsert and purge are the same SQL on both engines.
+DuckDB: its own owner-only file beside the warehouse (``warehouse.personal.duckdb``, schema ``personal``).
+PostgreSQL: its own schema of the warehouse database (``bol_personal`` unless configured, see ``settings``)
+that only the configured reader role may read (see ``postgres``). Upsert and purge are the same SQL on both.
 
-Rows are inserted by the orders load of opted-in accounts; :meth:`PersonalStore.purge` (the nightly run)
-clears contact details after the account's retention period and deletes rows after the fiscal retention.
+Rows are inserted by the orders load of opted-in accounts, which also records in ``retailer_accounts`` that
+it stores the retailer's rows; :meth:`PersonalStore.purge` (the nightly run, every retailer in the store, see
+``retention``) clears contact details after the retention period and deletes rows after the fiscal retention.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ import pandas as pd
 
 from bolsync.personal.policy import TAX_RETENTION_DAYS
 from bolsync.personal.records import CONTACT_COLUMNS, INVOICE_COLUMNS
-from bolsync.personal.settings import TABLE_NAME, PersonalStoreSettings
+from bolsync.personal.settings import ACCOUNTS_TABLE_NAME, TABLE_NAME, PersonalStoreSettings
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, as_target
 
 log = logging.getLogger(__name__)
 
-#: The schema and table in the DuckDB personal file.
+#: The schema and tables in the DuckDB personal file.
 SCHEMA = "personal"
 TABLE = f"{SCHEMA}.{TABLE_NAME}"
+ACCOUNTS_TABLE = f"{SCHEMA}.{ACCOUNTS_TABLE_NAME}"
 COLUMNS = ("retailer_id", "order_id", "email_pseudonym", *CONTACT_COLUMNS, *INVOICE_COLUMNS)
 _AGE = "coalesce(order_placed_at, stored_at)"
 
@@ -45,6 +47,14 @@ def table_ddl(table: str) -> str:
     )
 
 
+def accounts_ddl(table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the table of which connections store which retailer (both engines)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (retailer_id VARCHAR NOT NULL, conn_id VARCHAR NOT NULL, "
+        "first_stored_at TIMESTAMPTZ NOT NULL, last_stored_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (retailer_id, conn_id))"
+    )
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     contacts_purged: int
@@ -53,10 +63,11 @@ class PurgeResult:
 
 @dataclass(frozen=True)
 class PersonalStore:
-    """An open personal store: ``table`` on the connection ``db``."""
+    """An open personal store: ``table`` and ``accounts_table`` on the connection ``db``."""
 
     db: Warehouse
     table: str
+    accounts_table: str
 
     def upsert(self, retailer_id: str, records: Iterable[Mapping[str, Any]], now: datetime) -> int:
         """Insert rows for orders not stored yet (a stored or purged order is never rewritten); return how many."""
@@ -71,14 +82,42 @@ class PersonalStore:
             )
         return len(inserted)
 
-    def purge(self, retailer_id: str, retention_days: int, now: datetime) -> PurgeResult:
-        """Clear contact details older than ``retention_days``; delete rows past the fiscal retention."""
+    def record_account(self, retailer_id: str, conn_id: str, now: datetime) -> None:
+        """Record that the connection ``conn_id`` stores the personal data of ``retailer_id``."""
+        self.db.execute(
+            f"INSERT INTO {self.accounts_table} (retailer_id, conn_id, first_stored_at, last_stored_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (retailer_id, conn_id) DO UPDATE SET last_stored_at = ?",
+            [retailer_id, conn_id, now, now, now],
+        )
+
+    def claims(self) -> dict[str, set[str]]:
+        """Every retailer with rows in the store, and the connections recorded as storing them (maybe none)."""
+        claims: dict[str, set[str]] = {}
+        for retailer_id, conn_id in self.db.query(
+            f"SELECT DISTINCT c.retailer_id, a.conn_id FROM {self.table} c "
+            f"LEFT JOIN {self.accounts_table} a ON a.retailer_id = c.retailer_id"
+        ):
+            claims.setdefault(retailer_id, set()).update([conn_id] if conn_id else [])
+        return claims
+
+    def claims_recorded_since(self) -> datetime | None:
+        """When the first connection was recorded as storing a retailer (None: never)."""
+        first = self.db.scalar(f"SELECT min(first_stored_at) FROM {self.accounts_table}")
+        return None if first is None else pd.Timestamp(first).tz_convert(UTC).to_pydatetime()
+
+    def purge(self, retailer_id: str, retention_days: int | None, now: datetime) -> PurgeResult:
+        """Clear contact details older than ``retention_days`` (0: all of them; None: none); delete rows past the
+        fiscal retention."""
         clear = ", ".join(f"{column} = NULL" for column in CONTACT_COLUMNS)
         with self.db.transaction():
-            purged = self.db.query(
-                f"UPDATE {self.table} SET {clear}, contact_purged_at = ? "
-                f"WHERE retailer_id = ? AND contact_purged_at IS NULL AND {_AGE} < ? RETURNING order_id",
-                [now, retailer_id, now - timedelta(days=retention_days)],
+            purged = (
+                []
+                if retention_days is None
+                else self.db.query(
+                    f"UPDATE {self.table} SET {clear}, contact_purged_at = ? "
+                    f"WHERE retailer_id = ? AND contact_purged_at IS NULL AND {_AGE} < ? RETURNING order_id",
+                    [now, retailer_id, now - timedelta(days=retention_days)],
+                )
             )
             deleted = self.db.query(
                 f"DELETE FROM {self.table} WHERE retailer_id = ? AND {_AGE} < ? RETURNING order_id",
@@ -86,12 +125,12 @@ class PersonalStore:
             )
         if purged or deleted:
             log.info(
-                "Personal data of retailer %s in %s: contact details purged on %d orders (older than %d days), "
-                "%d rows past the %d-day fiscal retention deleted.",
+                "Personal data of retailer %s in %s: contact details purged on %d orders (%s), %d rows past the "
+                "%d-day fiscal retention deleted.",
                 retailer_id,
                 self.table,
                 len(purged),
-                retention_days,
+                "no account stores it any more" if retention_days == 0 else f"older than {retention_days} days",
                 len(deleted),
                 TAX_RETENTION_DAYS,
             )
@@ -125,16 +164,39 @@ def connect_personal_store(
 
     ``settings`` (PostgreSQL only) default to the ``bol_warehouse`` connection's extras.
     """
+    with _personal_store(where, settings, create=True) as store:
+        assert store is not None
+        yield store
+
+
+@contextmanager
+def existing_personal_store(
+    where: WarehouseTarget | Path | str, settings: PersonalStoreSettings | None = None
+) -> Iterator[PersonalStore | None]:
+    """As :func:`connect_personal_store`, but None (and nothing created) when the store was never created."""
+    with _personal_store(where, settings, create=False) as store:
+        yield store
+
+
+@contextmanager
+def _personal_store(
+    where: WarehouseTarget | Path | str, settings: PersonalStoreSettings | None, *, create: bool
+) -> Iterator[PersonalStore | None]:
     target = as_target(where)
     if target.backend == "duckdb":
         from bolsync.warehouse.connection import DuckDBWarehouse
         from bolsync.warehouse.duckdb_connection import open_duckdb
 
-        with open_duckdb(personal_store_path(target.staging_anchor)) as raw:
+        path = personal_store_path(target.staging_anchor)
+        if not create and not path.exists():
+            yield None
+            return
+        with open_duckdb(path, private=True) as raw:
             db = DuckDBWarehouse(raw)
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             db.execute(table_ddl(TABLE))
-            yield PersonalStore(db, TABLE)
+            db.execute(accounts_ddl(ACCOUNTS_TABLE))
+            yield PersonalStore(db, TABLE, ACCOUNTS_TABLE)
         return
     from bolsync.personal.postgres import prepare_postgres_store
     from bolsync.personal.settings import store_settings
@@ -142,5 +204,10 @@ def connect_personal_store(
 
     settings = settings or store_settings()
     with connect_warehouse(target) as warehouse:
-        prepare_postgres_store(warehouse, settings, table_ddl(settings.table))
-        yield PersonalStore(warehouse, settings.table)
+        if not create and warehouse.scalar("SELECT to_regclass(?) IS NULL", [settings.table]):
+            yield None
+            return
+        ddl = {settings.table: table_ddl(settings.table)}
+        ddl[settings.accounts_table] = accounts_ddl(settings.accounts_table)
+        prepare_postgres_store(warehouse, settings, ddl)
+        yield PersonalStore(warehouse, settings.table, settings.accounts_table)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bolsync.personal.policy import policy_for
+from bolsync.personal.policy import PersonalDataPolicy, policy_for
+from bolsync.personal.retention import retention_days
 from bolsync.personal.secret import pseudonym_secret
 from bolsync.personal.staging import staged_personal_rows
-from bolsync.personal.store import connect_personal_store
+from bolsync.personal.store import PersonalStore, connect_personal_store, existing_personal_store
+from bolsync.runs import config
 from bolsync.warehouse.connection import WarehouseTarget
+from bolsync_provider.errors import BolConfigError
 
 log = logging.getLogger(__name__)
 
-#: The nightly run purges expired personal data.
+#: The nightly run purges expired personal data (of every retailer in the store, see ``retention``).
 PURGING_DAG_IDS = frozenset({"bol_orders_daily"})
 
 
@@ -24,21 +29,74 @@ def personal_secret_for(conn_id: str) -> bytes | None:
 
 
 def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, dag_id: str) -> None:
-    """Move staged personal rows into the personal store of ``target``; purge expired data in the nightly run."""
+    """Move staged personal rows into the personal store of ``target``; in the nightly run, purge the store."""
     policy = policy_for(conn_id)
     rows = staged_personal_rows(staging)
-    if not policy.store and not rows:
+    if rows and not policy.store:
+        log.info("Connection '%s' no longer opts in to personal data: %d staged rows not stored.", conn_id, len(rows))
+    nightly = dag_id in PURGING_DAG_IDS
+    if not policy.store and not nightly:
         return
     now = datetime.now(UTC)
-    with connect_personal_store(target) as store:
-        stored = store.upsert(retailer_id, rows, now) if policy.store else 0
-        if dag_id in PURGING_DAG_IDS:
-            store.purge(retailer_id, policy.retention_days, now)
-    if rows:
-        log.info(
-            "Personal store %s: %d new orders of retailer %s (of %d staged).",
-            store.table,
-            stored,
-            retailer_id,
-            len(rows),
-        )
+    opening: AbstractContextManager[PersonalStore | None] = (
+        connect_personal_store(target) if policy.store else existing_personal_store(target)
+    )
+    with opening as store:
+        if store is None:  # no account ever stored personal data
+            return
+        if policy.store:
+            stored = store.upsert(retailer_id, rows, now)
+            store.record_account(retailer_id, conn_id, now)
+            log.info(
+                "Personal store %s: %d new orders of retailer %s (of %d staged).",
+                store.table,
+                stored,
+                retailer_id,
+                len(rows),
+            )
+        if nightly:
+            purge_personal_data(store, [conn_id, *_run_accounts()], now)
+
+
+def purge_personal_data(store: PersonalStore, run_accounts: Iterable[str], now: datetime) -> None:
+    """Purge every retailer in ``store`` by the rule of ``retention``."""
+    claims = store.claims()
+    policies = _policies(set().union(*claims.values()), set(run_accounts))
+    for retailer, days in retention_days(claims, policies, store.claims_recorded_since(), now).items():
+        if days is None:
+            log.warning("Contact details of retailer %s kept for now: which retention applies is unknown.", retailer)
+        store.purge(retailer, days, now)
+
+
+def _policies(claiming: set[str], synced: set[str]) -> dict[str, PersonalDataPolicy | None]:
+    """The policies of the claiming connections that are synced; None where it cannot be read."""
+    unknown: set[str] = set()
+    try:
+        synced = synced | set(config.accounts(None))
+    except BolConfigError as error:
+        log.warning("Which accounts are synced is unknown (%s): the others' personal data is kept for now.", error)
+        unknown = claiming - synced
+    return {conn_id: _policy(conn_id) for conn_id in claiming & synced} | dict.fromkeys(unknown)
+
+
+def _policy(conn_id: str) -> PersonalDataPolicy | None:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return policy_for(conn_id)
+    except AirflowNotFoundException:  # the connection is gone: nothing opts in any more
+        return PersonalDataPolicy()
+    except BolConfigError as error:
+        log.warning("Personal-data policy of connection '%s' unreadable: %s", conn_id, error)
+        return None
+
+
+def _run_accounts() -> list[str]:
+    """The accounts of the running DAG run (none outside a task)."""
+    from airflow.sdk import get_current_context
+
+    try:
+        context = get_current_context()
+    except RuntimeError:
+        return []
+    return config.accounts(context.get("params"))

@@ -13,7 +13,7 @@ import pytest
 from bolsync.personal.policy import TAX_RETENTION_DAYS
 from bolsync.personal.records import personal_record
 from bolsync.personal.settings import PersonalStoreSettings
-from bolsync.personal.store import TABLE, connect_personal_store, personal_store_path
+from bolsync.personal.store import TABLE, PurgeResult, connect_personal_store, personal_store_path
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync_provider.errors import BolConfigError
 from tests.support.pg_roles import as_role, temporary_role
@@ -251,3 +251,23 @@ def test_store_settings_defaults_and_values() -> None:
         "w", {"personal_data_schema": "pii_2", "personal_data_reader_role": "Finance Team"}
     )
     assert (settings.table, settings.reader_role) == ("pii_2.order_customers", "Finance Team")
+
+
+def test_store_records_which_connections_store_a_retailer_and_purges_by_the_retention_given(
+    target: WarehouseTarget,
+) -> None:
+    with connect_personal_store(target, DEFAULT) as store:
+        assert store.claims() == {}
+        assert store.claims_recorded_since() is None
+        store.upsert("legacy", [_record("L1", 3)], NOW)  # stored before connections were recorded
+        store.upsert("1", [_record("A1", 3), _record("A2", 100)], NOW)
+        store.record_account("1", "shop", NOW - timedelta(days=2))
+        store.record_account("1", "shop", NOW)
+        store.record_account("1", "shop_renamed", NOW)
+        store.record_account("2", "shop2", NOW)  # no rows (yet): not a retailer of the store
+        assert store.claims() == {"legacy": set(), "1": {"shop", "shop_renamed"}}
+        assert store.claims_recorded_since() == NOW - timedelta(days=2)
+        assert store.purge("legacy", None, NOW) == PurgeResult(0, 0)
+        assert store.purge("1", 0, NOW) == PurgeResult(2, 0)  # at once: every contact detail
+        rows = store.db.query(f"SELECT retailer_id, email_address, billing_surname FROM {store.table} ORDER BY 1")
+    assert rows == [("1", None, "Müller"), ("1", None, "Müller"), ("legacy", "2x5k8q@verkopen.bol.com", "Müller")]
