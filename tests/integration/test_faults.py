@@ -534,10 +534,10 @@ def test_items_changing_while_a_day_is_paged_are_not_lost(sync: Sync) -> None:
 
 
 def test_load_crashing_mid_transaction_is_retried_to_exact_tables(sync: Sync, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bolsync.orders import dag as dag_factory
     from bolsync.orders import load as load_module
+    from bolsync.runs import defaults
 
-    monkeypatch.setitem(dag_factory.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
+    monkeypatch.setitem(defaults.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
     real = load_module.merge_order_items
     crashes: list[int] = []
 
