@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bolsync.runs.windows import AMSTERDAM
+from bolsync.warehouse.connection import WarehouseTarget
 from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
 from tests.support.airflow_env import REPO, bol_connection, query
 
@@ -68,18 +69,20 @@ def world(emulator, conn_id: str, action: str, count: int) -> list[str]:
     return response.json()["offer_ids"]
 
 
-def stored(warehouse: Path, conn_id: str) -> dict[str, dict]:
+def stored(warehouse: Path | WarehouseTarget, conn_id: str) -> dict[str, dict]:
     retailer = ACCOUNT_CONFIGS[conn_id].retailer_id
     rows = query(warehouse, f"SELECT {', '.join(COLUMNS)} FROM bol.offers WHERE retailer_id = ?", [retailer])
     return {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in rows}
 
 
-def all_rows(warehouse: Path) -> dict[str, list[tuple]]:
+def all_rows(warehouse: Path | WarehouseTarget) -> dict[str, list[tuple]]:
     order = {"offers": "1, 2", "offer_snapshots": "1, 2, 3", "offer_sync_state": "1"}
     return {table: query(warehouse, f"SELECT * FROM bol.{table} ORDER BY {keys}") for table, keys in order.items()}
 
 
-def assert_matches_truth(warehouse: Path, emulator, conn_id: str, *, delivery_codes: bool = True) -> None:
+def assert_matches_truth(
+    warehouse: Path | WarehouseTarget, emulator, conn_id: str, *, delivery_codes: bool = True
+) -> None:
     rows = stored(warehouse, conn_id)
     live = {offer_id: row for offer_id, row in rows.items() if not row["deleted"]}
     expected = truth(emulator, conn_id)

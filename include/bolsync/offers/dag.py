@@ -6,6 +6,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param, task_group
 
+from bolsync.offers.guard import CONFIRM_EMPTY_PARAM
 from bolsync.offers.tasks import OffersExtractOperator, check_quality, load_offers
 from bolsync.runs.config import OFFERS_SOURCE_VARIABLE
 from bolsync.runs.defaults import API_POOL, stream_dag
@@ -32,6 +33,12 @@ def offers_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
             ),
             "full_sweep": Param(
                 False, type="boolean", description="v11 only: list every offer and flag the missing ones deleted."
+            ),
+            CONFIRM_EMPTY_PARAM: Param(
+                False,
+                type="boolean",
+                description="Confirm that an account with stored offers really has none now: without it, an empty "
+                "export or full sweep fails the run and flags nothing deleted.",
             ),
         },
     ) as dag:

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync.offers import extract as ex
+from bolsync.offers.guard import CONFIRM_EMPTY_PARAM, check_empty_list
 from bolsync.offers.load import OfferLoadCounts, record_sync_state, sync_state, upsert_offers, write_snapshots
 from bolsync.offers.quality import check_offers_load
 from bolsync.offers.transform import OfferRows, latest_per_offer, parse_export_csv, parse_v11_offers
@@ -231,9 +232,10 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
         reading_attempt(staged.parent, staged.name),
     ):
         rows = read_staged(extracted)
+        confirmed = bool((context.get("params") or {}).get(CONFIRM_EMPTY_PARAM))
         with connect_warehouse(database) as conn:
             with conn.transaction():
-                counts = _load(conn, retailer_id, extracted, rows)
+                counts = _load(conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id)
             changes = {"inserted": counts.inserted, "updated": counts.updated, "flagged_deleted": counts.deleted}
             assets.emit(context, assets.offers_event_extras(conn, **_event_args(context, extracted, changes)))
         audit.update(offers_inserted=counts.inserted, offers_updated=counts.updated, offers_deleted=counts.deleted)
@@ -257,9 +259,15 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load(conn: Any, retailer_id: str, extracted: OffersExtracted, rows: OfferRows) -> OfferLoadCounts:
-    """The offers, the day's snapshot and the sync state, in the caller's transaction."""
+def _load(
+    conn: Any, retailer_id: str, extracted: OffersExtracted, rows: OfferRows, confirmed: bool, dag_id: str
+) -> OfferLoadCounts:
+    """The offers, the day's snapshot and the sync state, in the caller's transaction (an unconfirmed empty
+    full list changes nothing: ``guard``)."""
     source, full, seen_at = str(extracted.source), extracted.full, extracted.seen_at
+    check_empty_list(
+        conn, retailer_id, source=source, full=full, listed=rows.source_rows, confirmed=confirmed, dag_id=dag_id
+    )
     offers = latest_per_offer(rows.frame)
     counts = upsert_offers(conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full)
     counts.snapshots = write_snapshots(conn, retailer_id, datetime.fromisoformat(extracted.snapshot_date).date())

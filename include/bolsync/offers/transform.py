@@ -2,7 +2,12 @@
 
 The CSV is read by header name: reordered columns are fine, unknown columns are kept in ``extra`` (a JSON
 object keyed by bol's header), and a documented column that is missing leaves the stored value alone
-(the load only updates the columns a source actually provided).
+(the load only updates the columns a source actually provided). A line with fewer fields than the header,
+or a file that ends inside a quoted value, is a truncated file: nothing of it is loaded.
+
+Control characters (which PostgreSQL cannot store, or that no bol id contains): free text (condition
+comment, reference, unknown fields) loses them, keeping tab and newline, with a warning naming each value;
+an id or code that holds one is malformed bol data (:class:`BolResponseError`, fatal).
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +26,8 @@ import pandas as pd
 
 from bolsync.warehouse.base import Table
 from bolsync_provider.errors import BolResponseError
+
+log = logging.getLogger(__name__)
 
 #: The offers stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
 OFFERS = Table("bol.offers", ("retailer_id", "offer_id"), version="mutation_date_time")
@@ -60,6 +69,13 @@ CSV_COLUMNS: dict[str, str] = {
     "economicOperatorId": "economic_operator_id",
 }
 
+#: Free-text columns: control characters are removed from them; every other text column is an id or a code.
+FREE_TEXT = frozenset({"condition_comment", "reference_code"})
+#: C0/C1 control characters and lone surrogates (not encodable as UTF-8).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The same, but tab and newline, which free text may hold.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
 #: Columns the v11 OfferResponse fills (it has no delivery code: that stays as the export left it).
 V11_COLUMNS = [c for c in OFFER_DTYPES if c != "fulfilment_delivery_code"]
 #: v11 fields mapped to columns; every other top-level field goes to ``extra``.
@@ -94,6 +110,55 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+class Cleaned:
+    """Where control characters were removed from free text during one parse (logged once at the end)."""
+
+    def __init__(self) -> None:
+        self.places: list[str] = []
+
+    def text(self, value: Any, where: str) -> str | None:
+        """Free text without control characters (tab and newline stay)."""
+        text = _text(value)
+        if text is None or not _CONTROL_IN_TEXT.search(text):
+            return text
+        self.places.append(where)
+        return _text(_CONTROL_IN_TEXT.sub("", text))
+
+    def any(self, value: Any, where: str) -> Any:
+        """A JSON value of ``extra`` with control characters removed from every string in it."""
+        if isinstance(value, str):
+            if not _CONTROL_IN_TEXT.search(value):
+                return value
+            self.places.append(where)
+            return _CONTROL_IN_TEXT.sub("", value)
+        if isinstance(value, Mapping):
+            return {self.any(k, where): self.any(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.any(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    def report(self) -> None:
+        if self.places:
+            shown = "; ".join(self.places[:10]) + (" ..." if len(self.places) > 10 else "")
+            log.warning(
+                "Removed control characters (tab and newline kept) from %d offer text values bol sent: %s",
+                len(self.places),
+                shown,
+            )
+
+
+def _key(value: Any, where: str) -> str | None:
+    """An id or code: a control character in it is malformed bol data, never cleaned."""
+    text = _text(value)
+    found = _CONTROL.search(text) if text else None
+    if text and found:
+        raise BolResponseError(
+            f"bol sent malformed offer data: {where}: {text[:60]!r} contains the control character "
+            f"U+{ord(found.group()):04X}; ids and codes are never cleaned, so nothing was loaded."
+        )
+    return text
 
 
 def _bool(value: Any, where: str) -> bool | None:
@@ -151,9 +216,11 @@ _CONVERTERS = {
 }
 
 
-def _convert(column: str, value: Any, where: str) -> Any:
+def _convert(column: str, value: Any, where: str, cleaned: Cleaned) -> Any:
     converter = _CONVERTERS.get(column)
-    return converter(value, where) if converter else _text(value)  # type: ignore[operator]
+    if converter:
+        return converter(value, where)  # type: ignore[operator]
+    return cleaned.text(value, where) if column in FREE_TEXT else _key(value, where)
 
 
 def _extra_json(extra: Mapping[str, Any]) -> str | None:
@@ -173,31 +240,59 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def parse_export_csv(text: str) -> OfferRows:
-    """The export file, by header name. Lines without an offer id are malformed bol data."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip() for name in (reader.fieldnames or [])]
+    """The export file, by header name. Lines without an offer id, short lines and a file that ends inside a
+    quoted value are malformed (or truncated) bol data."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    lines = _lines(reader)
+    header = [name.strip() for name in next(lines, (0, []))[1]]
     if "offerId" not in header:
         raise BolResponseError(
             f"bol sent an offer export without an 'offerId' column (header: {', '.join(header) or 'empty'})."
         )
-    reader.fieldnames = header
-    records = []
-    for line, raw in enumerate(reader, start=2):
-        record: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for name, value in raw.items():
-            if name is None:  # more fields than the header names: keep them, in order
-                extra["_unnamed"] = value
-            elif name in CSV_COLUMNS:
-                record[CSV_COLUMNS[name]] = _convert(CSV_COLUMNS[name], value, f"export line {line}, {name}")
-            else:
-                extra[name] = value
-        if not record.get("offer_id"):
-            raise BolResponseError(f"bol sent malformed offer data: export line {line} has no offerId.")
-        record["extra"] = _extra_json(extra)
-        records.append(record)
+    cleaned = Cleaned()
+    offer_at = header.index("offerId")
+    records = [_export_record(header, offer_at, fields, line, cleaned) for line, fields in lines]
+    cleaned.report()
     provided = [CSV_COLUMNS[name] for name in header if name in CSV_COLUMNS]
     return OfferRows(_frame(records), provided)
+
+
+def _lines(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) of every non-blank CSV record; a broken quote is a truncated or malformed
+    file."""
+    start = 1
+    try:
+        for fields in reader:
+            if fields:
+                yield start, fields
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise BolResponseError(
+            f"bol sent a truncated or malformed offer export: line {start}: {error}; nothing of it is loaded."
+        ) from None
+
+
+def _export_record(header: list[str], offer_at: int, fields: list[str], line: int, cleaned: Cleaned) -> dict[str, Any]:
+    if len(fields) < len(header):
+        raise BolResponseError(
+            f"bol sent a truncated offer export: line {line} has {len(fields)} fields, the header {len(header)} "
+            f"(the file ends or breaks inside that line); nothing of it is loaded."
+        )
+    offer_id = _key(fields[offer_at], f"export line {line}, offerId")
+    if not offer_id:
+        raise BolResponseError(f"bol sent malformed offer data: export line {line} has no offerId.")
+    where = f"export line {line} (offer {offer_id})"
+    record: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in zip(header, fields, strict=False):
+        if name in CSV_COLUMNS:
+            record[CSV_COLUMNS[name]] = _convert(CSV_COLUMNS[name], value, f"{where}, {name}", cleaned)
+        else:
+            extra[name] = value
+    if len(fields) > len(header):  # more fields than the header names: keep them, in order
+        extra["_unnamed"] = fields[len(header) :]
+    record["extra"] = _extra_json(cleaned.any(extra, f"{where}, extra"))
+    return record
 
 
 def _unit_price(pricing: Any) -> Any:
@@ -213,15 +308,17 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def v11_record(offer: Mapping[str, Any]) -> dict[str, Any]:
+def v11_record(offer: Mapping[str, Any], cleaned: Cleaned | None = None) -> dict[str, Any]:
     """One v11 OfferResponse as a warehouse row (the fields bolsync does not map go to ``extra``)."""
-    offer_id = _text(offer.get("offerId"))
+    cleaned = cleaned or Cleaned()
+    offer_id = _key(offer.get("offerId"), "v11 offer, offerId")
     where = f"v11 offer {offer_id}"
     if not offer_id:
         raise BolResponseError("bol sent malformed offer data: a v11 offer has no offerId.")
     condition = _mapping(offer.get("condition"))
-    category = _text(condition.get("category"))
-    name = category if category == "NEW" else _text(condition.get("state") or condition.get("grade"))
+    category = _key(condition.get("category"), f"{where}, condition.category")
+    state = condition.get("state") or condition.get("grade")
+    name = category if category == "NEW" else _key(state, f"{where}, condition.state")
     stock = _mapping(offer.get("stock"))
     fulfilment = _mapping(offer.get("fulfilment"))
     extra = {k: v for k, v in offer.items() if k not in _V11_MAPPED}
@@ -229,24 +326,27 @@ def v11_record(offer: Mapping[str, Any]) -> dict[str, Any]:
     extra.update({f"fulfilment.{k}": v for k, v in fulfilment.items() if k != "method"})
     return {
         "offer_id": offer_id,
-        "ean": _text(offer.get("ean")),
+        "ean": _key(offer.get("ean"), f"{where}, ean"),
         "condition_name": name,
         "condition_category": category,
-        "condition_comment": _text(condition.get("comment")),
+        "condition_comment": cleaned.text(condition.get("comment"), f"{where}, condition.comment"),
         "unit_price": _price(_unit_price(offer.get("pricing")), f"{where}, pricing"),
         "stock_amount": _int(stock.get("amount"), f"{where}, stock.amount"),
         "corrected_stock": _int(stock.get("correctedStock"), f"{where}, stock.correctedStock"),
         "on_hold_by_retailer": _bool(offer.get("onHoldByRetailer"), f"{where}, onHoldByRetailer"),
-        "fulfilment_type": _text(fulfilment.get("method")),
+        "fulfilment_type": _key(fulfilment.get("method"), f"{where}, fulfilment.method"),
         "mutation_date_time": parse_time(offer.get("lastModifiedDateTime"), f"{where}, lastModifiedDateTime"),
-        "reference_code": _text(offer.get("reference")),
-        "economic_operator_id": _text(offer.get("economicOperatorId")),
-        "extra": _extra_json(extra),
+        "reference_code": cleaned.text(offer.get("reference"), f"{where}, reference"),
+        "economic_operator_id": _key(offer.get("economicOperatorId"), f"{where}, economicOperatorId"),
+        "extra": _extra_json(cleaned.any(extra, f"{where}, extra")),
     }
 
 
 def parse_v11_offers(offers: Iterable[Mapping[str, Any]]) -> OfferRows:
-    return OfferRows(_frame([v11_record(offer) for offer in offers]), list(V11_COLUMNS))
+    cleaned = Cleaned()
+    rows = OfferRows(_frame([v11_record(offer, cleaned) for offer in offers]), list(V11_COLUMNS))
+    cleaned.report()
+    return rows
 
 
 def latest_per_offer(frame: pd.DataFrame) -> pd.DataFrame:

@@ -2,10 +2,15 @@
 
 Customer personal data (names, addresses, e-mail, phone, VAT/KvK numbers) is never read here.
 Missing optional fields become nulls; a missing required field raises BolResponseError naming it.
+Control characters (PostgreSQL cannot store NUL; no bol id or code holds one): free text (product title,
+offer reference) loses them, keeping tab and newline, with a warning naming each value; an id or code that
+holds one is malformed bol data (BolResponseError, fatal), as is a value of the wrong type.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -14,6 +19,8 @@ import pandas as pd
 
 from bolsync.warehouse.base import Table
 from bolsync_provider.errors import BolResponseError
+
+log = logging.getLogger(__name__)
 
 #: The orders stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
 ORDERS = Table("bol.orders", ("retailer_id", "order_id"))
@@ -69,6 +76,38 @@ _STATUS_FIELDS = {
 }
 
 
+#: Free-text columns: control characters are removed from them; every other text column is an id or a code.
+FREE_TEXT = frozenset({"product_title", "offer_reference"})
+#: C0/C1 control characters and lone surrogates (not encodable as UTF-8).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The same, but tab and newline, which free text may hold.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The bol field behind each column, for error messages.
+_BOL_FIELDS = {
+    "order_id": "orderId",
+    "order_item_id": "orderItemId",
+    "ean": "ean",
+    "quantity": "quantity",
+    "quantity_shipped": "quantityShipped",
+    "quantity_cancelled": "quantityCancelled",
+    "fulfilment_method": "fulfilment method",
+    "fulfilment_status": "fulfilmentStatus",
+    "cancellation_request": "cancellationRequest",
+    "unit_price": "unitPrice",
+    "total_price": "totalPrice",
+    "commission": "commission",
+    "discount_total": "discounts",
+    "offer_id": "offer.offerId",
+    "offer_reference": "offer.reference",
+    "product_title": "product.title",
+    "distribution_party": "fulfilment.distributionParty",
+    "time_frame_type": "fulfilment.timeFrameType",
+    "pickup_point": "pickupPoint",
+    "shipment_country_code": "shipmentDetails.countryCode",
+    "item_count": "orderItems",
+}
+
+
 def _require(obj: Mapping[str, Any], key: str, where: str) -> Any:
     value = obj.get(key)
     if value is None or value == "":
@@ -86,6 +125,12 @@ _TIME_FIELDS = {
 }
 
 
+def _where(row: Mapping[str, Any]) -> str:
+    """``order X item Y`` of a row, safe to print whatever bol sent."""
+    where = f"order {str(row.get('order_id'))[:40]!r}"
+    return f"{where} item {str(row['order_item_id'])[:40]!r}" if row.get("order_item_id") is not None else where
+
+
 def _check_times(rows: list[dict[str, Any]], column: str) -> None:
     """Every value is an ISO 8601 date/time (pandas would read 'now' or 'NaT' as a time or as null)."""
     for row in rows:
@@ -96,12 +141,57 @@ def _check_times(rows: list[dict[str, Any]], column: str) -> None:
             datetime.fromisoformat(str(value))
         except ValueError:
             raise BolResponseError(
-                f"bol sent malformed order data: order {row.get('order_id')}: "
+                f"bol sent malformed order data: {_where(row)}: "
                 f"{_TIME_FIELDS.get(column, column)} {str(value)[:60]!r} is not an ISO 8601 date/time"
             ) from None
 
 
+def _clean_texts(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> None:
+    """Remove control characters from free text (in place; logged) and refuse them in ids and codes."""
+    cleaned: list[str] = []
+    for column in (c for c, dtype in dtypes.items() if dtype == "string"):
+        pattern = _CONTROL_IN_TEXT if column in FREE_TEXT else _CONTROL
+        if not pattern.search("".join(v for row in rows if isinstance(v := row.get(column), str))):
+            continue  # the usual case: one scan of the whole column
+        for row in rows:
+            value = row.get(column)
+            if not isinstance(value, str) or (found := pattern.search(value)) is None:
+                continue
+            field = _BOL_FIELDS.get(column, column)
+            if column not in FREE_TEXT:
+                raise BolResponseError(
+                    f"bol sent malformed order data: {_where(row)}: {field} {value[:60]!r} contains the control "
+                    f"character U+{ord(found.group()):04X}; ids and codes are never cleaned, so nothing was loaded."
+                )
+            row[column] = pattern.sub("", value)
+            cleaned.append(f"{_where(row)} {field}")
+    if cleaned:
+        shown = "; ".join(cleaned[:10]) + (" ..." if len(cleaned) > 10 else "")
+        log.warning(
+            "Removed control characters (tab and newline kept) from %d order text values bol sent: %s",
+            len(cleaned),
+            shown,
+        )
+
+
+def _cast(frame: pd.DataFrame, rows: list[dict[str, Any]], column: str, dtype: str) -> pd.Series:
+    """``frame[column]`` as ``dtype``; a value of the wrong type is malformed bol data naming its order."""
+    try:
+        return frame[column].astype(dtype)
+    except (ValueError, TypeError, OverflowError):
+        for row in rows:
+            try:
+                pd.Series([row.get(column)], dtype="object").astype(dtype)
+            except (ValueError, TypeError, OverflowError):
+                raise BolResponseError(
+                    f"bol sent malformed order data: {_where(row)}: {_BOL_FIELDS.get(column, column)} "
+                    f"{str(row.get(column))[:60]!r} is not a valid {dtype} value"
+                ) from None
+        raise
+
+
 def _frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    _clean_texts(rows, dtypes)
     for column, dtype in dtypes.items():
         if dtype.startswith("datetime64"):
             _check_times(rows, column)
@@ -112,7 +202,7 @@ def _frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFram
         elif dtype.startswith("datetime64"):
             frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype(dtype)
         else:
-            frame[column] = frame[column].astype(dtype)
+            frame[column] = _cast(frame, rows, column, dtype)
     return frame
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bol_emulator import problems
 from bol_emulator.model import amsterdam_iso
-from bol_emulator.offer_faults import EXTRA_VALUE
+from bol_emulator.offer_faults import EXTRA_VALUE, replace_csv_values
 from bol_emulator.offer_payloads import CSV_COLUMNS, csv_row
 from bol_emulator.problems import V10_CSV, V10_CSV_UTF8, Response
 
@@ -144,16 +144,33 @@ def process_status(app: Emulator, client_id: str, process_id: str, instance: str
 
 
 def report(app: Emulator, client_id: str, report_id: str, instance: str) -> Response:
-    """The CSV (header by column name; a ``csv_columns`` fault changes the layout), or a 404 Problem."""
+    """The CSV (header by column name), or a 404 Problem. Faults: ``csv_columns`` changes the layout,
+    ``offer_value`` replaces values, ``export_file`` serves a defective file."""
     rows = app.exports.report(client_id, report_id, app.runtime.process_status_retention)
     if rows is None:
         detail = f"Offer export with report id {report_id} not found."
         return problems.problem(404, detail, instance, content_type=V10_CSV)
-    layout = app.faults.offers.layout(client_id)
+    faults = app.faults.offers
+    layout = faults.layout(client_id)
     columns = layout.apply(CSV_COLUMNS, report_id) if layout else CSV_COLUMNS
+    lines = [
+        [row.get(column, EXTRA_VALUE) for column in columns]
+        for row in replace_csv_values(rows, faults.overrides(client_id))
+    ]
+    defect = faults.take_defect(client_id)
+    if defect == "header_only":
+        lines = []
+    elif defect == "short_row" and lines:
+        lines[-1] = lines[-1][: max(1, len(columns) // 2)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(column, EXTRA_VALUE) for column in columns])
-    return Response(200, out.getvalue().encode("utf-8"), {"Content-Type": V10_CSV_UTF8})
+    writer.writerows(lines)
+    body = out.getvalue().encode("utf-8")
+    headers = {"Content-Type": V10_CSV_UTF8}
+    if defect == "short_row" and lines:
+        body = body.removesuffix(b"\n")  # the file ends inside its last line
+    elif defect == "content_length":
+        headers["Content-Length"] = str(len(body))  # announced in full, then the connection closes half-way
+        body = body[: len(body) // 2]
+    return Response(200, body, headers)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bol_emulator import problems
+from bol_emulator.offer_faults import OfferFaults, replace_v11_values
 from bol_emulator.offer_payloads import v10_offer, v11_offer, zulu_ms
 from bol_emulator.offers import Offer
 from bol_emulator.problems import V10_JSON, V11_JSON, V11_JSON_UTF8, Response
@@ -116,17 +117,30 @@ def parse_query(params: dict[str, str], multi: dict[str, list[str]]) -> tuple[Of
 
 
 def list_offers(
-    world: World, client_id: str, params: dict[str, str], multi: dict[str, list[str]], instance: str
+    world: World,
+    client_id: str,
+    params: dict[str, str],
+    multi: dict[str, list[str]],
+    instance: str,
+    faults: OfferFaults | None = None,
 ) -> Response:
-    """One page in creation order; ``nextCursor`` is set when the page is full (the next may be empty)."""
+    """One page in creation order; ``nextCursor`` is set when the page is full (the next may be empty).
+    Faults: ``v11_empty_pages`` answers an empty page, ``offer_value`` replaces values."""
     query, violations = parse_query(params, multi)
     if violations:
         return problems.bad_request(violations, instance, V11_JSON)
+    empty = faults.take_empty_page(client_id, params.get("cursor")) if faults else None
+    if empty is not None:
+        page_body = {"pageSize": query.page_size, "nextCursor": empty["next_cursor"]}
+        return problems.json_response(200, {"offers": [], "page": page_body}, V11_JSON_UTF8)
+    overrides = faults.overrides(client_id) if faults else []
 
     def page(offers: list[Offer]) -> tuple[list[dict[str, Any]], str | None]:
         chosen = [offer for offer in offers if query.matches(offer)][: query.page_size]
         cursor = encode_cursor(chosen[-1]) if len(chosen) == query.page_size else None
-        return [v11_offer(offer) for offer in chosen], cursor
+        bodies = [v11_offer(offer) for offer in chosen]
+        replace_v11_values(bodies, offers[0].offer_id if offers else None, overrides)
+        return bodies, cursor
 
     offers, cursor = world.with_offers(client_id, page)
     body = {"offers": offers, "page": {"pageSize": query.page_size, "nextCursor": cursor}}

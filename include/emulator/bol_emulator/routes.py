@@ -77,7 +77,7 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
     if template == "/retailer/orders/{order-id}":
         return orders_api.get_order(app.world, client, param or "", instance)
     if template == "/retailer/offers":
-        return offers_api.list_offers(app.world, client, request.query, request.multi, instance)
+        return offers_api.list_offers(app.world, client, request.query, request.multi, instance, app.faults.offers)
     if template == "/retailer/offers/{offer-id}":
         return offers_api.get_offer(app.world, client, param or "", media, instance)
     if template == "/retailer/offers/export":

@@ -78,10 +78,15 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _write(self, response: Response) -> None:
+        """A ``Content-Length`` the response sets itself is sent as is; if the body is shorter, the connection
+        closes after it (a truncated download)."""
+        headers = dict(response.headers)
+        length = headers.pop("Content-Length", None) or str(len(response.body))
+        self.close_connection = self.close_connection or length != str(len(response.body))
         self.send_response(response.status)
-        for key, value in response.headers.items():
+        for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)

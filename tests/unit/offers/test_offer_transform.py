@@ -89,7 +89,7 @@ def test_missing_columns_are_not_provided() -> None:
 def test_malformed_exports_fail_clearly() -> None:
     with pytest.raises(BolResponseError, match="without an 'offerId' column"):
         parse_export_csv("ean,price\n1,2\n")
-    with pytest.raises(BolResponseError, match="line 2, stockAmount"):
+    with pytest.raises(BolResponseError, match=r"line 2 \(offer o-1\), stockAmount"):
         parse_export_csv(_csv(HEADER, LINE_A.replace(",3,false", ",three,false")))
     with pytest.raises(BolResponseError, match="line 2 has no offerId"):
         parse_export_csv(_csv(HEADER, "," + LINE_A.split(",", 1)[1]))

@@ -288,6 +288,13 @@ def _same(actual: Any, expected: Any) -> bool:
     return _missing(actual) if expected is None else (not _missing(actual) and actual == expected)
 
 
+def _clean(text: str | None) -> str | None:
+    """Free text as the transform keeps it: without control characters, tab and newline kept."""
+    if text is None:
+        return None
+    return "".join(ch for ch in text if ch in "\t\n" or not (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F))
+
+
 def _instant(text: str) -> pd.Timestamp:
     return pd.Timestamp(datetime.fromisoformat(text))
 
@@ -345,8 +352,8 @@ def test_detail_rows_keep_every_item_with_its_values(details: list[dict[str, Any
             ("distribution_party", fulfilment.get("distributionParty")),
             ("time_frame_type", fulfilment.get("timeFrameType")),
             ("offer_id", offer.get("offerId")),
-            ("offer_reference", offer.get("reference")),
-            ("product_title", product.get("title")),
+            ("offer_reference", _clean(offer.get("reference"))),
+            ("product_title", _clean(product.get("title"))),
             ("ean", product.get("ean") or item.get("ean")),
         ]:
             assert _same(row[column], expected), column
