@@ -15,6 +15,13 @@ CONFIRM_EMPTY_PARAM = "confirm_empty"
 class EmptyOfferList(BolResponseError):
     """A full source listed no offers for a retailer with live ones: not trusted without confirmation."""
 
+    #: The alert's advice (a rerun or a cleared task fails the same way).
+    what_to_do = (
+        "Do not clear the task: it fails the same way. If the account really has no offers now, run the DAG "
+        f"again with the param {CONFIRM_EMPTY_PARAM} = true (the error above shows how); otherwise wait for "
+        "tomorrow's run or contact bol if the export stays empty."
+    )
+
 
 def check_empty_list(
     conn: Any, retailer_id: str, *, source: str, full: bool, listed: int, confirmed: bool, dag_id: str

@@ -71,11 +71,13 @@ def failure_alert(
         )
     if not final:
         return None
+    advice = getattr(error, "what_to_do", None) or (
+        "Read the task log; if bol had an outage, clear the task to rerun it (reruns are idempotent)."
+    )
     return Alert(
         key=key,
         subject=f"[bolsync] sync of {conn_id} failed after {ti.try_number} tries",
-        body=f"{where}\nLast error:\n{type(error).__name__}: {error}\n\nWhat to do:\nRead the task log; if bol had "
-        "an outage, clear the task to rerun it (reruns are idempotent).",
+        body=f"{where}\nLast error:\n{type(error).__name__}: {error}\n\nWhat to do:\n{advice}",
     )
 
 

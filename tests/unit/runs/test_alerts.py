@@ -70,3 +70,21 @@ def test_an_unknown_channel_type_is_a_clear_error(conn_type: str) -> None:
 def test_smtp_channel_needs_recipients() -> None:
     with pytest.raises(ValueError, match="no extra 'to'"):
         alerts._notifier("smtp", "bolsync_alerts", {}, alerts.Alert(key="k", subject="s", body="b"))
+
+
+def test_an_error_that_knows_its_fix_replaces_the_clear_the_task_advice() -> None:
+    from bolsync.offers.guard import EmptyOfferList
+
+    class Ti:
+        dag_id, run_id, task_id, try_number = "bol_offers_daily", "r1", "sync_account.load", 1
+
+    alert = alerts.failure_alert(
+        EmptyOfferList("bol's offer export listed no offers"),
+        conn_id="shop",
+        retailer_id="42",
+        context={"ti": Ti()},
+        final=True,
+    )
+    assert alert is not None
+    assert "confirm_empty = true" in alert.body
+    assert "clear the task to rerun it" not in alert.body
