@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bolsync.offers.load import OfferSyncState
-from bolsync.runs.staging import NdjsonWriter
+from bolsync.runs.staging import NdjsonWriter, write_private_text
 from bolsync.runs.windows import AMSTERDAM
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
@@ -70,7 +70,7 @@ def stage_v11(hook: BolRetailerHook, path: Path, modified_since: str | None) -> 
 
 
 def write_export(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The export file in its attempt folder, owner-only like every staged file; complete or not there."""
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
+    write_private_text(tmp, text)
     tmp.replace(path)

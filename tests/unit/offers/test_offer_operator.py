@@ -81,6 +81,7 @@ def test_resume_downloads_and_stages_the_file(operator, tmp_path: Path) -> None:
     staged = Path(result["staging_file"])
     assert staged.name == extract.EXPORT_FILE
     assert staged.read_text() == CSV
+    assert staged.stat().st_mode & 0o777 == 0o600  # owner-only, like every staged file
     assert staged.parent.parent.parts[-3:] == ("bol_offers_daily", "manual__x", "bol_x")  # this try's folder
     assert staged.parent.name.endswith("-try1-" + staged.parent.name.rsplit("-", 1)[1])
     assert result["api"]["api_calls"] == 2  # the export request before the deferral, and the download
