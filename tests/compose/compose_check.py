@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -131,12 +131,12 @@ def run(
         with log.open("a") as handle:
             handle.write(f"\n$ {' '.join(command)}\n")
             handle.flush()
-            result = subprocess.run(
+            logged = subprocess.run(
                 command, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout, check=False
             )
-        if result.returncode != 0:
+        if logged.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-            raise CheckFailed(f"`{' '.join(command[:4])} ...` exited {result.returncode}; last lines of {log}:\n{tail}")
+            raise CheckFailed(f"`{' '.join(command[:4])} ...` exited {logged.returncode}; last lines of {log}:\n{tail}")
         return ""
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0:
@@ -215,7 +215,9 @@ def lock_for_image(lock: str) -> tuple[str, bool]:
     pins = celery_pins()
     names = {_name(pin) for pin in pins}
     kept = [line for line in lock.splitlines() if not line.strip() or line.startswith("#") or _name(line) not in names]
-    return "\n".join([*kept, "# added by tests/compose/compose_check.py from tests/compose/celery-pins.txt", *pins]) + "\n", True
+    return "\n".join(
+        [*kept, "# added by tests/compose/compose_check.py from tests/compose/celery-pins.txt", *pins]
+    ) + "\n", True
 
 
 def build_context(target: Path) -> None:
@@ -233,7 +235,10 @@ def build_context(target: Path) -> None:
     lock, patched = lock_for_image((REPO / "requirements.txt").read_text())
     (target / "requirements.txt").write_text(lock)
     if patched:
-        say("requirements.txt has no apache-airflow-providers-celery pin yet: building with tests/compose/celery-pins.txt")
+        say(
+            "requirements.txt pins no apache-airflow-providers-celery yet: "
+            "building with tests/compose/celery-pins.txt added"
+        )
     bundle = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
     if bundle.is_file():
         shutil.copy(bundle, target / ".pip-ca.crt")
@@ -492,9 +497,7 @@ class Airflow:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return list(
-            self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})[
-                "task_instances"
-            ]
+            self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})["task_instances"]
         )
 
     def task_log(self, ti: dict[str, Any]) -> str:
@@ -629,7 +632,8 @@ def check_orders(stack: Stack, start: datetime, end: datetime) -> str:
             problems.append(f"{conn_id}: the emulator has no order item changed in the window (nothing to check)")
         problems += compare_rows(f"{conn_id} order item", stored, expected, {c: c for c in ITEM_COLUMNS})
         orders = {
-            row["order_id"] for row in stack.warehouse(f"SELECT order_id FROM bol.orders WHERE retailer_id = '{retailer}'")
+            row["order_id"]
+            for row in stack.warehouse(f"SELECT order_id FROM bol.orders WHERE retailer_id = '{retailer}'")
         }
         if orders != expected_orders:
             problems.append(
@@ -673,7 +677,9 @@ def check_workers(api: Airflow, stack: Stack, runs: dict[str, str]) -> str:
     if len(workers) != stack.workers:
         raise CheckFailed(f"{len(workers)} worker containers running, expected {stack.workers}")
     if set(hosts) - workers:
-        raise CheckFailed(f"task instances ran on {sorted(set(hosts) - workers)}, which are not workers {sorted(workers)}")
+        raise CheckFailed(
+            f"task instances ran on {sorted(set(hosts) - workers)}, which are not workers {sorted(workers)}"
+        )
     if workers - set(hosts):
         raise CheckFailed(f"no task ran on worker(s) {sorted(workers - set(hosts))}; tasks per host: {hosts}")
     return ", ".join(f"{host}: {count} tasks" for host, count in sorted(hosts.items()))
@@ -686,6 +692,17 @@ def check_pools(api: Airflow) -> str:
         if name not in pools or pools[name]["slots"] != spec["slots"]:
             raise CheckFailed(f"pool {name}: expected {spec['slots']} slots, found {pools.get(name)}")
     return ", ".join(f"{name} {pools[name]['slots']} slots" for name in shipped)
+
+
+def token_ciphertexts(stack: Stack) -> dict[str, str]:
+    """md5 of each cached token Variable's stored (encrypted) value, by key."""
+    rows = stack.sql(
+        "postgres",
+        "airflow",
+        "airflow",
+        "SELECT key, md5(val) AS digest FROM variable WHERE key LIKE 'bolsync_access_token__%'",
+    )
+    return {row["key"]: row["digest"] for row in rows}
 
 
 def check_token_variables(api: Airflow, stack: Stack) -> str:
@@ -785,7 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         env_file = workdir / ".env"
         values = write_env(env_file, free_port(), datetime.now(UTC))
         stack = Stack(project, env_file, docker_env, args.workers, int(values["AIRFLOW_API_PORT"]), log)
-        api = Airflow(f"http://127.0.0.1:{stack.api_port}", values["AIRFLOW_ADMIN_USER"], values["AIRFLOW_ADMIN_PASSWORD"])
+        api = Airflow(
+            f"http://127.0.0.1:{stack.api_port}", values["AIRFLOW_ADMIN_USER"], values["AIRFLOW_ADMIN_PASSWORD"]
+        )
         with timings.phase("up"):
             start_and_login(stack, api, 900)
         start, end = yesterday_window(datetime.now(UTC))
@@ -800,6 +819,7 @@ def main(argv: list[str] | None = None) -> int:
             say("tokens: " + check_token_variables(api, stack))
             before = warehouse_fingerprint(stack)
             say("warehouse: " + ", ".join(f"{t} {n} rows" for t, (n, _) in before.items()))
+            tokens_before = token_ciphertexts(stack)
         with timings.phase("restart"):
             stack.compose("down")
             say("down (volumes kept); up again")
@@ -810,13 +830,18 @@ def main(argv: list[str] | None = None) -> int:
             say("warehouse rows survived: identical")
             say("pools: " + check_pools(api))
             say("tokens: " + check_token_variables(api, stack))
+            if token_ciphertexts(stack) != tokens_before:
+                raise CheckFailed("the cached token Variables changed across down/up (no task ran in between)")
+            say("the cached tokens survived unchanged")
         with timings.phase("rerun"):
             for dag_id, run_id in runs.items():
                 api.call("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
                 say(f"cleared {dag_id} {run_id}")
             wait_for(
-                lambda: all(api.run_state(d, r) not in TERMINAL for d, r in runs.items())
-                or all(api.run_state(d, r) == "success" for d, r in runs.items()),
+                lambda: (
+                    all(api.run_state(d, r) not in TERMINAL for d, r in runs.items())
+                    or all(api.run_state(d, r) == "success" for d, r in runs.items())
+                ),
                 60,
                 "the cleared runs to start",
             )
@@ -844,9 +869,11 @@ def main(argv: list[str] | None = None) -> int:
                     say(f"teardown failed: {error}")
                     ok = False
         elif stack is not None:
-            say(f"--keep: the stack runs on; stop it with: DOCKER_HOST={stack.docker_env['DOCKER_HOST']} "
+            say(
+                f"--keep: the stack runs on; stop it with: DOCKER_HOST={stack.docker_env['DOCKER_HOST']} "
                 f"docker-compose -f {REPO / 'docker-compose.yaml'} -p {project} --env-file {stack.env_file} "
-                "--profile demo down -v")
+                "--profile demo down -v"
+            )
         if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print("\nPhases:\n" + timings.report(), flush=True)

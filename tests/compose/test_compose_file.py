@@ -103,7 +103,9 @@ def test_compose_1_29_parses_it_with_the_demo_profile(demo_env: Path) -> None:
 def test_it_refuses_to_start_without_a_fernet_key(demo_env: Path, tmp_path: Path) -> None:
     without = tmp_path / ".env"
     without.write_text(
-        "\n".join(line for line in demo_env.read_text().splitlines() if not line.startswith("AIRFLOW__CORE__FERNET_KEY"))
+        "\n".join(
+            line for line in demo_env.read_text().splitlines() if not line.startswith("AIRFLOW__CORE__FERNET_KEY")
+        )
     )
     result = _config(without, "config", "-q")
     assert result.returncode != 0
