@@ -68,7 +68,9 @@ def _docker_compose() -> str:
 
 
 def _config(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _env_values(env_file) and not k.startswith("COMPOSE_")}
+    # Only the env file may set what the compose file interpolates (pytest's own environment sets some).
+    referenced = set(re.findall(r"\$\{([A-Za-z0-9_]+)", COMPOSE_FILE.read_text()))
+    env = {k: v for k, v in os.environ.items() if k not in referenced and not k.startswith("COMPOSE_")}
     return subprocess.run(
         [_docker_compose(), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
         capture_output=True,
