@@ -321,6 +321,9 @@ def start_airflow(stack: Stack) -> AirflowClient:
             alive,
         )
         say(f"airflow healthy at {stack.api_url}")
+        # The Execution API builds its routes on its first request; made by the first tasks on a busy machine,
+        # that wait can outlast their timeout (the tries then fail before they start and wait for a retry).
+        wait_until(lambda: _execution_api_ready(stack), START_TIMEOUT, f"{stack.api_url}/execution/health", alive)
         client.login(ADMIN_USER, ADMIN_PASSWORD)
         wait_until(lambda: _dags_parsed(client), START_TIMEOUT, f"the DAGs {', '.join(DAGS)} to be parsed", alive)
     except DemoError as error:
@@ -332,6 +335,13 @@ def start_airflow(stack: Stack) -> AirflowClient:
 
 
 HEALTH_PARTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+def _execution_api_ready(stack: Stack) -> bool:
+    try:
+        return requests.get(f"{stack.api_url}/execution/health", timeout=60).ok
+    except requests.RequestException:
+        return False
 
 
 def _healthy(client: AirflowClient) -> bool:
