@@ -1,16 +1,21 @@
 """Typed errors of the bol.com Retailer API client.
 
 Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError`.
-Fatal: everything else. Messages never contain credentials or tokens.
+Fatal: everything else. Messages never contain credentials or tokens: every message is redacted here, once.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+from bolsync_provider.redaction import redact
+
 
 class BolError(Exception):
-    """Base class of every bolsync error."""
+    """Base class of every bolsync error; its message is redacted (no secret, token or credential field)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(redact(str(message)), *args)
 
 
 class BolConfigError(BolError):
@@ -63,7 +68,11 @@ class BolTransportError(BolError):
 
 
 class BolResponseError(BolError):
-    """The API answered 2xx with a body that does not have the documented shape."""
+    """The API answered 2xx with a body that does not have the documented shape (or is too large)."""
+
+
+class BolSharedStateError(BolError):
+    """The shared state (rate budget, token lock) could not be used in time; the task's retries may help."""
 
 
 class BolWindowTooOld(BolConfigError):

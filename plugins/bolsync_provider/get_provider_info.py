@@ -62,6 +62,14 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Attempts per request (429, 5xx, network errors)",
                         "schema": {"type": ["integer", "null"], "default": 6},
                     },
+                    "max_response_bytes": {
+                        "label": "Largest response accepted (bytes)",
+                        "schema": {"type": ["integer", "null"], "default": 64 * 1024 * 1024},
+                    },
+                    "allow_insecure_http": {
+                        "label": "Allow plain http to a non-loopback host (a local emulator only)",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
                 },
             }
         ],

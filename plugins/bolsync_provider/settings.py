@@ -1,18 +1,34 @@
-"""Typed settings of one ``bol_retailer`` connection, validated with actionable errors."""
+"""Typed settings of one ``bol_retailer`` connection, validated with actionable errors.
+
+Every extra is checked: its type, its range, and its name (a misspelt key is an error, never a silent
+default). Numbers may be JSON numbers or numeric strings (a connection given as a URI has string extras).
+URLs must be https without user info; plain http only for a loopback host or with ``allow_insecure_http``.
+Messages name the connection and the key, never a secret.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import logging
+import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from bolsync_provider.errors import BolConfigError
 
+log = logging.getLogger(__name__)
+
+CONN_TYPE = "bol_retailer"
 DEFAULT_API_URL = "https://api.bol.com"
 DEFAULT_LOGIN_URL = "https://login.bol.com/token"
 CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
+#: Enough for an offer export of several hundred thousand offers; raise it per connection if needed.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 #: Published per-endpoint limits (bol's published rate-limits list): requests per period in seconds.
 DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
@@ -27,8 +43,42 @@ DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
 
 
 @dataclass(frozen=True)
+class NumberRule:
+    """A numeric extra: its default, its range and whether it must be whole."""
+
+    default: float
+    minimum: float
+    maximum: float
+    whole: bool = False
+
+
+NUMBERS: dict[str, NumberRule] = {
+    "rate_limit_per_second": NumberRule(5.0, 0.001, 10_000.0),
+    "rate_limit_per_hour": NumberRule(18_000, 1, 100_000_000, whole=True),
+    "timeout_seconds": NumberRule(30.0, 0.1, 3600.0),
+    "max_attempts": NumberRule(6, 1, 20, whole=True),
+    "max_response_bytes": NumberRule(DEFAULT_MAX_RESPONSE_BYTES, 1024, 4 * 1024**3, whole=True),
+}
+ENDPOINT_REQUESTS = NumberRule(0, 1, 1_000_000, whole=True)
+ENDPOINT_SECONDS = NumberRule(0, 0.001, 86_400.0)
+#: Extras this provider reads, and extras the pipeline (bolsync) reads from the same connection.
+PROVIDER_EXTRAS = frozenset(
+    {"api_url", "login_url", "allow_insecure_http", "retailer_id", "endpoint_rate_limits", "grant_type"}
+    | {"refresh_token"}
+    | set(NUMBERS)
+)
+PIPELINE_EXTRAS = frozenset({"personal_data"})
+#: How Airflow's connection form may prefix the extras it stores.
+UI_PREFIX = f"extra__{CONN_TYPE}__"
+_LOOPBACK_NAMES = ("localhost", "localhost.")
+
+_warned_insecure: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
 class BolConnectionSettings:
-    """Everything the client needs from a connection. ``client_secret`` is never printed."""
+    """Everything the client needs from a connection. Secrets are never printed."""
 
     conn_id: str
     client_id: str
@@ -41,6 +91,8 @@ class BolConnectionSettings:
     endpoint_limits: Mapping[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_ENDPOINT_LIMITS))
     timeout_seconds: float = 30.0
     max_attempts: int = 6
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    allow_insecure_http: bool = False
     #: ``client_credentials`` (a seller's own API credentials) or ``authorization_code`` (an intermediary
     #: partner acting for a seller, with a refresh token; see bolsync_provider.auth.authorize).
     grant_type: str = CLIENT_CREDENTIALS
@@ -59,77 +111,223 @@ class BolConnectionSettings:
     ) -> BolConnectionSettings:
         """Build settings from a connection's fields; raise BolConfigError naming what to fix."""
         where = f"connection '{conn_id}'"
-        if not login:
-            raise BolConfigError(f"{where} has no Client ID: set the connection's login to the client id.")
-        if not password:
-            raise BolConfigError(f"{where} has no Client Secret: set the connection's password to the client secret.")
-        return cls(
+        client_id = _credential(login, "Client ID", "login", "the client id", where)
+        client_secret = _credential(password, "Client Secret", "password", "the client secret", where)
+        extra = _known_extras(extra, where)
+        insecure = _boolean(extra, "allow_insecure_http", where)
+        numbers = {key: _number(extra.get(key), rule, f"{where}: extra '{key}'") for key, rule in NUMBERS.items()}
+        settings = cls(
             conn_id=conn_id,
-            client_id=login,
-            client_secret=password,
-            api_url=_url(extra, "api_url", DEFAULT_API_URL, where),
-            login_url=_url(extra, "login_url", DEFAULT_LOGIN_URL, where),
-            retailer_id=_optional_str(extra.get("retailer_id")),
-            rate_limit_per_second=_positive(extra, "rate_limit_per_second", 5.0, where),
-            rate_limit_per_hour=int(_positive(extra, "rate_limit_per_hour", 18_000, where)),
+            client_id=client_id,
+            client_secret=client_secret,
+            api_url=_url(extra, "api_url", DEFAULT_API_URL, where, insecure),
+            login_url=_url(extra, "login_url", DEFAULT_LOGIN_URL, where, insecure),
+            retailer_id=_retailer_id(extra.get("retailer_id"), where),
+            rate_limit_per_second=numbers["rate_limit_per_second"],
+            rate_limit_per_hour=int(numbers["rate_limit_per_hour"]),
             endpoint_limits=_endpoint_limits(extra.get("endpoint_rate_limits"), where),
-            timeout_seconds=_positive(extra, "timeout_seconds", 30.0, where),
-            max_attempts=int(_positive(extra, "max_attempts", 6, where)),
+            timeout_seconds=numbers["timeout_seconds"],
+            max_attempts=int(numbers["max_attempts"]),
+            max_response_bytes=int(numbers["max_response_bytes"]),
+            allow_insecure_http=insecure,
             grant_type=_grant_type(extra.get("grant_type"), where),
-            initial_refresh_token=_optional_str(extra.get("refresh_token")),
+            initial_refresh_token=_optional_text(extra.get("refresh_token"), "refresh_token", where),
         )
+        insecure_urls = [
+            url
+            for url in (settings.api_url, settings.login_url)
+            if urlsplit(url).scheme == "http" and not _is_loopback(urlsplit(url).hostname or "")
+        ]
+        if insecure_urls:
+            _warn_insecure_once(conn_id, insecure_urls)
+        return settings
+
+
+def parse_extra(conn_id: str, raw: str | None) -> dict[str, Any]:
+    """A connection's extra text as a JSON object; BolConfigError (without echoing it) when it is not one."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise BolConfigError(
+            f"connection '{conn_id}': its extra is not valid JSON ({error.msg} at line {error.lineno} column "
+            f'{error.colno}); write it as a JSON object, e.g. {{"api_url": "{DEFAULT_API_URL}"}}.'
+        ) from None
+    except (ValueError, RecursionError):
+        raise BolConfigError(f"connection '{conn_id}': its extra is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise BolConfigError(f"connection '{conn_id}': its extra must be a JSON object, got {type(value).__name__}.")
+    return value
+
+
+def _credential(value: str | None, label: str, field_name: str, what: str, where: str) -> str:
+    if not value:
+        raise BolConfigError(f"{where} has no {label}: set the connection's {field_name} to {what}.")
+    if not isinstance(value, str) or value != value.strip() or any(ord(c) < 32 for c in value):
+        raise BolConfigError(
+            f"{where}: the {label} ({field_name}) has leading or trailing whitespace or a control character "
+            "(a copy-paste slip?); set it again without them."
+        )
+    return value
+
+
+def _known_extras(extra: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The extras by name (Airflow's form prefix removed); BolConfigError for any key nobody reads."""
+    known: dict[str, Any] = {}
+    for raw_key, value in extra.items():
+        key = str(raw_key).removeprefix(UI_PREFIX)
+        if _unset(value) and key in known:
+            continue
+        if key in known and not _unset(known[key]) and known[key] != value:
+            raise BolConfigError(f"{where}: extra '{key}' is given twice, also as '{UI_PREFIX}{key}', differently.")
+        known[key] = value
+    unknown = sorted(set(known) - PROVIDER_EXTRAS - PIPELINE_EXTRAS)
+    if unknown:
+        raise BolConfigError(
+            f"{where}: unknown extra {', '.join(repr(k) for k in unknown)} (a misspelling?); the extras of a "
+            f"bol_retailer connection are {', '.join(sorted(PROVIDER_EXTRAS | PIPELINE_EXTRAS))}."
+        )
+    return known
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _number(value: Any, rule: NumberRule, name: str, *, required: bool = False) -> float:
+    """``value`` as a finite number in the rule's range (its default when unset and not ``required``)."""
+    if _unset(value) and not required:
+        return rule.default
+    kind = "a whole number" if rule.whole else "a number"
+    expected = f"{kind} from {_show(rule.minimum)} to {_show(rule.maximum)}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BolConfigError(f"{name} must be {expected}, got {type(value).__name__} {value!r}.")
+    if isinstance(value, str) and len(value) > 40:
+        raise BolConfigError(f"{name} must be {expected}, got a {len(value)}-character string.")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise BolConfigError(f"{name} must be {expected}, got {value!r}.") from None
+    if not math.isfinite(number) or not rule.minimum <= number <= rule.maximum:
+        raise BolConfigError(f"{name} must be {expected}, got {value!r}.")
+    if rule.whole and not number.is_integer():
+        raise BolConfigError(f"{name} must be {expected} (no fraction), got {value!r}.")
+    return number
+
+
+def _show(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def _boolean(extra: Mapping[str, Any], key: str, where: str) -> bool:
+    value = extra.get(key)
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise BolConfigError(f"{where}: extra '{key}' must be true or false, got {value!r}.")
 
 
 def _grant_type(value: Any, where: str) -> str:
-    grant = str(value or CLIENT_CREDENTIALS).strip()
+    grant = value.strip() if isinstance(value, str) and value.strip() else value or CLIENT_CREDENTIALS
     if grant not in (CLIENT_CREDENTIALS, AUTHORIZATION_CODE):
         raise BolConfigError(
             f"{where}: extra 'grant_type' must be '{CLIENT_CREDENTIALS}' (a seller's own API credentials) or "
             f"'{AUTHORIZATION_CODE}' (an intermediary partner), got {value!r}."
         )
-    return grant
+    return str(grant)
 
 
-def _optional_str(value: Any) -> str | None:
-    return str(value).strip() or None if value not in (None, "") else None
+def _retailer_id(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not text.isdigit():
+        raise BolConfigError(f"{where}: extra 'retailer_id' must be bol's numeric retailer (seller) id, got {value!r}.")
+    return text
 
 
-def _url(extra: Mapping[str, Any], key: str, default: str, where: str) -> str:
-    value = extra.get(key) or default
-    parsed = urlparse(str(value))
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise BolConfigError(f"{where}: extra '{key}' must be an http(s) URL, got {value!r}.")
-    return str(value).rstrip("/")
+def _optional_text(value: Any, key: str, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BolConfigError(f"{where}: extra '{key}' must be a string, got {type(value).__name__}.")
+    return value
 
 
-def _positive(extra: Mapping[str, Any], key: str, default: float, where: str) -> float:
+def _url(extra: Mapping[str, Any], key: str, default: str, where: str, allow_insecure: bool) -> str:
     value = extra.get(key)
-    if value in (None, ""):
+    if value is None or value == "":
         return default
+    if not isinstance(value, str):
+        raise BolConfigError(f"{where}: extra '{key}' must be a URL string, got {type(value).__name__}.")
+    text = value.strip()
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise BolConfigError(f"{where}: extra '{key}' must be a number, got {value!r}.") from None
-    if number <= 0:
-        raise BolConfigError(f"{where}: extra '{key}' must be greater than 0, got {value!r}.")
-    return number
+        parts = urlsplit(text)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        raise BolConfigError(f"{where}: extra '{key}' is not a valid URL (check the host and port).") from None
+    if "@" in parts.netloc:
+        raise BolConfigError(
+            f"{where}: extra '{key}' must not contain user info (a name or password before '@'): put the client "
+            "id and secret in the connection's login and password."
+        )
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in text):
+        raise BolConfigError(f"{where}: extra '{key}' must be an https URL like {default!r}, got {value!r}.")
+    if parts.query or parts.fragment:
+        raise BolConfigError(f"{where}: extra '{key}' must not have a query or fragment, got {value!r}.")
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(host):
+        raise BolConfigError(
+            f"{where}: extra '{key}' must use https, got {value!r}: plain http would send the client secret and "
+            "tokens unencrypted. http is accepted only for a loopback host (127.0.0.1, ::1, localhost) or, for "
+            "a local emulator on another host, with the extra allow_insecure_http: true."
+        )
+    return text.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_insecure_once(conn_id: str, urls: list[str]) -> None:
+    """One warning per connection and process (every task builds the settings again)."""
+    with _warned_lock:
+        if conn_id in _warned_insecure:
+            return
+        _warned_insecure.add(conn_id)
+    log.warning(
+        "Connection '%s' uses plain http (%s) because its extra allow_insecure_http is true: credentials and "
+        "tokens travel unencrypted. Use this only for a local emulator, never for bol.",
+        conn_id,
+        ", ".join(urls),
+    )
 
 
 def _endpoint_limits(value: Any, where: str) -> dict[str, tuple[int, float]]:
     """Defaults, overridden by extra ``endpoint_rate_limits``: {"GET /retailer/orders": [25, 60]}."""
     limits = dict(DEFAULT_ENDPOINT_LIMITS)
-    if value in (None, ""):
+    if value is None or value == "":
         return limits
     if not isinstance(value, Mapping):
         raise BolConfigError(f"{where}: extra 'endpoint_rate_limits' must map 'METHOD /path' to [requests, seconds].")
     for endpoint, limit in value.items():
-        try:
-            requests, seconds = limit
-            limits[str(endpoint)] = (int(requests), float(seconds))
-        except (TypeError, ValueError):
+        name = f"{where}: endpoint_rate_limits[{endpoint!r}]"
+        if endpoint not in DEFAULT_ENDPOINT_LIMITS:
             raise BolConfigError(
-                f"{where}: endpoint_rate_limits[{endpoint!r}] must be [requests, seconds], got {limit!r}."
-            ) from None
-        if limits[str(endpoint)][0] <= 0 or limits[str(endpoint)][1] <= 0:
-            raise BolConfigError(f"{where}: endpoint_rate_limits[{endpoint!r}] must be positive.")
+                f"{name}: unknown endpoint (a misspelling?); limits can be set for "
+                f"{', '.join(repr(e) for e in DEFAULT_ENDPOINT_LIMITS)}."
+            )
+        if isinstance(limit, str | bytes) or not isinstance(limit, list | tuple) or len(limit) != 2:
+            raise BolConfigError(f"{name} must be [requests, seconds], got {limit!r}.")
+        requests = _number(limit[0], ENDPOINT_REQUESTS, f"{name} requests", required=True)
+        seconds = _number(limit[1], ENDPOINT_SECONDS, f"{name} seconds", required=True)
+        limits[endpoint] = (int(requests), seconds)
     return limits

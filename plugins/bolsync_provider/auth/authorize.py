@@ -21,8 +21,10 @@ import requests
 from bolsync_provider.auth.cache import RefreshTokenStore, VariableRefreshTokenStore
 from bolsync_provider.auth.tokens import parse_token_response, refresh_token_in
 from bolsync_provider.errors import BolConfigError, BolError, BolLoginError
+from bolsync_provider.redaction import remember
 from bolsync_provider.settings import AUTHORIZATION_CODE, BolConnectionSettings
-from bolsync_provider.transport.status import describe_body, parse_problem
+from bolsync_provider.transport.exchange import exchange
+from bolsync_provider.transport.status import describe_body, error_for_status, parse_problem
 
 
 def exchange_code(
@@ -38,16 +40,25 @@ def exchange_code(
             f"connection '{settings.conn_id}' does not use the code flow: set its extra grant_type to "
             f"'{AUTHORIZATION_CODE}' first."
         )
+    store.ensure_storable(settings.conn_id)  # before the single-use code is spent
+    remember(code)
     http = session or requests.Session()
     label = f"bol login ({settings.login_url}) for connection '{settings.conn_id}'"
     requested_at = time.time()
-    response = http.post(
+    response = exchange(
+        http,
+        "POST",
         settings.login_url,
+        what=label,
+        max_bytes=settings.max_response_bytes,
+        timeout=settings.timeout_seconds,
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
         auth=(settings.client_id, settings.client_secret),
         headers={"Accept": "application/json"},
-        timeout=settings.timeout_seconds,
     )
+    redirect = error_for_status(response.status_code, "", response.headers, request=label)
+    if redirect is not None and response.status_code < 400:
+        raise redirect
     if response.status_code != 200:
         raise BolLoginError(
             f"{label} did not accept the authorization code (HTTP {response.status_code}: "
@@ -60,6 +71,8 @@ def exchange_code(
         response.text, requested_at=requested_at, client_id=settings.client_id, login_label=label
     )
     refresh_token = refresh_token_in(response.text)
+    remember(token.value)
+    remember(refresh_token)
     if not refresh_token:
         raise BolLoginError(f"{label} answered without a refresh_token; was scope offline_access granted?")
     store.store(settings.conn_id, refresh_token)

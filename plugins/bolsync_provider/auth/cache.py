@@ -1,9 +1,12 @@
 """Where access tokens are kept between task processes.
 
 The default cache is an Airflow Variable per connection: its key contains ``token`` so Airflow masks
-the value in the UI, REST API and task logs, and it is Fernet-encrypted at rest when
-``[core] fernet_key`` is set. Variables have no compare-and-set, so refreshes are serialised by a lease
-in the shared state (see auth.provider.TokenProvider): one process fetches, the others reuse.
+the value in the UI and REST API, and it is Fernet-encrypted at rest when ``[core] fernet_key`` is set.
+Every token read or written is registered with the secrets masker of this process (Airflow masks the
+Variable's whole JSON text, not the token inside it). Variables have no compare-and-set, so refreshes are
+serialised by a lease in the shared state (see auth.provider.TokenProvider): one process fetches, the
+others reuse. A refresh token is stored only when a Fernet key is configured (it would lie in the metadata
+database in plain text otherwise).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import threading
 from typing import Protocol
 
 from bolsync_provider.auth.tokens import AccessToken
-from bolsync_provider.config import get_variable, set_variable
+from bolsync_provider.config import fernet_key_configured, get_variable, set_variable
+from bolsync_provider.errors import BolConfigError
+from bolsync_provider.redaction import remember
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +45,13 @@ class VariableTokenCache:
         except Exception as error:  # a broken cache must not break the sync: fetch a new token
             log.warning("Could not read the token cache Variable (%s); fetching a new token.", type(error).__name__)
             return None
-        return AccessToken.from_json(text) if text else None
+        token = AccessToken.from_json(text) if text else None
+        if token is not None:
+            remember(token.value)
+        return token
 
     def store(self, conn_id: str, token: AccessToken) -> None:
+        remember(token.value)
         try:
             set_variable(
                 variable_key(conn_id),
@@ -76,6 +85,10 @@ class RefreshTokenStore(Protocol):
 
     def store(self, conn_id: str, refresh_token: str) -> None: ...
 
+    def ensure_storable(self, conn_id: str) -> None:
+        """Raise BolConfigError if a refresh token could not be stored (checked before bol issues one)."""
+        ...
+
 
 def refresh_variable_key(conn_id: str) -> str:
     """The Variable holding a connection's refresh token; contains 'token' so Airflow masks it."""
@@ -86,9 +99,22 @@ class VariableRefreshTokenStore:
     """Refresh tokens in a masked, Fernet-encrypted Variable; a failed write is an error, not a warning."""
 
     def load(self, conn_id: str) -> str | None:
-        return get_variable(refresh_variable_key(conn_id))
+        value = get_variable(refresh_variable_key(conn_id))
+        remember(value)
+        return value
+
+    def ensure_storable(self, conn_id: str) -> None:
+        if not fernet_key_configured():
+            raise BolConfigError(
+                f"connection '{conn_id}': refusing to store its refresh token because Airflow has no "
+                "[core] fernet_key: the token would be kept in the metadata database in plain text. Set "
+                "[core] fernet_key (AIRFLOW__CORE__FERNET_KEY, the same on every Airflow component), then "
+                "authorize again."
+            )
 
     def store(self, conn_id: str, refresh_token: str) -> None:
+        self.ensure_storable(conn_id)
+        remember(refresh_token)
         set_variable(
             refresh_variable_key(conn_id),
             refresh_token,
@@ -104,6 +130,9 @@ class MemoryRefreshTokenStore:
 
     def load(self, conn_id: str) -> str | None:
         return self.tokens.get(conn_id)
+
+    def ensure_storable(self, conn_id: str) -> None:
+        return None
 
     def store(self, conn_id: str, refresh_token: str) -> None:
         self.tokens[conn_id] = refresh_token

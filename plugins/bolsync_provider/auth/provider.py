@@ -18,8 +18,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache
 from bolsync_provider.auth.tokens import AccessToken, parse_token_response, refresh_token_in
 from bolsync_provider.budget.shared_state import SharedState, leased
-from bolsync_provider.errors import BolLoginError, BolTransportError
+from bolsync_provider.errors import BolLoginError
+from bolsync_provider.redaction import remember
 from bolsync_provider.settings import AUTHORIZATION_CODE, BolConnectionSettings
+from bolsync_provider.transport.exchange import exchange
 from bolsync_provider.transport.metrics import ApiMetrics
 from bolsync_provider.transport.retry import RETRIABLE, log_retry, wait_for_retry
 from bolsync_provider.transport.status import describe_body, error_for_status, parse_problem
@@ -106,6 +108,9 @@ class TokenProvider:
     def _grant(self) -> dict[str, str]:
         if self._settings.grant_type != AUTHORIZATION_CODE:
             return {"grant_type": "client_credentials"}
+        if self._refresh_tokens is not None:
+            # Before the refresh: bol may rotate the token, and a rotated token that cannot be stored is lost.
+            self._refresh_tokens.ensure_storable(self._settings.conn_id)
         stored = self._refresh_tokens.load(self._settings.conn_id) if self._refresh_tokens else None
         refresh_token = stored or self._settings.initial_refresh_token
         if not refresh_token:
@@ -121,16 +126,17 @@ class TokenProvider:
         grant = self._grant()
         requested_at = time.time()
         self._metrics.add(token_requests=1)
-        try:
-            response = self._session.post(
-                self._settings.login_url,
-                data=grant,
-                auth=(self._settings.client_id, self._settings.client_secret),
-                headers={"Accept": "application/json"},
-                timeout=self._settings.timeout_seconds,
-            )
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise BolTransportError(f"{label}: {type(error).__name__}") from None
+        response = exchange(
+            self._session,
+            "POST",
+            self._settings.login_url,
+            what=label,
+            max_bytes=self._settings.max_response_bytes,
+            timeout=self._settings.timeout_seconds,
+            data=grant,
+            auth=(self._settings.client_id, self._settings.client_secret),
+            headers={"Accept": "application/json"},
+        )
         body = response.text
         if grant["grant_type"] == "refresh_token" and response.status_code == 400:
             hint = REAUTHORIZE_HINT.format(conn_id=self._settings.conn_id)
@@ -157,7 +163,7 @@ class TokenProvider:
         token = parse_token_response(
             body, requested_at=requested_at, client_id=self._settings.client_id, login_label=label
         )
-        _mask(token.value)
+        remember(token.value)
         self._keep_rotated_refresh_token(grant, body)
         log.info(
             "Fetched a new access token for connection '%s' (valid %.0fs).",
@@ -171,7 +177,7 @@ class TokenProvider:
         new = refresh_token_in(body)
         if grant["grant_type"] != "refresh_token" or not new or new == grant["refresh_token"]:
             return
-        _mask(new)
+        remember(new)
         if self._refresh_tokens is None:
             raise BolLoginError(
                 f"connection '{self._settings.conn_id}': bol rotated the refresh token but there is no store for it.",
@@ -179,12 +185,3 @@ class TokenProvider:
             )
         self._refresh_tokens.store(self._settings.conn_id, new)
         log.info("Stored the rotated refresh token of connection '%s'.", self._settings.conn_id)
-
-
-def _mask(secret: str) -> None:
-    """Register the token with Airflow's secrets masker, when running inside Airflow."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - Airflow is always installed with the provider
-        return
-    mask_secret(secret)

@@ -8,13 +8,15 @@ from typing import Any
 
 import requests
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache, VariableRefreshTokenStore, VariableTokenCache
 from bolsync_provider.auth.provider import TokenProvider
 from bolsync_provider.budget.rate_budget import RateBudget, budget_for
 from bolsync_provider.budget.shared_state import SharedState, shared_state
 from bolsync_provider.errors import BolConfigError, BolError, BolResponseError
-from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.redaction import remember
+from bolsync_provider.settings import CONN_TYPE, BolConnectionSettings, parse_extra
 from bolsync_provider.transport.client import BolTransport
 from bolsync_provider.transport.metrics import ApiMetrics
 
@@ -44,7 +46,7 @@ class BolRetailerHook(BaseHook):
 
     conn_name_attr = "bol_conn_id"
     default_conn_name = "bol_retailer_default"
-    conn_type = "bol_retailer"
+    conn_type = CONN_TYPE
     hook_name = "bol.com Retailer API"
 
     def __init__(
@@ -68,12 +70,29 @@ class BolRetailerHook(BaseHook):
 
     @cached_property
     def settings(self) -> BolConnectionSettings:
-        conn = self.get_connection(self.bol_conn_id)
-        if conn.conn_type not in (self.conn_type, None, ""):
+        """The connection's validated settings; BolConfigError (fatal) for a missing or unusable connection."""
+        conn_id = self.bol_conn_id
+        try:
+            conn = self.get_connection(conn_id)
+        except AirflowNotFoundException:
             raise BolConfigError(
-                f"connection '{self.bol_conn_id}' has type '{conn.conn_type}'; it must be '{self.conn_type}'."
+                f"connection '{conn_id}' does not exist. Create it as type '{self.conn_type}' with the client id "
+                "as login and the client secret as password: in the UI (Admin > Connections, type "
+                f"'{self.hook_name}'), with `airflow connections add {conn_id} --conn-type {self.conn_type} "
+                "--conn-login <client id> --conn-password <client secret>`, or as the environment variable "
+                f"AIRFLOW_CONN_{conn_id.upper()}; or remove it from the accounts to sync."
+            ) from None
+        if conn.conn_type != self.conn_type:
+            raise BolConfigError(
+                f"connection '{conn_id}' has type {conn.conn_type or 'none'!r}; it must be '{self.conn_type}' "
+                "(bol.com Retailer API), so that bol credentials are never sent for a connection meant for "
+                "something else."
             )
-        return BolConnectionSettings.from_connection(self.bol_conn_id, conn.login, conn.password, conn.extra_dejson)
+        remember(conn.password)
+        extra = parse_extra(conn_id, conn.extra)
+        settings = BolConnectionSettings.from_connection(conn_id, conn.login, conn.password, extra)
+        remember(settings.initial_refresh_token)
+        return settings
 
     @cached_property
     def _http(self) -> requests.Session:
@@ -125,7 +144,9 @@ class BolRetailerHook(BaseHook):
     ) -> list[dict[str, Any]]:
         """One page (50 orders) of ``GET /retailer/orders`` for all fulfilment methods and statuses.
 
-        bol answers an empty page with ``{}``: that returns ``[]``.
+        bol ends the list with ``{}`` (or an empty ``orders`` list): that returns ``[]``. Any other body
+        (no JSON, another shape, an ``orders`` that is not a list of objects) is a BolResponseError: a page
+        that cannot be read must never look like the end of the list.
         """
         params: dict[str, Any] = {"page": page, "fulfilment-method": "ALL", "status": "ALL"}
         if latest_change_date is not None:
@@ -133,15 +154,21 @@ class BolRetailerHook(BaseHook):
         if change_interval_minute is not None:
             params["change-interval-minute"] = change_interval_minute
         body = self.transport.get_json("/retailer/orders", endpoint=ORDERS_ENDPOINT, params=params)
-        if body is None:
-            return []
+        where = f"{ORDERS_ENDPOINT} page {page}"
         if not isinstance(body, dict):
-            raise BolResponseError(f"{ORDERS_ENDPOINT} page {page}: expected a JSON object, got {type(body).__name__}.")
+            got = "an empty body" if body is None else type(body).__name__
+            raise BolResponseError(f"{where}: expected a JSON object with an 'orders' list (or {{}}), got {got}.")
+        if not body:
+            return []
         orders = body.get("orders")
         if orders is None:
-            return []
+            keys = ", ".join(repr(str(k)[:40]) for k in list(body)[:5])
+            raise BolResponseError(
+                f"{where}: the body has no 'orders' list (keys: {keys}); refusing to treat it as the end of the "
+                "list, which would silently skip orders."
+            )
         if not isinstance(orders, list) or not all(isinstance(order, dict) for order in orders):
-            raise BolResponseError(f"{ORDERS_ENDPOINT} page {page}: 'orders' is not a list of objects.")
+            raise BolResponseError(f"{where}: 'orders' is not a list of objects.")
         return orders
 
     def iter_order_pages(
@@ -173,7 +200,7 @@ class BolRetailerHook(BaseHook):
         )
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         return _process_status(body, OFFER_EXPORT_ENDPOINT)
 
@@ -191,7 +218,12 @@ class BolRetailerHook(BaseHook):
         response = self.transport.request(
             "GET", f"/retailer/offers/export/{report_id}", endpoint=OFFER_EXPORT_FILE_ENDPOINT, accept=V10_CSV
         )
-        return response.content.decode("utf-8-sig")
+        try:
+            return response.content.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise BolResponseError(
+                f"{OFFER_EXPORT_FILE_ENDPOINT}: the export file is not UTF-8 (byte {error.start})."
+            ) from None
 
     def iter_offers_v11(self, modified_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Stream the v11 offer list in cursor pages of up to 100, optionally only offers modified since
@@ -204,10 +236,14 @@ class BolRetailerHook(BaseHook):
             body = self.transport.get_json(
                 "/retailer/offers", endpoint=OFFERS_V11_ENDPOINT, params=params, accept=V11_JSON
             )
-            if body is None:
-                return
             if not isinstance(body, dict):
-                raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: expected a JSON object, got {type(body).__name__}.")
+                got = "an empty body" if body is None else type(body).__name__
+                raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: expected a JSON object, got {got}.")
+            if body and "offers" not in body:
+                raise BolResponseError(
+                    f"{OFFERS_V11_ENDPOINT}: the body has no 'offers' list; refusing to treat it as the end of the "
+                    "list, which would silently skip offers."
+                )
             offers = body.get("offers") or []
             if not isinstance(offers, list) or not all(isinstance(offer, dict) for offer in offers):
                 raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: 'offers' is not a list of objects.")
@@ -215,6 +251,10 @@ class BolRetailerHook(BaseHook):
                 yield offers
             page = body.get("page")
             cursor = page.get("nextCursor") if isinstance(page, dict) else None
+            if cursor is not None and not isinstance(cursor, str):
+                raise BolResponseError(
+                    f"{OFFERS_V11_ENDPOINT}: page.nextCursor must be a string or null, got {type(cursor).__name__}."
+                )
             if not cursor or not offers:
                 return
             if cursor in cursors_seen:

@@ -18,9 +18,9 @@ from bolsync_provider.errors import (
     BolRateLimited,
     BolResponseError,
     BolTokenExpired,
-    BolTransportError,
 )
 from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.transport.exchange import exchange
 from bolsync_provider.transport.metrics import ApiMetrics
 from bolsync_provider.transport.retry import RETRIABLE, backoff_seconds, log_retry, wait_for_retry
 from bolsync_provider.transport.status import error_for_status
@@ -61,7 +61,11 @@ class BolTransport:
         except ValueError:
             raise BolResponseError(
                 f"{endpoint} answered {response.status_code} with a body that is not JSON "
-                f"(content type {response.headers.get('Content-Type')!r})."
+                f"(content type {str(response.headers.get('Content-Type'))[:80]!r})."
+            ) from None
+        except RecursionError:
+            raise BolResponseError(
+                f"{endpoint} answered {response.status_code} with JSON nested too deeply to read."
             ) from None
 
     def request(
@@ -117,17 +121,17 @@ class BolTransport:
         if json_body is not None:
             headers["Content-Type"] = accept
         self._metrics.add(api_calls=1, rate_wait_seconds=waited)
-        try:
-            response = self._session.request(
-                method,
-                self._settings.api_url + path,
-                params=params,
-                json=json_body,
-                headers=headers,
-                timeout=self._settings.timeout_seconds,
-            )
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise BolTransportError(f"{endpoint}: {type(error).__name__} (no response)") from None
+        response = exchange(
+            self._session,
+            method,
+            self._settings.api_url + path,
+            what=endpoint,
+            max_bytes=self._settings.max_response_bytes,
+            timeout=self._settings.timeout_seconds,
+            params=params,
+            json=json_body,
+            headers=headers,
+        )
         self._learn_from_rate_headers(response, endpoint)
         failure = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
         if isinstance(failure, BolAuthError) and failure.status == 401:

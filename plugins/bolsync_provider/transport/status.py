@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from time import time
+from urllib.parse import urlsplit
 
 from bolsync_provider.errors import (
     BolApiError,
@@ -70,13 +71,35 @@ def is_expired_jwt(problem: Mapping, body: str) -> bool:
     return title.lower() == "expired jwt" or "jwt expired" in body.lower()
 
 
-def error_for_status(status: int, body: str, headers: Mapping[str, str], *, request: str) -> BolApiError | None:
-    """Map a response to the error it means, or None for 2xx/3xx.
+def redirect_target(location: str | None) -> str:
+    """Where a redirect points, as ``scheme://host[:port]`` only (a path or query may carry secrets)."""
+    if not location or not location.strip():
+        return "nowhere (no Location header)"
+    try:
+        parts = urlsplit(location.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "an unreadable Location"
+    if not host:
+        return "another path on the same host"
+    return f"{parts.scheme or 'http'}://{host}" + (f":{port}" if port else "")
 
+
+def error_for_status(status: int, body: str, headers: Mapping[str, str], *, request: str) -> BolApiError | None:
+    """Map a response to the error it means, or None for 1xx/2xx.
+
+    A 3xx is an error: redirects are not followed (they would re-send credentials to another host).
     ``request`` is a short label such as ``"GET /retailer/orders"`` (no query string, no secrets).
     """
-    if status < 400:
+    if status < 300:
         return None
+    if status < 400:
+        return BolClientError(
+            f"{request} -> HTTP {status}: a redirect to {redirect_target(headers.get('Location'))}, not followed "
+            "(bol's API and login do not redirect). Check the connection's api_url and login_url: they must "
+            "be bol's https URLs.",
+            status=status,
+        )
     problem = parse_problem(body)
     message = f"{request} -> HTTP {status}: {describe_body(body, problem)}"
     if status == 401:

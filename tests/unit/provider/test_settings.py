@@ -36,10 +36,10 @@ def test_overrides() -> None:
     [
         (None, "s3cr3t-VALUE", {}, "no Client ID"),
         ("i", None, {}, "no Client Secret"),
-        ("i", "s3cr3t-VALUE", {"api_url": "ftp://x"}, "'api_url' must be an http"),
+        ("i", "s3cr3t-VALUE", {"api_url": "ftp://x"}, "'api_url' must be an https URL"),
         ("i", "s3cr3t-VALUE", {"rate_limit_per_second": "fast"}, "must be a number"),
-        ("i", "s3cr3t-VALUE", {"rate_limit_per_hour": 0}, "greater than 0"),
-        ("i", "s3cr3t-VALUE", {"endpoint_rate_limits": {"GET /x": 5}}, r"\[requests, seconds\]"),
+        ("i", "s3cr3t-VALUE", {"rate_limit_per_hour": 0}, "must be a whole number from 1 to"),
+        ("i", "s3cr3t-VALUE", {"endpoint_rate_limits": {"GET /retailer/orders": 5}}, r"\[requests, seconds\]"),
     ],
 )
 def test_bad_config_is_actionable(login: str | None, password: str | None, extra: dict, message: str) -> None:

@@ -141,16 +141,41 @@ def _expected_class(status: int) -> type[BolApiError]:
 
 @PROPERTIES
 @given(
-    status=st.integers(100, 399),
+    status=st.integers(100, 299),
     body=BODIES,
     name=_HEADER_NAMES | st.none(),
     retry_after=RETRY_AFTERS,
     request=REQUESTS,
 )
-def test_informational_success_and_redirect_statuses_are_no_error(
+def test_informational_and_success_statuses_are_no_error(
     status: int, body: str, name: str | None, retry_after: str, request: str
 ) -> None:
     assert error_for_status(status, body, _headers(name, retry_after), request=request) is None
+
+
+@PROPERTIES
+@given(
+    status=st.integers(300, 399),
+    body=BODIES,
+    location=st.sampled_from(["https://evil.example:8443/p?code=abc123secret", "/relative?x=1", "", "http://[::1"])
+    | st.text(max_size=40),
+    request=REQUESTS,
+)
+def test_a_redirect_is_a_fatal_error_naming_only_the_target_host(
+    status: int, body: str, location: str, request: str
+) -> None:
+    headers = _headers(None, None)
+    headers["Location"] = location
+    error = error_for_status(status, body, headers, request=request)
+    assert type(error) is BolClientError
+    assert error.status == status
+    message = str(error)
+    assert message.startswith(f"{request} -> HTTP {status}: a redirect to ")
+    assert "not followed" in message
+    assert "abc123secret" not in message
+    assert "?x=1" not in message
+    if location.startswith("https://evil.example"):
+        assert "https://evil.example:8443" in message
 
 
 @PROPERTIES

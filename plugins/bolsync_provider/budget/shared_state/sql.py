@@ -2,7 +2,9 @@
 
 Each operation is one short transaction. SQLite serialises them with ``BEGIN IMMEDIATE`` (its own file
 lock); PostgreSQL with a transaction-level advisory lock per credential and uses the database clock, so
-hosts with drifting clocks still agree on the windows.
+hosts with drifting clocks still agree on the windows. No wait for a lock (this process's, the file's or
+the advisory one) lasts longer than ``lock_timeout`` seconds: then :class:`BolSharedStateError` names the
+state and what to check, and the task's retries take over.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from typing import Any
 
 from bolsync_provider.budget.shared_state.base import ClockOffset
 from bolsync_provider.budget.shared_state.planning import KeyState, Reservation, WindowLimit, plan_reservation
+from bolsync_provider.errors import BolSharedStateError
 
 #: Old slots are deleted every this many reservations (reads ignore them anyway).
 TRIM_EVERY = 50
+#: The longest wait for a lock. Transactions take milliseconds: a lock held this long means a hung holder.
+LOCK_TIMEOUT_SECONDS = 60.0
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS bolsync_rate_slots (key TEXT NOT NULL, slot DOUBLE PRECISION NOT NULL)",
@@ -37,10 +42,11 @@ class SqlSharedState:
     placeholder = "?"
     greatest = "max"
 
-    def __init__(self) -> None:
+    def __init__(self, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self._lock = threading.Lock()
         self._conn: Any = None
         self._calls = 0
+        self.lock_timeout = lock_timeout
 
     # -- dialect hooks -------------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -52,28 +58,51 @@ class SqlSharedState:
     def _now(self, cursor: Any) -> float:
         return time.time()
 
+    def _is_lock_timeout(self, error: BaseException) -> bool:
+        """Whether ``error`` is the database giving up waiting for a lock."""
+        return False
+
     # -- plumbing ------------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
 
     def _transaction(self, lock_key: str, work: Callable[[Any, float], Any]) -> Any:
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-                self._create_schema()
-            cursor = self._conn.cursor()
-            try:
-                self._begin(cursor, lock_key)
-                result = work(cursor, self._now(cursor))
-                self._conn.commit()
-                return result
-            except BaseException:
-                self._conn.rollback()
-                if self._is_broken():
-                    self._conn = None
-                raise
-            finally:
-                cursor.close()
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            raise self._locked_error("another thread of this process holds it")
+        try:
+            return self._run(lock_key, work)
+        except Exception as error:
+            if self._is_lock_timeout(error):
+                raise self._locked_error("another process holds its lock") from None
+            raise
+        finally:
+            self._lock.release()
+
+    def _run(self, lock_key: str, work: Callable[[Any, float], Any]) -> Any:
+        if self._conn is None:
+            self._conn = self._connect()
+            self._create_schema()
+        cursor = self._conn.cursor()
+        try:
+            self._begin(cursor, lock_key)
+            result = work(cursor, self._now(cursor))
+            self._conn.commit()
+            return result
+        except BaseException:
+            self._conn.rollback()
+            if self._is_broken():
+                self._conn = None
+            raise
+        finally:
+            cursor.close()
+
+    def _locked_error(self, why: str) -> BolSharedStateError:
+        return BolSharedStateError(
+            f"The bolsync shared state ({self.description}) stayed locked for more than {self.lock_timeout:g} s "
+            f"({why}); its transactions take milliseconds, so a holder is hung: look for a stuck task or "
+            "process using it. The rate budget and token lock cannot be used until it is free; the task is "
+            "retried later."
+        )
 
     def _is_broken(self) -> bool:
         return bool(getattr(self._conn, "closed", False))
@@ -196,31 +225,40 @@ class SqlSharedState:
 class SqliteSharedState(SqlSharedState):
     """One SQLite file shared by the processes of one host (the default backend)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+        super().__init__(lock_timeout)
         self.path = path
         self.description = f"SQLite file {path} (this host)"
 
     def _connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        _use_wal(conn)
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
+        try:
+            _use_wal(conn, self.lock_timeout)
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         return _SqliteAutocommit(conn)
 
     def _begin(self, cursor: Any, lock_key: str) -> None:
         cursor.execute("BEGIN IMMEDIATE")
 
+    def _is_lock_timeout(self, error: BaseException) -> bool:
+        text = str(error).lower()
+        return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
-def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
     """Switch the file to WAL once (it is persistent); several processes opening it at once may race."""
-    for attempt in range(attempts):
+    deadline = time.monotonic() + timeout
+    while True:
         try:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError:  # "database is locked" while another process switches it
-            if attempt == attempts - 1:
+            if time.monotonic() >= deadline:
                 raise
             time.sleep(0.1)
 
@@ -249,8 +287,8 @@ class PostgresSharedState(SqlSharedState):
     placeholder = "%s"
     greatest = "greatest"
 
-    def __init__(self, dsn: str) -> None:
-        super().__init__()
+    def __init__(self, dsn: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+        super().__init__(lock_timeout)
         self._dsn = dsn
         self.description = "PostgreSQL " + _redact(dsn)
         self._clock = ClockOffset(self._database_time)
@@ -270,8 +308,12 @@ class PostgresSharedState(SqlSharedState):
         conn = psycopg2.connect(self._dsn, connect_timeout=10, application_name="bolsync-shared-state")
         with conn.cursor() as cursor:  # rate slots need no durability: no WAL flush wait per reservation
             cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(self.lock_timeout * 1000)}ms",))
         conn.commit()
         return conn
+
+    def _is_lock_timeout(self, error: BaseException) -> bool:
+        return getattr(error, "pgcode", None) == "55P03"  # lock_not_available
 
     def _begin(self, cursor: Any, lock_key: str) -> None:
         if lock_key == "bolsync_clock":  # a clock reading takes no lock
