@@ -1,0 +1,85 @@
+"""What a user does in the Airflow 3.3 UI, as Playwright steps (labels as the UI shows them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote
+
+from playwright.sync_api import Locator, Page, expect
+
+
+@dataclass
+class AirflowUi:
+    """One browser page on one Airflow API server."""
+
+    page: Page
+    base_url: str
+
+    def login(self, username: str, password: str) -> None:
+        self.page.goto(f"{self.base_url}/auth/login")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(lambda url: "/auth/login" not in url)
+
+    def dialog(self) -> Locator:
+        """The open modal dialog (date pickers are popovers with role dialog too, so not by role)."""
+        return self.page.locator("[data-scope=dialog][data-part=content]")
+
+    def open_backfill_dialog(self, dag_id: str) -> Locator:
+        """DAG page -> Trigger -> Backfill."""
+        self.page.goto(f"{self.base_url}/dags/{dag_id}")
+        self.page.get_by_role("button", name="Trigger Dag").click()
+        dialog = self.dialog()
+        dialog.get_by_text("Backfill", exact=True).click()
+        expect(dialog.get_by_text(f"Run Backfill - {dag_id}")).to_be_visible()
+        return dialog
+
+    def pick_date(self, trigger: Locator, day: date) -> None:
+        """Type a day (midnight, in the browser's timezone) into a From/To date popover."""
+        trigger.click()
+        popover = self.page.locator("[data-scope=popover][data-part=content]:visible")
+        popover.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
+        popover.get_by_placeholder("HH:mm").fill("00:00")
+        self.page.keyboard.press("Escape")
+        expect(trigger).to_contain_text(day.strftime("%b %d, %Y 00:00"))
+
+    def fill_backfill(self, dialog: Locator, first: date, last: date, max_active_runs: int) -> None:
+        """From ``first`` to ``last`` (both included), missing runs only, unpause on trigger (the defaults)."""
+        dates = dialog.get_by_test_id("datetime-input")
+        self.pick_date(dates.nth(0), first)
+        self.pick_date(dates.nth(1), last)
+        dialog.locator("input[name=max_active_runs]").fill(str(max_active_runs))
+        runs = (last - first).days + 1
+        expect(dialog.get_by_text(f"{runs} run{'s' if runs > 1 else ''} will be triggered.")).to_be_visible()
+        expect(dialog.get_by_label("Missing Runs")).to_be_checked()
+
+    def run_backfill(self, dialog: Locator) -> None:
+        """Submit; the dialog closes once the API has created the backfill (its toast is too brief to rely on)."""
+        dialog.get_by_role("button", name="Run Backfill").click()
+        expect(dialog).to_be_hidden()
+
+    def open_runs(self, dag_id: str) -> None:
+        """The DAG's Runs tab (grid on the left, runs list on the right)."""
+        self.page.goto(f"{self.base_url}/dags/{dag_id}/runs")
+
+    def expand_grid(self) -> None:
+        """Show every task of the grid's task groups."""
+        self.page.get_by_role("button", name="Expand all task groups").click()
+
+    def grid_run_bar(self, dag_id: str, run_id: str) -> Locator:
+        return self.page.locator(f'a[href="/dags/{dag_id}/runs/{quote(run_id, safe=":+")}/"]')
+
+    def open_task_log(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+        self.page.goto(f"{self.base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mapped/{map_index}")
+
+    def open_run(self, dag_id: str, run_id: str) -> None:
+        self.page.goto(f"{self.base_url}/dags/{dag_id}/runs/{run_id}")
+
+    def open_run_note(self) -> Locator:
+        """The run page's "Edit note" button opens the note in full."""
+        self.page.get_by_role("button", name="Edit note").first.click()
+        dialog = self.dialog()
+        expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
+        return dialog
