@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync.runs import alerts
+from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -34,6 +35,7 @@ def audited(
     except FATAL_ERRORS as error:
         status, error_text = "failed", f"{type(error).__name__}: {error}"
         _alert(error, context, audit, final=True)
+        add_to_run_note(context, f"{audit['conn_id']}: {error_text}")  # what a rerun cannot fix, shown in the UI
         raise AirflowFailException(str(error)) from error
     except Exception as error:
         status, error_text = "failed", f"{type(error).__name__}: {error}"
