@@ -56,6 +56,9 @@ class CredentialFigures:
     mean_token_gap_seconds: float | None
     idle_seconds: float
     longest_gap_seconds: float
+    #: Requests that arrived while the sliding second before them already held ``floor(budget)`` others.
+    over_budget: int
+    shortest_gap_seconds: float
 
     @property
     def budget_fraction(self) -> float:
@@ -102,7 +105,15 @@ def credential_figures(emulator_url: str, account: Account, budget: float, token
         mean_token_gap_seconds=sum(token_gaps) / len(token_gaps) if token_gaps else None,
         idle_seconds=sum(max(0.0, gap - slot) for gap in request_gaps),
         longest_gap_seconds=max(request_gaps, default=0.0),
+        over_budget=_over_budget(stamps, budget),
+        shortest_gap_seconds=min(request_gaps, default=0.0),
     )
+
+
+def _over_budget(stamps: list[float], budget: float) -> int:
+    """Arrivals that made more than ``budget`` requests in a sliding second (``stamps`` sorted)."""
+    allowed = max(1, math.floor(budget))
+    return sum(1 for i in range(allowed, len(stamps)) if stamps[i] - stamps[i - allowed] < 1.0)
 
 
 def tasks_per_host(client: AirflowClient, dag_id: str, run_ids: list[str]) -> dict[str, Counter[str]]:

@@ -172,6 +172,7 @@ def format_report(report: ClusterReport) -> str:
             f"{c.conn_id}: {c.api_requests} API requests in {c.span_seconds:.1f} s = {c.rate:.3f} req/s = "
             f"{c.budget_fraction:.3f} of budget {c.budget:g}; max {c.max_in_1s} in any 1 s; {c.answered_429} x 429; "
             f"idle {c.idle_seconds:.1f} s (longest gap {c.longest_gap_seconds:.1f} s); "
+            f"{c.over_budget} arrived over budget (shortest gap {c.shortest_gap_seconds * 1000:.0f} ms); "
             f"{c.token_requests} token requests over {c.token_span_seconds:.0f} s, lifetime {c.token_lifetime} s: "
             f"{c.tokens_per_lifetime:.2f} per lifetime (gaps: min {_seconds(c.min_token_gap_seconds)}, "
             f"mean {_seconds(c.mean_token_gap_seconds)})"
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-active-runs", type=int, default=5)
+    parser.add_argument("--api-slots", type=int, help="bol_api pool (default: workers x concurrency)")
     parser.add_argument("--warehouse-slots", type=int, default=4, help="bol_warehouse pool (PostgreSQL allows more)")
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds to wait for the backfill")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
@@ -229,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         rate_per_second=args.rate,
         token_lifetime=args.token_lifetime,
         orders_per_day=args.orders_per_day,
-        pools={"bol_warehouse": args.warehouse_slots},
+        pools={
+            "bol_api": args.api_slots or args.workers * args.concurrency,
+            "bol_warehouse": args.warehouse_slots,
+        },
     )
     report = run_cluster(spec, args.days, args.max_active_runs, args.timeout, keep=args.keep)
     print(format_report(report), flush=True)
