@@ -46,9 +46,9 @@ $(STAMP): requirements.txt pyproject.toml plugins/pyproject.toml include/emulato
 	@if [ ! -x $(BIN)/python ]; then \
 		[ -n "$(PYTHON)" ] || { echo "python3.11 not found on PATH" >&2; exit 1; }; \
 		echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
-	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) --require-hashes -r requirements.txt
 	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps $(EDITABLE)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation $(EDITABLE)
 	@touch $@
 
 run: venv
