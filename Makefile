@@ -93,7 +93,7 @@ cluster: venv
 	$(BIN)/python -m tests.cluster.run
 
 cluster-test: venv
-	$(BIN)/python -m pytest -m cluster --timeout=1200 -p no:cacheprovider tests/cluster
+	$(BIN)/python -m pytest -m cluster --timeout=900 --timeout-method=thread -p no:cacheprovider tests/cluster
 
 browser-test: venv
 	bash tests/browser/install.sh
