@@ -14,27 +14,12 @@ from typing import Any
 from bolsync_demo.api import AirflowClient, emulator_json
 from bolsync_provider.budget.rate_budget import WINDOW_SAFETY_FRACTION
 from tests.cluster.stack import Account
+from tests.support.ground_truth import ITEM_COLUMNS
 from tests.support.windows import max_in_window
 
 #: A refresh is due a margin (10 % of the lifetime) before expiry, so two token requests of one credential
 #: are at least ~0.9 lifetimes apart; any window of this fraction of a lifetime holds at most one.
 TOKEN_WINDOW_FRACTION = 0.8
-ITEM_COLUMNS = (
-    "order_id",
-    "ean",
-    "quantity",
-    "quantity_shipped",
-    "quantity_cancelled",
-    "fulfilment_method",
-    "fulfilment_status",
-    "cancellation_request",
-    "latest_changed_at",
-    "unit_price",
-    "commission",
-    "offer_id",
-    "offer_reference",
-    "product_title",
-)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import requests
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
 from bolsync.runs.windows import AMSTERDAM
 from tests.support.airflow_env import REPO, bol_connection, query, run_dag, table_rows, warehouse_connection
+from tests.support.ground_truth import ITEM_COLUMNS
 from tests.support.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -49,22 +50,6 @@ LIST = "GET /retailer/orders"
 DETAIL = "GET /retailer/orders/{order-id}"
 TOKEN = "POST /token"
 DETAILS = "/retailer/orders/"  # a path prefix that spares the order list
-ITEM_COLUMNS = [
-    "order_id",
-    "ean",
-    "quantity",
-    "quantity_shipped",
-    "quantity_cancelled",
-    "fulfilment_method",
-    "fulfilment_status",
-    "cancellation_request",
-    "latest_changed_at",
-    "unit_price",
-    "commission",
-    "offer_id",
-    "offer_reference",
-    "product_title",
-]
 Window = tuple[datetime, datetime]
 
 
