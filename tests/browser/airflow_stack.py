@@ -22,10 +22,10 @@ from bolsync_demo.cli import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     DEMO_CREDENTIALS,
+    POOLS_FILE,
     DemoPaths,
     Stack,
     airflow_env,
-    prepare_airflow,
     start_airflow,
     start_emulator,
     stop_stack,
@@ -129,6 +129,13 @@ def stack_env(stack: Stack, environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def create_pools(client: AirflowClient, pools_file: Path) -> None:
+    """The shipped pools, through the REST API (``airflow standalone`` migrates the database itself, so the test
+    saves the demo's two CLI starts; the DAG stays paused until the backfill, so no task runs before)."""
+    for name, pool in json.loads(pools_file.read_text()).items():
+        client.request("POST", "/pools", f"create pool {name}", json={"name": name, **pool})
+
+
 def warm_up_execution_api(api_url: str, timeout: float = 180.0) -> None:
     """Build the execution API's versioned routes now, not during the first task's start.
 
@@ -150,8 +157,8 @@ def running_airflow(base: Path, **environ: str) -> Iterator[Airflow]:
     try:
         write_admin_password(paths)
         start_emulator(stack)
-        prepare_airflow(stack)
         client = start_airflow(stack)
+        create_pools(client, REPO / POOLS_FILE)
         warm_up_execution_api(stack.api_url)
         yield Airflow(stack, client)
     finally:

@@ -21,6 +21,7 @@ from dateutil.relativedelta import relativedelta
 from bolsync.runs.windows import AMSTERDAM, oldest_allowed_date
 from bolsync_demo.cli import ACCOUNTS, ADMIN_PASSWORD, ADMIN_USER, DAILY
 from tests.browser.airflow_stack import REPO, Airflow
+from tests.browser.conftest import EXPECT_TIMEOUT_MS
 from tests.support.airflow_env import query
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def ui(page: Page, airflow: Airflow) -> AirflowUi:
     """A logged-in admin in a browser whose timezone is Europe/Amsterdam."""
     from tests.browser.ui import AirflowUi
 
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     session = AirflowUi(page, airflow.url)
     session.login(ADMIN_USER, ADMIN_PASSWORD)
     return session
@@ -153,12 +155,12 @@ def test_backfill_from_the_ui_loads_exactly_those_days(ui: AirflowUi, airflow: A
     ui.open_runs(DAILY)
     expect(ui.page.get_by_text(f"{len(runs)} Dag Runs")).to_be_visible()
     expect(ui.page.get_by_text("Backfill in progress")).to_be_hidden()
-    ui.expand_grid()
     for run in runs:
         row = ui.page.get_by_role("row").filter(has_text=run["dag_run_id"])
         expect(row).to_contain_text("Success")
         expect(row).to_contain_text("Backfill" if run["run_type"] == "backfill" else run["run_type"].title())
         expect(ui.grid_run_bar(DAILY, run["dag_run_id"])).to_be_visible()
+    ui.expand_grid()
     ui.page.screenshot(path=screenshots / "backfill-runs.png")
 
     orders, items = truth_keys(airflow, days)
