@@ -15,6 +15,7 @@ from typing import Any
 from bolsync.runs.config import STALE_AFTER_VARIABLE, alert_conn_id
 from bolsync_provider.budget.shared_state import SharedState, shared_state
 from bolsync_provider.errors import BolAuthError, BolLoginError, BolWindowTooOld
+from bolsync_provider.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def send(alert: Alert, context: Any, state: SharedState | None = None) -> bool:
 
 
 def _notify(alert: Alert, context: Any) -> None:
+    alert = Alert(alert.key, redact(alert.subject), redact(alert.body))  # nothing secret ever leaves in a mail
     from airflow.sdk import BaseHook
 
     conn_id = alert_conn_id()

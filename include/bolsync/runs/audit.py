@@ -16,6 +16,7 @@ from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+from bolsync_provider.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def audited(
         add_to_run_note(context, f"{audit['conn_id']}: {error_text}")  # what a rerun cannot fix, shown in the UI
         raise AirflowFailException(str(error)) from error
     except Exception as error:
-        status, error_text = "failed", f"{type(error).__name__}: {error}"
+        status, error_text = "failed", redact(f"{type(error).__name__}: {error}")
         ti = context["ti"]
         # An AirflowFailException (e.g. a failed data-quality check) is never retried: this try is the last.
         final = isinstance(error, AirflowFailException) or ti.try_number > (getattr(ti, "max_tries", 0) or 0)
