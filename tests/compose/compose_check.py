@@ -53,6 +53,8 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from tests.support.ground_truth import ITEM_COLUMNS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -65,22 +67,6 @@ REDIS_STANDIN = "local/redis-standin:7.0"
 ACCOUNTS = {"bol_retailer_default": "demo-client-a", "bol_retailer_shop_b": "demo-client-b"}
 TOKEN_VARIABLE = "bolsync_access_token__{}"
 TERMINAL = ("success", "failed")
-ITEM_COLUMNS = (
-    "order_id",
-    "ean",
-    "quantity",
-    "quantity_shipped",
-    "quantity_cancelled",
-    "fulfilment_method",
-    "fulfilment_status",
-    "cancellation_request",
-    "latest_changed_at",
-    "unit_price",
-    "commission",
-    "offer_id",
-    "offer_reference",
-    "product_title",
-)
 #: bol.offers column -> the emulator's offer ground-truth field.
 OFFER_COLUMNS = {
     "ean": "ean",
