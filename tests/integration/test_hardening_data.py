@@ -178,6 +178,11 @@ def test_v11_incremental_run_of_empty_pages_changes_and_flags_nothing(faults, wa
     assert_matches_truth(warehouse, faults, SHOP, delivery_codes=False)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BolRetailerHook.iter_offers_v11 ends the list at an empty page even when it names a next cursor, "
+    "so a full sweep flags the offers of the later pages deleted (plugins/bolsync_provider/hooks/bol_retailer.py)",
+)
 def test_v11_full_sweep_with_an_empty_page_mid_list_never_flags_offers_bol_still_serves(faults, warehouse) -> None:
     faults.world(SHOP, "new_offers", 50)  # more than one page of 100
     try:
