@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from bolsync.runs import alerts
 from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
+from bolsync_provider import stats
 from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 from bolsync_provider.redaction import redact
@@ -53,6 +54,7 @@ def audited(
             "error": error_text or audit.get("error"),
         }
         _write_audit(context, database, row, started)
+        stats.rows_landed_from(row)
 
 
 def _alert(error: BaseException, context: Any, audit: dict[str, Any], final: bool) -> None:

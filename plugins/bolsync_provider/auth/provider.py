@@ -15,6 +15,7 @@ import time
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from bolsync_provider import stats
 from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache
 from bolsync_provider.auth.tokens import AccessToken, parse_token_response, refresh_token_in
 from bolsync_provider.budget.shared_state import SharedState, leased
@@ -126,6 +127,7 @@ class TokenProvider:
         grant = self._grant()
         requested_at = time.time()
         self._metrics.add(token_requests=1)
+        stats.token_request(self._settings.conn_id)
         response = exchange(
             self._session,
             "POST",

@@ -10,10 +10,12 @@ from typing import Any
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from bolsync_provider import stats
 from bolsync_provider.auth.provider import TokenProvider
 from bolsync_provider.budget.rate_budget import RateBudget
 from bolsync_provider.errors import (
     BolAuthError,
+    BolError,
     BolLoginError,
     BolRateLimited,
     BolResponseError,
@@ -121,23 +123,31 @@ class BolTransport:
         if json_body is not None:
             headers["Content-Type"] = accept
         self._metrics.add(api_calls=1, rate_wait_seconds=waited)
-        response = exchange(
-            self._session,
-            method,
-            self._settings.api_url + path,
-            what=endpoint,
-            max_bytes=self._settings.max_response_bytes,
-            timeout=self._settings.timeout_seconds,
-            params=params,
-            json=json_body,
-            headers=headers,
-        )
+        stats.rate_wait(self._settings.conn_id, endpoint, waited)
+        try:
+            response = exchange(
+                self._session,
+                method,
+                self._settings.api_url + path,
+                what=endpoint,
+                max_bytes=self._settings.max_response_bytes,
+                timeout=self._settings.timeout_seconds,
+                params=params,
+                json=json_body,
+                headers=headers,
+            )
+        except BolError:
+            stats.api_call(self._settings.conn_id, endpoint, "error")
+            raise
+        stats.api_call(self._settings.conn_id, endpoint, response.status_code)
+        stats.rate_limit_remaining(self._settings.conn_id, endpoint, response.headers.get("X-RateLimit-Remaining"))
         self._learn_from_rate_headers(response, endpoint)
         failure = error_for_status(response.status_code, response.text, response.headers, request=endpoint)
         if isinstance(failure, BolAuthError) and failure.status == 401:
             self._tokens.invalidate(token)
         if isinstance(failure, BolRateLimited):
             self._metrics.add(throttled=1)
+            stats.throttled(self._settings.conn_id, endpoint)
             pause = failure.retry_after if failure.retry_after is not None else backoff_seconds(2)
             self._budget.pause(pause, f"429 on {endpoint}")
         if failure is not None:
