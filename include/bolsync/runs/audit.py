@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync.runs import alerts
+from bolsync.runs.coverage import record_coverage
 from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider import stats
@@ -29,7 +30,10 @@ FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
 def audited(
     context: Any, database: WarehouseTarget, audit: dict[str, Any], hook: BolRetailerHook | None
 ) -> Iterator[dict[str, Any]]:
-    """Record the try whatever happens; make fatal errors fail fast; alert when a human must act."""
+    """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
+
+    A load try that succeeds also records the window it covered (``runs.coverage``).
+    """
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
     try:
@@ -46,6 +50,9 @@ def audited(
         final = isinstance(error, AirflowFailException) or ti.try_number > (getattr(ti, "max_tries", 0) or 0)
         _alert(error, context, audit, final=final)
         raise
+    else:
+        if str(context["ti"].task_id).endswith("load"):
+            _retrying(lambda: _insert_coverage(database, context, audit), "bol.sync_coverage row")
     finally:
         row = {
             **audit,
@@ -85,14 +92,19 @@ def _insert_audit(database: WarehouseTarget, row: dict[str, Any]) -> None:
         record_sync_run(conn, row)
 
 
-def _retrying(action: Callable[[], None], attempts: int = 3) -> None:
+def _insert_coverage(database: WarehouseTarget, context: Any, audit: dict[str, Any]) -> None:
+    with connect_warehouse(database) as conn:
+        record_coverage(conn, context, audit)
+
+
+def _retrying(action: Callable[[], None], what: str = "sync_runs audit row", attempts: int = 3) -> None:
     for attempt in range(1, attempts + 1):
         try:
             action()
             return
         except Exception as error:  # the audit row must never hide the task's own outcome
             if attempt == attempts:
-                log.error("Could not write the sync_runs audit row: %s", error)
+                log.error("Could not write the %s: %s", what, error)
                 return
             time.sleep(attempt)
 

@@ -76,6 +76,10 @@ class EmulatorConfig:
     accounts: list[AccountConfig] = field(default_factory=demo_accounts)
     orders_per_day: int = 40
     history_days: int = 30
+    #: Relative order volume per day, most recent day first, repeated over ``history_days`` (e.g.
+    #: ``(0.2, 1, 4)``: quiet, normal and peak days); empty = orders placed uniformly. The total stays
+    #: ``orders_per_day * history_days``.
+    day_weights: tuple[float, ...] = ()
     token_lifetime: int = 300
     code_flow_token_lifetime: int = 600
     rate_scale: float = 1.0

@@ -324,13 +324,29 @@ def simulate_history(rng: random.Random, item: OrderItem, placed_at: datetime, n
 
 
 def history(
-    rng: random.Random, ids: IdSource, products: list[Product], now: datetime, per_day: int, days: int
+    rng: random.Random,
+    ids: IdSource,
+    products: list[Product],
+    now: datetime,
+    per_day: int,
+    days: int,
+    day_weights: tuple[float, ...] = (),
 ) -> list[Order]:
-    """``per_day * days`` orders placed over the last ``days`` days, each item with a simulated life."""
+    """``per_day * days`` orders placed over the last ``days`` days, each item with a simulated life.
+
+    Uniformly, or with ``day_weights`` (most recent day first, repeated) as each day's relative volume.
+    """
     span = days * 24 * HOUR
+    if day_weights and (min(day_weights) < 0 or not sum(day_weights)):
+        raise ValueError("day_weights must be numbers >= 0, not all 0")
+    weights = [day_weights[n % len(day_weights)] for n in range(days)] if day_weights else []
     orders = []
     for _ in range(per_day * days):
-        placed_at = now - timedelta(seconds=rng.randint(0, span))
+        if weights:
+            day = rng.choices(range(days), weights=weights)[0]
+            placed_at = now - timedelta(seconds=day * 24 * HOUR + rng.randint(0, 24 * HOUR - 1))
+        else:
+            placed_at = now - timedelta(seconds=rng.randint(0, span))
         order = new_order(rng, ids, products, placed_at)
         for item in order.items:
             simulate_history(rng, item, placed_at, now)

@@ -91,7 +91,10 @@ class World:
             per_day = account.orders_per_day if account.orders_per_day is not None else config.orders_per_day
             live_rng = random.Random(f"{config.seed}:{account.retailer_id}:live")
             state = AccountState(account, products, {}, live_rng)
-            for order in history(rng, self.ids, products, self.generated_at, per_day, config.history_days):
+            orders = history(
+                rng, self.ids, products, self.generated_at, per_day, config.history_days, config.day_weights
+            )
+            for order in orders:
                 state.index(order)
             state.offer_rng = random.Random(f"{config.seed}:{account.retailer_id}:offers")
             offers = initial_offers(state.offer_rng, products, self.generated_at)

@@ -1,0 +1,84 @@
+"""The manual DAG ``bol_backfill_plan``: one task that plans a backfill and reports it in its log and run note.
+
+Wiring only: nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from bolsync.planner.plan import MODES, PlanInputError, make_plan, parse_request
+from bolsync.planner.report import render, summary
+from bolsync.runs.defaults import API_POOL
+from bolsync.runs.run_note import add_to_run_note
+from bolsync.warehouse.connection import connect_warehouse, warehouse_target
+from bolsync_provider.errors import BolConfigError
+from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+
+log = logging.getLogger(__name__)
+
+
+@task(pool=API_POOL, retries=0)
+def plan_backfill() -> dict[str, Any]:
+    """Plan the backfill the run's params ask for; the plan goes to the task log and the run note."""
+    context = get_current_context()
+    params = context.get("params") or {}
+    now = datetime.now(UTC)
+    try:
+        request = parse_request(
+            str(params.get("account") or ""), str(params.get("from") or ""), str(params.get("to") or ""),
+            str(params.get("mode") or "probe"), now,
+        )  # fmt: skip
+        database = warehouse_target()
+        plan = make_plan(request, now, BolRetailerHook(request.account), lambda: connect_warehouse(database))
+    except (PlanInputError, BolConfigError) as error:
+        add_to_run_note(context, f"No plan: {error}")
+        raise AirflowFailException(str(error)) from error
+    log.info("Backfill plan:\n%s", render(plan))
+    add_to_run_note(context, summary(plan))
+    return {
+        "account": plan.account,
+        "from": plan.first.isoformat(),
+        "to": plan.last.isoformat(),
+        "api_calls": plan.calls,
+        "list_calls": plan.list_calls,
+        "details": plan.details,
+        "wall_seconds": round(plan.wall_seconds),
+        "probe_calls": plan.probe_calls,
+        "inside_history": plan.inside_history,
+        "backfill_command": plan.backfill_command(),
+    }
+
+
+def backfill_plan_dag(dag_id: str, start_date: datetime, doc_md: str | None) -> DAG:
+    """A manually triggered DAG whose params name the account and the range to plan."""
+    with DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        doc_md=doc_md,
+        tags=["bol", "orders", "backfill"],
+        params={
+            "account": Param(
+                "bol_retailer_default", type="string", minLength=1, description="bol_retailer connection id"
+            ),
+            "from": Param("", type="string", description="First Dutch day to backfill, YYYY-MM-DD"),
+            "to": Param("", type="string", description="Last Dutch day (inclusive), YYYY-MM-DD"),
+            "mode": Param(
+                "probe",
+                type="string",
+                enum=list(MODES),
+                description="probe (a few list calls per "
+                "day) or history (no API call, from the warehouse's past volume)",
+            ),
+        },
+    ) as dag:
+        plan_backfill()
+    return dag
