@@ -197,7 +197,7 @@ def test_the_demo_profile_adds_the_emulator_and_its_connections(compose: dict[st
     emulator = services["bol-emulator"]
     assert emulator["profiles"] == ["demo"]
     assert "--host 0.0.0.0 --port 8765" in " ".join(emulator["command"])
-    assert all("profiles" not in s for name, s in services.items() if name != "bol-emulator")
+    assert all("profiles" not in s for name, s in services.items() if name not in ("bol-emulator", "statsd-exporter"))
     connections = json.loads(_env_values(demo_env)["BOLSYNC_CONNECTIONS"])
     assert set(json.loads(_env_values(demo_env)["BOLSYNC_ACCOUNTS"])) == set(connections)
     for connection in connections.values():
@@ -205,6 +205,30 @@ def test_the_demo_profile_adds_the_emulator_and_its_connections(compose: dict[st
         assert connection["extra"]["api_url"] == "http://bol-emulator:8765"
         assert connection["extra"]["login_url"] == "http://bol-emulator:8765/token"
         assert connection["extra"]["allow_insecure_http"] is True
+
+
+def test_the_metrics_profile_adds_a_statsd_exporter_that_airflow_sends_to_only_when_asked(
+    compose: dict[str, Any], demo_env: Path
+) -> None:
+    services = compose["services"]
+    exporter = services["statsd-exporter"]
+    assert exporter["profiles"] == ["metrics"]
+    assert exporter["image"].startswith("${STATSD_EXPORTER_IMAGE:-prom/statsd-exporter:")
+    assert "9125/udp" in exporter["expose"]
+    for name in SERVERS:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__METRICS__STATSD_ON"] == "${BOLSYNC_STATSD_ON:-false}", name
+        assert env["AIRFLOW__METRICS__STATSD_HOST"] == "${BOLSYNC_STATSD_HOST:-statsd-exporter}", name
+        assert env["AIRFLOW__METRICS__STATSD_PORT"] == "${BOLSYNC_STATSD_PORT:-9125}", name
+    with_metrics = demo_env.parent / "metrics.env"
+    with_metrics.write_text(demo_env.read_text() + "\nBOLSYNC_STATSD_ON=true\n")
+    result = _config(with_metrics, "--profile", "demo", "--profile", "metrics", "config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert "statsd-exporter" in rendered["services"]
+    worker = rendered["services"]["airflow-worker"]["environment"]
+    assert worker["AIRFLOW__METRICS__STATSD_ON"] == "true"
+    assert worker["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
 
 
 def test_init_imports_the_shipped_pools_and_variables(compose: dict[str, Any]) -> None:
