@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bolsync.offers.transform import OFFER_DTYPES, OFFER_SNAPSHOTS, OFFERS
+from bolsync.warehouse.lineage import Lineage
 
 SNAPSHOT_COLUMNS = [
     "ean",
@@ -59,11 +60,13 @@ def upsert_offers(
     source: str,
     seen_at: datetime,
     full: bool,
+    lineage: Lineage | None = None,
 ) -> OfferLoadCounts:
     """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted.
 
     Counted as updated: offers whose content changed or that come back from deleted. Every offer seen gets
-    its ``last_seen_at`` moved on (a rerun of the same day writes nothing).
+    its ``last_seen_at`` moved on (a rerun of the same day writes nothing). ``lineage`` marks the offers
+    inserted, counted as updated or flagged deleted.
     """
     counts = OfferLoadCounts()
     columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
@@ -87,6 +90,8 @@ def upsert_offers(
         first_seen_at="LEAST(t.first_seen_at, excluded.first_seen_at)",
         last_seen_at="GREATEST(t.last_seen_at, excluded.last_seen_at)",
     )
+    marks = lineage.sql() if lineage else {}
+    sets.update({c: f"CASE WHEN {changed} THEN {value} ELSE t.{c} END" for c, value in marks.items()})
     rewrite = (
         f"{changed} OR t.source IS DISTINCT FROM excluded.source OR t.first_seen_at > excluded.first_seen_at "
         "OR t.last_seen_at < excluded.last_seen_at"
@@ -99,32 +104,43 @@ def upsert_offers(
             [],
         )
         inserted, _ = conn.merge_relation(
-            OFFERS.name, incoming, list(frame.columns), OFFERS.key, assignments=sets, update_when=rewrite
+            OFFERS.name,
+            incoming,
+            list(frame.columns),
+            OFFERS.key,
+            inserted_only=marks,
+            assignments=sets,
+            update_when=rewrite,
         )
         if full:
             missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
             counts.deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
+            marked = "".join(f", {c} = {value}" for c, value in marks.items())
             conn.execute(
-                f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ? WHERE {missing}", [seen_at, retailer_id]
+                f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ?{marked} WHERE {missing}", [seen_at, retailer_id]
             )
     counts.inserted, counts.updated = int(inserted), int(updated)
     return counts
 
 
-def write_snapshots(conn: Any, retailer_id: str, snapshot_date: date) -> int:
-    """The day's snapshot = every live offer at its current state; a rerun of the day replaces it."""
+def write_snapshots(conn: Any, retailer_id: str, snapshot_date: date, lineage: Lineage | None = None) -> int:
+    """The day's snapshot = every live offer at its current state; a rerun of the day replaces it, writing
+    (and marking with ``lineage``) only the rows that are new or differ."""
     conn.execute(
         f"""DELETE FROM {OFFER_SNAPSHOTS.name} WHERE retailer_id = ? AND snapshot_date = ?
            AND offer_id NOT IN (SELECT offer_id FROM {OFFERS.name} WHERE retailer_id = ? AND NOT deleted)""",
         [retailer_id, snapshot_date, retailer_id],
     )
-    columns = ", ".join(SNAPSHOT_COLUMNS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS)
+    marks = lineage.sql() if lineage else {}
+    columns = ", ".join([*SNAPSHOT_COLUMNS, *marks])
+    values = ", ".join([*SNAPSHOT_COLUMNS, *marks.values()])
+    sets = ", ".join(f"{c} = excluded.{c}" for c in [*SNAPSHOT_COLUMNS, *marks])
+    changed = " OR ".join(f"{OFFER_SNAPSHOTS.name}.{c} IS DISTINCT FROM excluded.{c}" for c in SNAPSHOT_COLUMNS)
     conn.execute(
         f"""INSERT INTO {OFFER_SNAPSHOTS.name} ({OFFER_SNAPSHOTS.key_sql}, {columns})
-            SELECT retailer_id, offer_id, CAST(? AS DATE), {columns} FROM {OFFERS.name}
+            SELECT retailer_id, offer_id, CAST(? AS DATE), {values} FROM {OFFERS.name}
             WHERE retailer_id = ? AND NOT deleted
-            ON CONFLICT ({OFFER_SNAPSHOTS.key_sql}) DO UPDATE SET {sets}""",
+            ON CONFLICT ({OFFER_SNAPSHOTS.key_sql}) DO UPDATE SET {sets} WHERE {changed}""",
         [snapshot_date, retailer_id],
     )
     return count(

@@ -28,6 +28,7 @@ from bolsync.orders.transform import (
 )
 from bolsync.runs.staging import read_ndjson
 from bolsync.warehouse.base import UpsertCounts, Warehouse
+from bolsync.warehouse.lineage import Lineage
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,12 @@ def known_order_ids(conn: Warehouse, retailer_id: str, order_ids: Iterable[str])
     return {row[0] for row in rows}
 
 
-def merge_orders(conn: Warehouse, relation: str, columns: Sequence[str]) -> UpsertCounts:
+def merge_orders(
+    conn: Warehouse, relation: str, columns: Sequence[str], lineage: Lineage | None = None
+) -> UpsertCounts:
     """Insert new orders from ``relation`` (one row per order); refresh the descriptive columns of known ones."""
     inserted, updated = conn.merge_relation(
-        ORDERS.name, relation, columns, ORDERS.key, inserted_only={"first_synced_at": "now()"}
+        ORDERS.name, relation, columns, ORDERS.key, inserted_only={"first_synced_at": "now()"}, lineage=lineage
     )
     return UpsertCounts(inserted, updated)
 
@@ -94,7 +97,9 @@ def item_merge_rules(columns: Sequence[str]) -> tuple[dict[str, str], str]:
     return sets, " OR ".join(changes) or "FALSE"
 
 
-def merge_order_items(conn: Warehouse, relation: str, columns: Sequence[str]) -> UpsertCounts:
+def merge_order_items(
+    conn: Warehouse, relation: str, columns: Sequence[str], lineage: Lineage | None = None
+) -> UpsertCounts:
     """Upsert item rows of ``relation`` (one row per item): status columns, optionally detail columns.
 
     Older states never overwrite newer ones; detail columns that are null in ``relation`` keep their
@@ -109,6 +114,7 @@ def merge_order_items(conn: Warehouse, relation: str, columns: Sequence[str]) ->
         inserted_only={"first_synced_at": "now()"},
         assignments=sets,
         update_when=update_when,
+        lineage=lineage,
     )
     return UpsertCounts(inserted, updated)
 
@@ -126,12 +132,14 @@ def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def load_staged_orders(conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS) -> LoadResult:
+def load_staged_orders(
+    conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS, lineage: Lineage | None = None
+) -> LoadResult:
     """Upsert full orders, then list states, atomically; older states never overwrite newer ones.
 
     Each staged file is read once, ``chunk`` orders at a time, into staging relations (one row per key:
     the newest state, a later chunk winning a tie), so memory holds one chunk whatever the window's size;
-    then one transaction merges the three of them.
+    then one transaction merges the three of them. ``lineage`` marks the rows it inserts or really changes.
     """
     details, listed = staging / DETAILS_FILE, staging / LIST_FILE
     result = LoadResult()
@@ -149,10 +157,10 @@ def load_staged_orders(conn: Warehouse, retailer_id: str, staging: Path, chunk: 
         conn.transaction(),
     ):
         if orders:
-            result.orders += merge_orders(conn, *orders)
+            result.orders += merge_orders(conn, *orders, lineage=lineage)
         for items in (detail_items, status_items):
             if items:
-                result.items += merge_order_items(conn, *items)
+                result.items += merge_order_items(conn, *items, lineage=lineage)
     log.info(
         "Loaded retailer %s: orders +%d/~%d, items +%d/~%d.",
         retailer_id,

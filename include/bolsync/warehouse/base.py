@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from bolsync.warehouse.lineage import Lineage
+
 log = logging.getLogger(__name__)
 
 #: A staged relation and its columns, or None when nothing was staged.
@@ -159,6 +161,7 @@ class Warehouse(ABC):
         inserted_only: Mapping[str, str] | None = None,
         assignments: Mapping[str, str] | None = None,
         update_when: str | None = None,
+        lineage: Lineage | None = None,
     ) -> tuple[int, int]:
         """Upsert ``frame`` (one row per key) into ``table``; see :meth:`merge_relation`."""
         if frame.empty:
@@ -173,6 +176,7 @@ class Warehouse(ABC):
                 inserted_only=inserted_only,
                 assignments=assignments,
                 update_when=update_when,
+                lineage=lineage,
             )
 
     def merge_relation(
@@ -186,6 +190,7 @@ class Warehouse(ABC):
         inserted_only: Mapping[str, str] | None = None,
         assignments: Mapping[str, str] | None = None,
         update_when: str | None = None,
+        lineage: Lineage | None = None,
     ) -> tuple[int, int]:
         """Upsert ``columns`` of ``relation`` (one row per key) into ``table`` on ``key``; (inserted, updated).
 
@@ -194,7 +199,8 @@ class Warehouse(ABC):
         ``assignments`` (column -> SQL over ``t.`` = stored and ``excluded.`` = incoming) and ``update_when``
         (a condition over both) replace those defaults; ``update_when`` should hold only when a row really
         changes, as it is what is counted as updated. ``inserted_only`` maps extra columns to SQL set on
-        insert only, e.g. ``{"first_synced_at": "now()"}``.
+        insert only, e.g. ``{"first_synced_at": "now()"}``. ``lineage`` (see ``warehouse.lineage``) is written on
+        insert and with every update for which ``update_when`` holds; it never makes a row count as changed.
         """
         values = [c for c in columns if c not in key]
         sets = dict(assignments) if assignments is not None else {c: f"excluded.{c}" for c in values}
@@ -202,7 +208,12 @@ class Warehouse(ABC):
             guard = f"excluded.{version} >= t.{version}" if version else "TRUE"
             changed = " OR ".join(f"t.{c} IS DISTINCT FROM {expr}" for c, expr in sets.items()) or "FALSE"
             update_when = f"({guard}) AND ({changed})"
-        return self._merge_relation(table, relation, list(columns), list(key), sets, update_when, inserted_only or {})
+        extra = dict(inserted_only or {})
+        if lineage is not None:
+            marks = lineage.sql()
+            sets.update(marks)
+            extra.update(marks)
+        return self._merge_relation(table, relation, list(columns), list(key), sets, update_when, extra)
 
     @abstractmethod
     def _merge_relation(

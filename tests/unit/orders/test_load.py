@@ -365,7 +365,7 @@ def test_duckdb_rebuilds_the_merged_tables_without_a_key_index_and_keeps_their_r
     with connect_warehouse(tmp_path / "w.duckdb") as conn:  # a warehouse of the previous release
         load_staged_orders(conn, "1", _stage(tmp_path / "s", [_detail("O1")], []))
         before = (_table(conn, "orders"), _table(conn, "order_items"))
-    monkeypatch.setattr(migrations, "migration_files", bundled)
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": bundled(backend)[:3])
     with connect_warehouse(tmp_path / "w.duckdb") as conn:
         assert (_table(conn, "orders"), _table(conn, "order_items")) == before
         keyed = conn.query(
