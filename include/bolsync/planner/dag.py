@@ -64,7 +64,7 @@ def backfill_plan_dag(dag_id: str, start_date: datetime, doc_md: str | None) -> 
         catchup=False,
         max_active_runs=1,
         doc_md=doc_md,
-        tags=["bol", "orders", "backfill"],
+        tags=["bol", "backfill", "planning"],
         params={
             "account": Param(
                 "bol_retailer_default", type="string", minLength=1, description="bol_retailer connection id"

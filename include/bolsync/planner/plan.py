@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -21,7 +21,7 @@ from bolsync.planner.probe import DayProbe, probe_day
 from bolsync.runs.windows import AMSTERDAM, oldest_allowed_date
 from bolsync.warehouse.connection import Warehouse
 from bolsync_provider.hooks.bol_retailer import ORDER_ENDPOINT, ORDER_PAGE_SIZE, ORDERS_ENDPOINT, BolRetailerHook
-from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.settings import DEFAULT_ENDPOINT_LIMITS, NUMBERS, BolConnectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,12 @@ HISTORY_SAMPLE_DAYS = 28
 BUDGET_SOURCE = (
     "the configured hourly budget, less this account's calls of the last hour in bol.sync_runs (the shared "
     "budget keeps reservations, not a remaining-capacity figure)"
+)
+
+
+HISTORY_NOTE = (
+    f"Estimated from the warehouse (the account's mean orders per day over the last {HISTORY_SAMPLE_DAYS} days "
+    "with data), without API calls; details assume none of these orders is stored yet (an upper bound)."
 )
 
 
@@ -142,11 +148,17 @@ def amsterdam_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), AMSTERDAM)
 
 
-def limits_of(settings: BolConnectionSettings, used_last_hour: int = 0) -> Limits:
-    endpoints = settings.endpoint_limits
+def limits_of(settings: BolConnectionSettings | None, used_last_hour: int = 0) -> Limits:
+    """The connection's limits; bol's defaults without settings."""
+    if settings is None:
+        endpoints: Mapping[str, tuple[int, float]] = DEFAULT_ENDPOINT_LIMITS
+        per_second, per_hour = NUMBERS["rate_limit_per_second"].default, NUMBERS["rate_limit_per_hour"].default
+    else:
+        endpoints = settings.endpoint_limits
+        per_second, per_hour = settings.rate_limit_per_second, settings.rate_limit_per_hour
     return Limits(
-        per_second=settings.rate_limit_per_second,
-        per_hour=settings.rate_limit_per_hour,
+        per_second=per_second,
+        per_hour=int(per_hour),
         order_list=endpoints.get(ORDERS_ENDPOINT, (25, 60.0)),
         order_detail=endpoints.get(ORDER_ENDPOINT, (25, 1.0)),
         used_last_hour=used_last_hour,
@@ -196,10 +208,7 @@ def make_plan(
     else:
         with connect() as conn:
             plan.days = history_estimate(conn, retailer_id, request_days(request), now)
-        plan.notes.append(
-            f"Estimated from the warehouse (the account's mean orders per day over the last {HISTORY_SAMPLE_DAYS} "
-            "days with data), without API calls; details assume none of these orders is stored yet (an upper bound)."
-        )
+        plan.notes.append(HISTORY_NOTE)
     if request.first <= plan.oldest_served + timedelta(days=1):
         plan.notes.append(
             f"{request.first} is within a day of bol's history limit ({plan.oldest_served} today): start the "
@@ -207,6 +216,33 @@ def make_plan(
         )
     if request.last >= now.astimezone(AMSTERDAM).date():
         plan.notes.append(f"{request.last} is today: its list still grows, and its daily run starts after midnight.")
+    return plan
+
+
+def history_plan(
+    conn: Warehouse,
+    account: str,
+    retailer_id: str,
+    days: tuple[date, date],
+    now: datetime,
+    settings: BolConnectionSettings | None = None,
+) -> BackfillPlan:
+    """The ``history`` estimate of the Dutch days ``days`` (first, last) on an open warehouse connection.
+
+    No API call and no token: the limits come from the connection's settings (bol's defaults without them).
+    """
+    first, last = days
+    plan = BackfillPlan(
+        account=account,
+        retailer_id=retailer_id,
+        first=first,
+        last=last,
+        mode="history",
+        oldest_served=oldest_allowed_date(now),
+        limits=limits_of(settings, calls_last_hour(conn, account, now)),
+        notes=[HISTORY_NOTE],
+    )
+    plan.days = history_estimate(conn, retailer_id, request_days(PlanRequest(account, first, last)), now)
     return plan
 
 

@@ -1,0 +1,206 @@
+"""The nightly coverage check (DAG ``bol_coverage_check``): holes in the last months per account and stream.
+
+Each hole is alerted once (``bol.coverage_alerts``); a hole that grows is alerted again for its new part only,
+and a hole that gets filled is forgotten (should it open again, it is alerted again). The estimate of each
+backfill comes from the planner's ``history`` mode: no API call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bolsync.planner.plan import HISTORY_SAMPLE_DAYS, backfill_command, history_plan
+from bolsync.planner.report import duration
+from bolsync.runs import alerts, config
+from bolsync.runs.coverage import STREAMS, covered_windows
+from bolsync.runs.gaps import Hole, Span, check_span, holes, subtract
+from bolsync.runs.windows import oldest_allowed_date
+from bolsync.warehouse.base import Warehouse
+from bolsync_provider.config import get_variable
+from bolsync_provider.errors import BolConfigError, BolError
+from bolsync_provider.hooks.bol_retailer import BolRetailerHook
+from bolsync_provider.settings import BolConnectionSettings
+
+log = logging.getLogger(__name__)
+
+HISTORY_START_VARIABLE = "bolsync_coverage_history_start"
+LOOKBACK_VARIABLE = "bolsync_coverage_lookback_days"
+DEFAULT_LOOKBACK_DAYS = 100.0
+ORDERS_DAG = "bol_orders_daily"
+OFFERS_DAG = "bol_offers_daily"
+
+
+def history_start(raw: str | None) -> date | None:
+    """Variable ``bolsync_coverage_history_start``: the day coverage is expected from (default: the first synced)."""
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(raw).strip().strip('"'))
+    except ValueError:
+        raise BolConfigError(
+            f"Variable {HISTORY_START_VARIABLE} must be a date YYYY-MM-DD (the first Dutch day every account must "
+            f"be synced from), got {raw!r}; delete it to start at each account's first synced window."
+        ) from None
+
+
+def lookback(raw: str | None) -> timedelta:
+    """Variable ``bolsync_coverage_lookback_days``: how far back holes are looked for (default 100 days)."""
+    days = config.number(f"Variable {LOOKBACK_VARIABLE}", raw, default=DEFAULT_LOOKBACK_DAYS, minimum=1, maximum=3660)
+    return timedelta(days=days)
+
+
+def open_holes(
+    conn: Warehouse, stream: str, conn_id: str, now: datetime, start: date | None, back: timedelta
+) -> list[Hole]:
+    """Every hole of the account's stream in the checked span (see ``gaps.check_span``)."""
+    covered: list[Span] = [(c.start, c.end) for c in covered_windows(conn, stream, conn_id)]
+    span = check_span(covered, start, back, now)
+    return holes(stream, conn_id, covered, span, now) if span else []
+
+
+def alerted_spans(conn: Warehouse, stream: str, conn_id: str) -> list[Span]:
+    rows = conn.query(
+        "SELECT hole_start, hole_end FROM bol.coverage_alerts WHERE stream = ? AND conn_id = ?", [stream, conn_id]
+    )
+    return [(start, end) for start, end in rows]
+
+
+def forget_filled(conn: Warehouse, stream: str, conn_id: str, open_spans: Sequence[Span]) -> int:
+    """Drop remembered holes no open hole overlaps any more (filled by a backfill or a rerun)."""
+    dropped = 0
+    for start, end in alerted_spans(conn, stream, conn_id):
+        if not any(s < end and start < e for s, e in open_spans):
+            conn.execute(
+                "DELETE FROM bol.coverage_alerts WHERE stream = ? AND conn_id = ? AND hole_start = ? AND hole_end = ?",
+                [stream, conn_id, start, end],
+            )
+            dropped += 1
+    return dropped
+
+
+def new_holes(conn: Warehouse, found: Sequence[Hole]) -> list[Hole]:
+    """The parts of ``found`` not alerted yet."""
+    result = []
+    for hole in found:
+        done = alerted_spans(conn, hole.stream, hole.conn_id)
+        for start, end in subtract([(hole.start, hole.end)], done):
+            result.append(Hole(hole.stream, hole.conn_id, start, end, hole.kind))
+    return result
+
+
+def remember(conn: Warehouse, alerted: Sequence[Hole], now: datetime) -> None:
+    for hole in alerted:
+        conn.execute(
+            """INSERT INTO bol.coverage_alerts (stream, conn_id, hole_start, hole_end, kind, alerted_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (stream, conn_id, hole_start, hole_end) DO UPDATE SET alerted_at = excluded.alerted_at""",
+            [hole.stream, hole.conn_id, hole.start, hole.end, hole.kind, now],
+        )
+
+
+def describe(conn: Warehouse, hole: Hole, retailer_id: str | None, now: datetime, settings: Any) -> str:
+    """What a hole is and what fills it (orders: the backfill and its estimate)."""
+    days = f"{hole.first_day} .. {hole.last_day}" if hole.first_day != hole.last_day else f"{hole.first_day}"
+    head = f"{hole.stream} of {hole.conn_id}, {days} (Europe/Amsterdam; {_iso(hole.start)} .. {_iso(hole.end)})"
+    if hole.stream == "offers":
+        return (
+            f"LOST: {head}. bol keeps no offer history, so these days' offers and snapshots cannot be recreated; "
+            f"{OFFERS_DAG} only syncs the offers as they are now. Look at why its runs failed, so it does not recur."
+        )
+    if hole.kind == "lost":
+        return (
+            f"LOST: {head}. Older than bol's 3 months of order history (bol serves from {oldest_allowed_date(now)}): "
+            "it cannot be backfilled any more."
+        )
+    lines = [
+        f"BACKFILL: {head}.",
+        f"  CLI: {backfill_command(ORDERS_DAG, hole.first_day, hole.last_day, hole.conn_id)}",
+        f"  UI: {ORDERS_DAG} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
+        f'run conf {{"accounts": ["{hole.conn_id}"]}}.',
+    ]
+    if retailer_id:
+        plan = history_plan(conn, hole.conn_id, retailer_id, (hole.first_day, hole.last_day), now, settings)
+        lines.append(
+            f"  Estimate (planner, history mode: the account's mean daily volume over {HISTORY_SAMPLE_DAYS} days, no "
+            f"API call): about {plan.calls} API calls ({plan.list_calls} list, {plan.details} details), at least "
+            f"{duration(plan.wall_seconds)}."
+        )
+    lines.append(
+        f"  A closer estimate (a few list calls per day): python -m bolsync.planner --account {hole.conn_id} "
+        f"--from {hole.first_day} --to {hole.last_day}"
+    )
+    if hole.first_day <= oldest_allowed_date(now) + timedelta(days=7):
+        lines.append(f"  Soon lost: bol serves order history from {oldest_allowed_date(now)}; backfill it now.")
+    return "\n".join(lines)
+
+
+def coverage_alert(
+    stream: str, conn_id: str, retailer_id: str | None, texts: Sequence[str], holes_: Sequence[Hole]
+) -> alerts.Alert:
+    spans = ",".join(f"{_iso(h.start)}/{_iso(h.end)}" for h in holes_)
+    lost = sum(1 for h in holes_ if h.kind == "lost")
+    what = f"{len(holes_)} hole(s)" + (f", {lost} lost" if lost else "")
+    return alerts.Alert(
+        key=f"coverage:{stream}:{conn_id}:{spans}",
+        subject=f"[bolsync] {stream} of {conn_id}: {what} in the synced history",
+        body=f"Connection: {conn_id}\nRetailer: {retailer_id or 'unknown'}\nStream: {stream}\n\n"
+        "No successful load covers these windows (a failed run nobody re-ran, a paused DAG):\n\n"
+        + "\n\n".join(texts)
+        + "\n\nEach hole is alerted once; table bol.sync_coverage shows what is covered, bol.coverage_alerts what "
+        "was alerted.",
+    )
+
+
+def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, context: Any) -> dict[str, Any]:
+    """Find every account's holes, alert the new ones (one message per account and stream), remember them."""
+    start, back = history_start(get_variable(HISTORY_START_VARIABLE)), lookback(get_variable(LOOKBACK_VARIABLE))
+    summary: dict[str, Any] = {}
+    for conn_id in accounts:
+        settings = _settings(conn_id)
+        for stream in STREAMS:
+            found = open_holes(conn, stream, conn_id, now, start, back)
+            forget_filled(conn, stream, conn_id, [(h.start, h.end) for h in found])
+            fresh = new_holes(conn, found)
+            summary[f"{conn_id}/{stream}"] = {"open": len(found), "alerted": len(fresh)}
+            for hole in found:
+                log.info("Open hole: %s %s %s .. %s (%s)", conn_id, stream, _iso(hole.start), _iso(hole.end), hole.kind)
+            if not fresh:
+                continue
+            retailer_id = _retailer(conn, stream, conn_id)
+            texts = [describe(conn, hole, retailer_id, now, settings) for hole in fresh]
+            alert = coverage_alert(stream, conn_id, retailer_id, texts, fresh)
+            log.warning("%s\n%s", alert.subject, alert.body)
+            alerts.send(alert, context)
+            remember(conn, fresh, now)
+    return summary
+
+
+def run_check(context: Any, accounts: Sequence[str]) -> dict[str, Any]:
+    """The task's body: one warehouse connection for the whole check."""
+    from bolsync.warehouse.connection import connect_warehouse, warehouse_target
+
+    with connect_warehouse(warehouse_target()) as conn:
+        return check_coverage(conn, accounts, datetime.now(UTC), context)
+
+
+def _settings(conn_id: str) -> BolConnectionSettings | None:
+    """The account's rate limits for the estimate (no request); bol's defaults if the connection is unusable."""
+    try:
+        return BolRetailerHook(conn_id).settings
+    except BolError as error:
+        log.warning("Connection %s: %s; estimating with bol's default limits.", conn_id, error)
+        return None
+
+
+def _retailer(conn: Warehouse, stream: str, conn_id: str) -> str | None:
+    value = conn.scalar(
+        "SELECT max(retailer_id) FROM bol.sync_coverage WHERE stream = ? AND conn_id = ?", [stream, conn_id]
+    )
+    return str(value) if value else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")

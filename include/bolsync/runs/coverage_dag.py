@@ -1,0 +1,40 @@
+"""Builds the nightly coverage check DAG; the DAG file only calls :func:`coverage_dag` (no I/O at import)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from bolsync.runs import config
+from bolsync.runs.coverage_check import run_check
+from bolsync.runs.defaults import WAREHOUSE_POOL, stream_dag
+from bolsync_provider.errors import BolConfigError
+
+
+@task(pool=WAREHOUSE_POOL)
+def check_coverage() -> dict[str, Any]:
+    """Alert each new hole in the synced history of every account (orders and offers)."""
+    context = get_current_context()
+    try:
+        accounts = config.accounts(context.get("params"))
+        return run_check(context, accounts)
+    except BolConfigError as error:
+        raise AirflowFailException(str(error)) from error
+
+
+def coverage_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None) -> DAG:
+    """A daily DAG with the one check task."""
+    with stream_dag(
+        dag_id,
+        cron=cron,
+        timezone=timezone,
+        start_date=start_date,
+        doc_md=doc_md,
+        tags=["coverage"],
+        max_active_runs=1,
+    ) as dag:
+        check_coverage()
+    return dag
