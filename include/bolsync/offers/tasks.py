@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from bolsync.archive.tasks import archive_responses, purge_expired_archives
 from bolsync.offers import extract as ex
 from bolsync.offers.guard import CONFIRM_EMPTY_PARAM, check_empty_list
 from bolsync.offers.load import OfferLoadCounts, record_sync_state, sync_state, upsert_offers, write_snapshots
@@ -32,6 +33,7 @@ from bolsync.runs.staging import (
 from bolsync.runs.tasks import label_task
 from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
+from bolsync.warehouse.lineage import Lineage
 from bolsync_provider import stats
 from bolsync_provider.errors import BolConfigError, BolError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -59,6 +61,8 @@ class OffersExtracted(Payload):
     source_rows: int = 0
     skipped: str | None = None
     api: dict[str, float] = field(default_factory=dict)
+    #: When the extract pulled the offers from the API (ISO 8601): the rows' lineage.
+    extracted_at: str | None = None
 
     @classmethod
     def for_window(cls, conn_id: str, window: SyncWindow) -> OffersExtracted:
@@ -161,13 +165,17 @@ class OffersExtractOperator(BaseOperator):
         with audited(context, warehouse_target(), audit, hook), _attempt(context, extracted.conn_id) as folder:
             if event.get("status") != SUCCESS:
                 raise OfferExportFailed(event.get("message") or f"offer export ended with {event.get('status')}")
-            text = hook.download_offer_export(str(event["report_id"]))
+            extracted_at = datetime.now(UTC)
+            anchor = warehouse_target().staging_anchor
+            with archive_responses(hook, context, extracted.window, extracted_at, anchor, personal=False):
+                text = hook.download_offer_export(str(event["report_id"]))
             path = folder / ex.EXPORT_FILE
             ex.write_export(path, text)
             rows = parse_export_csv(text).source_rows  # malformed files fail here, before anything is loaded
             audit.update(offers_listed=rows, pages=1)
         log.info("Offer export %s: %d offers staged in %s.", event["report_id"], rows, path)
-        return replace(extracted, staging_file=str(path), source_rows=rows, api=hook.metrics.as_dict()).to_xcom()
+        done = replace(extracted, staging_file=str(path), source_rows=rows, extracted_at=extracted_at.isoformat())
+        return replace(done, api=hook.metrics.as_dict()).to_xcom()
 
     def _extract_v11(
         self, context: Any, hook: BolRetailerHook, base: OffersExtracted, force_full: bool
@@ -181,7 +189,9 @@ class OffersExtractOperator(BaseOperator):
             plan = ex.plan_v11(state, base.seen_at, force_full)
             log.info("v11 offers of retailer %s: %s.", retailer_id, plan.reason)
             path = folder / ex.V11_FILE
-            rows, pages = ex.stage_v11(hook, path, plan.modified_since)
+            extracted_at = datetime.now(UTC)
+            with archive_responses(hook, context, base.window, extracted_at, database.staging_anchor, personal=False):
+                rows, pages = ex.stage_v11(hook, path, plan.modified_since)
             audit.update(queries=f"v11 {plan.reason}", pages=pages, offers_listed=rows)
         return replace(
             base,
@@ -191,6 +201,7 @@ class OffersExtractOperator(BaseOperator):
             staging_file=str(path),
             source_rows=rows,
             api=hook.metrics.as_dict(),
+            extracted_at=extracted_at.isoformat(),
         )
 
 
@@ -236,7 +247,8 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
         confirmed = bool((context.get("params") or {}).get(CONFIRM_EMPTY_PARAM))
         with connect_warehouse(database) as conn:
             with conn.transaction():
-                counts = _load(conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id)
+                lineage = Lineage.of_run(context, extracted.extracted_at)
+                counts = _load(conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id, lineage)
             changes = {"inserted": counts.inserted, "updated": counts.updated, "flagged_deleted": counts.deleted}
             assets.emit(context, assets.offers_event_extras(conn, **_event_args(context, extracted, changes)))
         audit.update(offers_inserted=counts.inserted, offers_updated=counts.updated, offers_deleted=counts.deleted)
@@ -262,7 +274,13 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(
-    conn: Any, retailer_id: str, extracted: OffersExtracted, rows: OfferRows, confirmed: bool, dag_id: str
+    conn: Any,
+    retailer_id: str,
+    extracted: OffersExtracted,
+    rows: OfferRows,
+    confirmed: bool,
+    dag_id: str,
+    lineage: Lineage | None = None,
 ) -> OfferLoadCounts:
     """The offers, the day's snapshot and the sync state, in the caller's transaction (an unconfirmed empty
     full list changes nothing: ``guard``)."""
@@ -271,8 +289,11 @@ def _load(
         conn, retailer_id, source=source, full=full, listed=rows.source_rows, confirmed=confirmed, dag_id=dag_id
     )
     offers = latest_per_offer(rows.frame)
-    counts = upsert_offers(conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full)
-    counts.snapshots = write_snapshots(conn, retailer_id, datetime.fromisoformat(extracted.snapshot_date).date())
+    counts = upsert_offers(
+        conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full, lineage=lineage
+    )
+    day = datetime.fromisoformat(extracted.snapshot_date).date()
+    counts.snapshots = write_snapshots(conn, retailer_id, day, lineage)
     record_sync_state(conn, retailer_id, source=source, seen_at=seen_at, full=full)
     return counts
 
@@ -300,5 +321,6 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
         check_offers_load(conn, conn_id=extracted.conn_id, retailer_id=str(extracted.retailer_id), offer_ids=offer_ids)
     log.info("Offer data-quality checks passed: %d offers, keys unique and not null.", extracted.source_rows)
     clean_up_after_load(Path(str(extracted.staging_file)).parent)
+    purge_expired_archives(warehouse_target().staging_anchor)
     summary = ("conn_id", "retailer_id", "source", "full", "source_rows", "offers_inserted", "offers_updated")
     return {k: loaded.get(k) for k in (*summary, "offers_deleted", "snapshots")}

@@ -37,6 +37,12 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
 ALERT_CONN_SETTING = "alert_conn_id"
 DEFAULT_ALERT_CONN_ID = "bolsync_alerts"
 STAGING_DIR_ENV = "BOLSYNC_STAGING_DIR"
+ARCHIVE_URL_SETTING = "archive_url"
+#: Values of ``[bolsync] archive_url`` that turn the raw archive off.
+ARCHIVE_OFF = ("off", "false", "no", "none")
+ARCHIVE_RETENTION_SETTING = "archive_retention_days"
+DEFAULT_ARCHIVE_RETENTION_DAYS = 30
+MAX_ARCHIVE_RETENTION_DAYS = 3660
 #: Variables an earlier version read, and what replaced them.
 RETIRED_VARIABLES = {
     "bolsync_freshness_hours": f"Variable {STALE_AFTER_VARIABLE} (one freshness check: hours without a successful "
@@ -129,6 +135,39 @@ def staging_root(default: Path) -> Path:
     """Where staged API data goes: ``$BOLSYNC_STAGING_DIR``, else ``default``."""
     configured = os.environ.get(STAGING_DIR_ENV)
     return Path(configured) if configured else default
+
+
+def archive_url(default: Path) -> str | None:
+    """Where raw API responses are archived (``[bolsync] archive_url``): a folder or an fsspec URL such as
+    ``s3://bucket/bolsync``; ``default`` when unset; None when set to ``off``."""
+    raw = (setting(ARCHIVE_URL_SETTING) or "").strip()
+    if not raw:
+        return str(default)
+    if raw.lower() in ARCHIVE_OFF:
+        return None
+    if "://" not in raw:
+        return str(Path(raw).expanduser().resolve())
+    protocol = raw.split("://", 1)[0].lower()
+    import fsspec
+
+    if protocol not in fsspec.available_protocols():
+        raise BolConfigError(
+            f"[bolsync] {ARCHIVE_URL_SETTING} {raw.split('://', 1)[0]!r}:// is not a storage fsspec knows; use a "
+            "folder, file://, s3://, gs://, abfs:// or another fsspec protocol (with its package installed), or "
+            "'off' to archive nothing."
+        )
+    return raw
+
+
+def archive_retention_days(raw: str | None = None, *, read: bool = True) -> int:
+    """Days an archived run is kept (``[bolsync] archive_retention_days``, a whole number from 1 to 3660)."""
+    if read:
+        raw = setting(ARCHIVE_RETENTION_SETTING)
+    name = f"[bolsync] {ARCHIVE_RETENTION_SETTING}"
+    value = number(name, raw, default=DEFAULT_ARCHIVE_RETENTION_DAYS, minimum=1, maximum=MAX_ARCHIVE_RETENTION_DAYS)
+    if not float(value).is_integer():
+        raise BolConfigError(f"{name} must be a whole number of days, got {raw!r}.")
+    return int(value)
 
 
 def warn_retired() -> None:

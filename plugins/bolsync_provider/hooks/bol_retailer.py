@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -38,6 +40,22 @@ MAX_ORDER_PAGES = 2_000
 ORDER_PAGE_SIZE = 50
 
 
+@dataclass(frozen=True)
+class ApiResponse:
+    """One data response as the hook received it: order pages and details, v11 offer pages (decoded JSON),
+    the offer export file (CSV text)."""
+
+    endpoint: str
+    path: str
+    params: Mapping[str, Any]
+    body: Any
+    received_at: datetime
+
+
+#: Receives every data response of a hook (e.g. an archive); set ``BolRetailerHook.response_sink``.
+ResponseSink = Callable[[ApiResponse], None]
+
+
 class BolRetailerHook(BaseHook):
     """Client-credentials auth, a per-credential request budget, retries and typed errors.
 
@@ -67,6 +85,12 @@ class BolRetailerHook(BaseHook):
         self._state = state
         self._refresh_tokens = refresh_tokens
         self.metrics = ApiMetrics()
+        #: Optional: called with every data response before it is checked (see :class:`ApiResponse`).
+        self.response_sink: ResponseSink | None = None
+
+    def _received(self, endpoint: str, path: str, params: Mapping[str, Any] | None, body: Any) -> None:
+        if self.response_sink is not None:
+            self.response_sink(ApiResponse(endpoint, path, dict(params or {}), body, datetime.now(UTC)))
 
     @cached_property
     def settings(self) -> BolConnectionSettings:
@@ -154,6 +178,7 @@ class BolRetailerHook(BaseHook):
         if change_interval_minute is not None:
             params["change-interval-minute"] = change_interval_minute
         body = self.transport.get_json("/retailer/orders", endpoint=ORDERS_ENDPOINT, params=params)
+        self._received(ORDERS_ENDPOINT, "/retailer/orders", params, body)
         where = f"{ORDERS_ENDPOINT} page {page}"
         if not isinstance(body, dict):
             got = "an empty body" if body is None else type(body).__name__
@@ -189,6 +214,7 @@ class BolRetailerHook(BaseHook):
         if not order_id or "/" in order_id:
             raise BolResponseError(f"refusing to request an order with id {order_id!r}.")
         body = self.transport.get_json(f"/retailer/orders/{order_id}", endpoint=ORDER_ENDPOINT)
+        self._received(ORDER_ENDPOINT, f"/retailer/orders/{order_id}", None, body)
         if not isinstance(body, dict) or not isinstance(body.get("orderItems"), list):
             raise BolResponseError(f"{ORDER_ENDPOINT} for order {order_id}: the body has no 'orderItems' list.")
         return body
@@ -219,11 +245,13 @@ class BolRetailerHook(BaseHook):
             "GET", f"/retailer/offers/export/{report_id}", endpoint=OFFER_EXPORT_FILE_ENDPOINT, accept=V10_CSV
         )
         try:
-            return response.content.decode("utf-8-sig")
+            text = response.content.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise BolResponseError(
                 f"{OFFER_EXPORT_FILE_ENDPOINT}: the export file is not UTF-8 (byte {error.start})."
             ) from None
+        self._received(OFFER_EXPORT_FILE_ENDPOINT, f"/retailer/offers/export/{report_id}", None, text)
+        return text
 
     def iter_offers_v11(self, modified_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Stream the v11 offer list in cursor pages of up to 100, optionally only offers modified since
@@ -236,6 +264,7 @@ class BolRetailerHook(BaseHook):
             body = self.transport.get_json(
                 "/retailer/offers", endpoint=OFFERS_V11_ENDPOINT, params=params, accept=V11_JSON
             )
+            self._received(OFFERS_V11_ENDPOINT, "/retailer/offers", params, body)
             if not isinstance(body, dict):
                 got = "an empty body" if body is None else type(body).__name__
                 raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: expected a JSON object, got {got}.")

@@ -21,6 +21,8 @@ class FakeHook:
         from bolsync_provider.transport.metrics import ApiMetrics
 
         self.metrics = ApiMetrics()
+        self.bol_conn_id = conn_id
+        self.response_sink = None
 
     def get_retailer_id(self) -> str:
         return "R1"

@@ -1,0 +1,93 @@
+"""The raw archive end to end: a DAG run against the emulator archives what bol sent; after the warehouse
+rows are wiped, ``python -m bolsync.replay`` brings them back exactly, without one request to bol."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bolsync import replay
+from bolsync.runs.windows import AMSTERDAM
+from bolsync.warehouse.connection import connect_warehouse, select_all
+from tests.integration.test_orders_sync import _daily_run_for
+from tests.support.airflow_env import query, run_dag
+
+pytestmark = pytest.mark.integration
+ACCOUNT = "bol_shop_a"
+DAG = "bol_orders_daily"
+#: Columns a replay writes anew: the insert time and the run that wrote the row.
+REWRITTEN = ["first_synced_at", "synced_by_run_id"]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("raw") / "archive"
+    os.environ["AIRFLOW__BOLSYNC__ARCHIVE_URL"] = str(root)
+    yield root
+    os.environ.pop("AIRFLOW__BOLSYNC__ARCHIVE_URL", None)
+
+
+@pytest.fixture(scope="module")
+def synced(airflow_db, emulator, warehouse, archive):
+    day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=2)
+    assert run_dag(DAG, _daily_run_for(day), [ACCOUNT]) == "success"
+    return day
+
+
+def _rows(warehouse: Path) -> list[list[tuple]]:
+    with connect_warehouse(warehouse) as conn:
+        return [select_all(conn, f"bol.{table}", exclude=REWRITTEN) for table in ("orders", "order_items")]
+
+
+def test_the_run_sets_lineage_and_archives_owner_only(synced, warehouse, archive) -> None:
+    ((run_id,),) = query(warehouse, "SELECT DISTINCT run_id FROM bol.sync_runs WHERE dag_id = ?", [DAG])
+    for table in ("orders", "order_items"):
+        lineage = query(warehouse, f"SELECT DISTINCT synced_by_dag_id, synced_by_run_id FROM bol.{table}")
+        assert lineage == [(DAG, run_id)]
+        assert query(warehouse, f"SELECT count(*) FROM bol.{table} WHERE extracted_at IS NULL") == [(0,)]
+    files = [p for p in archive.rglob("*") if p.is_file()]
+    assert {p.name for p in files} == {"responses.ndjson.gz", "manifest.json"}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in archive.rglob("*") if p.is_dir())
+
+
+def test_replay_restores_the_wiped_rows_without_calling_bol(synced, emulator, warehouse, archive, capsys) -> None:
+    before = _rows(warehouse)
+    assert before[1], "the emulator should have items that day"
+    extracted = query(warehouse, "SELECT DISTINCT extracted_at FROM bol.order_items")
+    query(warehouse, "DELETE FROM bol.order_items")
+    query(warehouse, "DELETE FROM bol.orders")
+    calls = emulator.stats()
+    args = ["--dag", DAG, "--from", str(synced), "--to", str(synced), "--account", ACCOUNT]
+    assert replay.main([*args, "--warehouse", str(warehouse)]) == 0
+    assert emulator.stats() == calls
+    assert _rows(warehouse) == before
+    assert query(warehouse, "SELECT DISTINCT extracted_at FROM bol.order_items") == extracted
+    (replay_run,) = query(warehouse, "SELECT DISTINCT synced_by_run_id FROM bol.order_items")
+    assert replay_run[0].startswith("replay__")
+    audit = query(
+        warehouse,
+        "SELECT status, items_inserted, items_updated FROM bol.sync_runs WHERE run_id = ? AND task_id = 'replay'",
+        [replay_run[0]],
+    )
+    assert audit == [("success", len(before[1]), 0)]
+    assert "1 runs replayed" in capsys.readouterr().out
+
+    with connect_warehouse(warehouse) as conn:
+        everything = [select_all(conn, f"bol.{t}") for t in ("orders", "order_items")]
+    assert replay.main([*args, "--warehouse", str(warehouse)]) == 0  # idempotent: nothing changes
+    with connect_warehouse(warehouse) as conn:
+        assert [select_all(conn, f"bol.{t}") for t in ("orders", "order_items")] == everything
+    assert emulator.stats() == calls
+
+
+def test_replay_names_the_days_the_archive_lacks(synced, warehouse, capsys) -> None:
+    earlier = synced - timedelta(days=1)
+    args = ["--dag", DAG, "--from", str(earlier), "--to", str(synced), "--warehouse", str(warehouse)]
+    assert replay.main(args) == 1
+    assert f"{ACCOUNT}: {earlier}" in capsys.readouterr().err
