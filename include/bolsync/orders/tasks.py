@@ -10,10 +10,11 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
+from bolsync.archive.tasks import archive_responses, purge_expired_archives
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
-from bolsync.personal.tasks import personal_secret_for, store_personal_data
+from bolsync.personal.tasks import PURGING_DAG_IDS, personal_secret_for, store_personal_data
 from bolsync.runs import assets
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
@@ -30,6 +31,7 @@ from bolsync.runs.staging import (
 from bolsync.runs.tasks import label_task
 from bolsync.runs.windows import run_window
 from bolsync.warehouse.connection import Warehouse, connect_warehouse, warehouse_target
+from bolsync.warehouse.lineage import Lineage
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class OrdersExtracted(Payload):
     order_details_fetched: int = 0
     details_not_found: list[str] = field(default_factory=list)
     api: dict[str, float] = field(default_factory=dict)
+    #: When the extract pulled the data from the API (ISO 8601): the rows' lineage.
+    extracted_at: str | None = None
 
 
 @task(pool=API_POOL, map_index_template="{{ account_label }}")
@@ -67,12 +71,17 @@ def extract(conn_id: str) -> dict[str, Any]:
 
     # Each try stages into a folder of its own below the run's (a zombie and its retry never share files);
     # full orders staged by an earlier try of the run are reused from the sibling folders.
-    with audited(context, database, audit, hook), new_attempt(staging, context["ti"].try_number) as attempt:
+    extracted_at = datetime.now(UTC)
+    with (
+        audited(context, database, audit, hook),
+        new_attempt(staging, context["ti"].try_number) as attempt,
+        archive_responses(hook, context, window, extracted_at, database.staging_anchor),
+    ):
         audit["retailer_id"] = hook.get_retailer_id()  # named in the audit row and alert whatever fails next
         result = extract_orders(
             hook,
             window,
-            datetime.now(UTC),
+            extracted_at,
             attempt,
             known,
             sibling_attempts(attempt),
@@ -89,6 +98,7 @@ def extract(conn_id: str) -> dict[str, Any]:
         order_details_fetched=result.order_details_fetched,
         details_not_found=result.details_not_found,
         api=hook.metrics.as_dict(),
+        extracted_at=extracted_at.isoformat(),
     ).to_xcom()
 
 
@@ -112,13 +122,16 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
         reading_attempt(staging, LIST_FILE),
         connect_warehouse(database) as conn,
     ):
-        result = load_staged_orders(conn, extracted.retailer_id, staging)
+        lineage = Lineage.of_run(context, extracted.extracted_at)
+        result = load_staged_orders(conn, extracted.retailer_id, staging, lineage=lineage)
         audit.update(_load_counts(result))
         audit["error"] = _check_load(conn, extracted, staging, result)
         # Opted-in accounts only: customer data goes to the personal store (own file / schema; purged nightly).
         store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database, context["dag"].dag_id)
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
+    if context["dag"].dag_id in PURGING_DAG_IDS:
+        purge_expired_archives(database.staging_anchor)
     return {"conn_id": extracted.conn_id, **_load_counts(result)}
 
 
