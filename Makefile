@@ -10,6 +10,7 @@
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
 #   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
 #   make browser-test    the UI backfill in Chromium (installs chromium and Playwright if missing)
+#   make planner-test    the backfill planner's estimate vs a real backfill against the emulator
 #   make clean  remove caches and Airflow demo state (.run, .airflow); `make distclean` also data/, .venv
 
 SHELL := /bin/bash
@@ -28,10 +29,10 @@ TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv run up down test lint bench compose-check cluster cluster-test browser-test clean distclean
+.PHONY: help venv run up down test lint bench compose-check cluster cluster-test browser-test planner-test clean distclean
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -64,7 +65,7 @@ down:
 test: venv
 	@set +e; timeout --signal=INT --kill-after=60 $(TEST_TOTAL_TIMEOUT) \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread \
-		-m "not browser and not cluster" $(PYTEST_ARGS) tests; \
+		-m "not browser and not cluster and not planner" $(PYTEST_ARGS) tests; \
 	rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; \
 	if [ $$rc -eq 124 ]; then echo "make test: stopped after $(TEST_TOTAL_TIMEOUT) (TEST_TOTAL_TIMEOUT)" >&2; fi; \
@@ -94,6 +95,10 @@ cluster: venv
 
 cluster-test: venv
 	$(BIN)/python -m pytest -m cluster --timeout=900 --timeout-method=thread -p no:cacheprovider tests/cluster
+
+# The backfill planner's estimate against a real 15-day backfill on the emulator (~3 min).
+planner-test: venv
+	$(BIN)/python -m pytest -m planner --timeout=900 --timeout-method=thread -p no:cacheprovider -s tests/integration/test_planner_accuracy.py
 
 browser-test: venv
 	bash tests/browser/install.sh

@@ -41,6 +41,11 @@ HISTORY_NOTE = (
     "with data), without API calls; details assume none of these orders is stored yet (an upper bound)."
 )
 
+NO_HISTORY_NOTE = (
+    f"The warehouse holds no orders of this account changed in the last {HISTORY_SAMPLE_DAYS} days, so the history "
+    "estimate counts list calls only: plan with --mode probe (mode 'probe' in the DAG) for a real estimate."
+)
+
 
 class PlanInputError(ValueError):
     """A request the planner cannot plan; the message says what to change."""
@@ -200,15 +205,18 @@ def make_plan(
         limits=limits_of(hook.settings, used),
     )
     if request.mode == "probe":
-        probes = _probe(request, hook, progress)
-        with connect() as conn:
-            known = known_order_ids(conn, retailer_id, {i for p in probes for i in p.sample_ids})
-        plan.days = estimate_days(probes, known)
+
+        def stored(ids: set[str]) -> set[str]:
+            with connect() as conn:
+                return known_order_ids(conn, retailer_id, ids)
+
+        probes = _probe(request, hook, stored, progress)
+        plan.days = estimate_days(probes, stored({i for p in probes for i in p.sample_ids}))
         plan.probe_calls = sum(p.probe_calls for p in probes)
     else:
         with connect() as conn:
             plan.days = history_estimate(conn, retailer_id, request_days(request), now)
-        plan.notes.append(HISTORY_NOTE)
+        plan.notes.append(HISTORY_NOTE if plan.days[0].orders else NO_HISTORY_NOTE)
     if request.first <= plan.oldest_served + timedelta(days=1):
         plan.notes.append(
             f"{request.first} is within a day of bol's history limit ({plan.oldest_served} today): start the "
@@ -240,16 +248,21 @@ def history_plan(
         mode="history",
         oldest_served=oldest_allowed_date(now),
         limits=limits_of(settings, calls_last_hour(conn, account, now)),
-        notes=[HISTORY_NOTE],
     )
     plan.days = history_estimate(conn, retailer_id, request_days(PlanRequest(account, first, last)), now)
+    plan.notes.append(HISTORY_NOTE if plan.days[0].orders else NO_HISTORY_NOTE)
     return plan
 
 
-def _probe(request: PlanRequest, hook: BolRetailerHook, progress: Callable[[DayProbe], None] | None) -> list[DayProbe]:
+def _probe(
+    request: PlanRequest,
+    hook: BolRetailerHook,
+    known: Callable[[set[str]], set[str]],
+    progress: Callable[[DayProbe], None] | None,
+) -> list[DayProbe]:
     probes = []
     for day in request_days(request):
-        probe = probe_day(day, partial(_day_page, hook, day.isoformat()))
+        probe = probe_day(day, partial(_day_page, hook, day.isoformat()), known)
         probes.append(probe)
         if progress:
             progress(probe)

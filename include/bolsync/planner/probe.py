@@ -2,7 +2,8 @@
 
 Page 1 of the day's ``latest-change-date`` list (the query the daily extract makes); when it is full, the
 last non-empty page is found by doubling the page number, then by bisection between the last non-empty and
-the first empty page read. The order ids of every non-empty page read are the day's sample.
+the first empty page read. The order ids of every non-empty page read are the day's sample; a day whose
+estimate is large enough gets more pages read into its sample (``probe_day``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from bolsync_provider.hooks.bol_retailer import MAX_ORDER_PAGES, ORDER_PAGE_SIZE
 
 #: Reads page ``n`` of one day's list (``[]`` past its end).
 PageReader = Callable[[int], list[dict[str, Any]]]
+#: The subset of the given order ids the warehouse already holds.
+KnownIds = Callable[[set[str]], set[str]]
+#: Extra pages are read while the probe's calls stay within this share of the day's estimated calls.
+EXTRA_PAGES_SHARE = 0.03
 
 
 @dataclass
@@ -43,8 +48,45 @@ class DayProbe:
         return 1.0 if not self.orders else min(1.0, len(self.sample_ids) / self.orders)
 
 
-def probe_day(day: date, read_page: PageReader) -> DayProbe:
-    """Find the day's last non-empty page (see the module docstring)."""
+def probe_day(
+    day: date, read_page: PageReader, known: KnownIds = lambda ids: set(), spend: float = EXTRA_PAGES_SHARE
+) -> DayProbe:
+    """Find the day's last non-empty page (see the module docstring), then widen the sample.
+
+    The sample decides the estimate of orders fetched on two days of the range (see ``estimate``), so pages not
+    read yet are added, spread over the list, while the probe's calls stay within ``spend`` of the day's own
+    estimate (its list calls plus its orders at the sample's share of orders ``known`` to the warehouse).
+    """
+    probe = _search(day, read_page)
+    unread = [page for page in _spread(probe.pages) if page not in probe.sampled]
+    if not unread:
+        return probe
+    sample = probe.sample_ids
+    new_share = len(sample - known(sample)) / len(sample)
+    day_estimate = 2 * probe.pages + probe.orders * new_share
+    for page in unread[: max(0, int(spend * day_estimate) - probe.probe_calls)]:
+        probe.probe_calls += 1
+        orders = read_page(page)
+        if orders:
+            probe.sampled[page] = [str(order.get("orderId")) for order in orders]
+    return probe
+
+
+def _spread(pages: int) -> list[int]:
+    """Page numbers 1 .. ``pages`` in an order that spreads any prefix over the list (bisection order)."""
+    order: list[int] = []
+    spans = [(1, pages)]
+    while spans:
+        low, high = spans.pop(0)
+        if low > high:
+            continue
+        middle = (low + high) // 2
+        order.append(middle)
+        spans += [(low, middle - 1), (middle + 1, high)]
+    return order
+
+
+def _search(day: date, read_page: PageReader) -> DayProbe:
     probe = DayProbe(day)
 
     def size(page: int) -> int:

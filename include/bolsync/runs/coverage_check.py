@@ -101,7 +101,7 @@ def remember(conn: Warehouse, alerted: Sequence[Hole], now: datetime) -> None:
         )
 
 
-def describe(conn: Warehouse, hole: Hole, retailer_id: str | None, now: datetime, settings: Any) -> str:
+def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> str:
     """What a hole is and what fills it (orders: the backfill and its estimate)."""
     days = f"{hole.first_day} .. {hole.last_day}" if hole.first_day != hole.last_day else f"{hole.first_day}"
     head = f"{hole.stream} of {hole.conn_id}, {days} (Europe/Amsterdam; {_iso(hole.start)} .. {_iso(hole.end)})"
@@ -121,8 +121,10 @@ def describe(conn: Warehouse, hole: Hole, retailer_id: str | None, now: datetime
         f"  UI: {ORDERS_DAG} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
         f'run conf {{"accounts": ["{hole.conn_id}"]}}.',
     ]
-    if retailer_id:
-        plan = history_plan(conn, hole.conn_id, retailer_id, (hole.first_day, hole.last_day), now, settings)
+    plan = history_plan(conn, hole.conn_id, retailer_id, (hole.first_day, hole.last_day), now, settings)
+    if not retailer_id or not plan.details:
+        lines.append("  Estimate: no order history of this account in the warehouse to estimate from.")
+    else:
         lines.append(
             f"  Estimate (planner, history mode: the account's mean daily volume over {HISTORY_SAMPLE_DAYS} days, no "
             f"API call): about {plan.calls} API calls ({plan.list_calls} list, {plan.details} details), at least "
@@ -170,7 +172,7 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
             if not fresh:
                 continue
             retailer_id = _retailer(conn, stream, conn_id)
-            texts = [describe(conn, hole, retailer_id, now, settings) for hole in fresh]
+            texts = [describe(conn, hole, retailer_id or "", now, settings) for hole in fresh]
             alert = coverage_alert(stream, conn_id, retailer_id, texts, fresh)
             log.warning("%s\n%s", alert.subject, alert.body)
             alerts.send(alert, context)

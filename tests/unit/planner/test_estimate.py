@@ -37,11 +37,24 @@ def reader(orders: int, prefix: str = "o"):
 @pytest.mark.parametrize("orders", [0, 1, 49, 50, 51, 100, 149, 350, 537, 1000, 2049])
 def test_the_probe_finds_the_last_page_in_few_calls(orders: int) -> None:
     read_page, read = reader(orders)
-    probe = probe_day(DAY, read_page)
+    probe = probe_day(DAY, read_page, spend=0)
     assert probe.orders == orders
     assert probe.pages == -(-orders // 50)
     assert probe.probe_calls == len(read) <= 2 * max(1, probe.pages).bit_length() + 2
     assert probe.sample_ids <= {f"o{n}" for n in range(orders)}
+
+
+def test_the_probe_widens_the_sample_within_its_share_of_the_estimate() -> None:
+    read_page, read = reader(1000)  # 20 pages, about 1,040 calls when every order is new: all pages are read
+    probe = probe_day(DAY, read_page)
+    assert probe.sample_fraction == 1.0
+    assert probe.probe_calls == len(read) == 24
+    read_page, read = reader(1000)  # half of them known: 540 calls, 3 % of that is 16 calls
+    half = probe_day(DAY, read_page, known=lambda ids: {i for i in ids if int(i[1:]) % 2})
+    assert half.probe_calls == len(read) == len(set(read)) == 16
+    read_page, read = reader(1000)
+    known = probe_day(DAY, read_page, known=lambda ids: ids)  # all known: a day of list calls only
+    assert known.probe_calls == 10  # the search only
 
 
 @pytest.mark.parametrize(
