@@ -82,6 +82,7 @@ lint: venv
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
+	$(BIN)/python -m tests.benchmarks.detail_calls --out docs/bench
 	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
 
 # The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bolsync.orders.detail_exchange import DetailExchange, exchanged_details
 from bolsync.orders.queries import OrderQuery, plan_queries
 from bolsync.orders.transform import without_personal_data
 from bolsync.personal.staging import PersonalStaging
@@ -42,6 +43,8 @@ class ExtractResult:
     items_listed: int = 0
     order_details_fetched: int = 0
     order_details_reused: int = 0
+    #: Full orders another run fetched at the same time and published (``detail_exchange``).
+    order_details_shared: int = 0
     items_outside_window: int = 0
     details_not_found: list[str] = field(default_factory=list)
     #: Order-list calls spent re-reading pages (settle passes); included in ``pages``.
@@ -60,6 +63,7 @@ def extract_orders(
     known_orders: KnownOrders,
     reuse_from: Sequence[Path] = (),
     personal_secret: bytes | None = None,
+    exchange_root: Path | None = None,
 ) -> ExtractResult:
     """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
 
@@ -69,6 +73,9 @@ def extract_orders(
     Full orders staged by an earlier attempt of the same run (in ``staging`` or one of the ``reuse_from``
     folders) are reused, not fetched again. With ``personal_secret`` (an opted-in account) the customer data
     of new orders is staged apart, in ``personal.ndjson``, for the personal store; otherwise it is dropped.
+
+    With ``exchange_root`` (the staging root every worker mounts) runs listing the same new orders at the
+    same time fetch each detail once between them (``detail_exchange``).
     """
     queries = plan_queries(window, now)
     result = ExtractResult(hook.bol_conn_id, hook.get_retailer_id(), str(staging), [q.describe() for q in queries])
@@ -87,10 +94,11 @@ def extract_orders(
                     ) from error
                 raise
     result.orders_listed = len(order_ids)
-    _fetch_new_orders(hook, result, staging, [staging, *reuse_from], order_ids, known_orders, personal_secret)
+    exchange = None if exchange_root is None else DetailExchange(exchange_root, hook.shared_state, result.retailer_id)
+    _fetch_new_orders(hook, result, staging, [staging, *reuse_from], order_ids, known_orders, personal_secret, exchange)
     log.info(
         "Connection %s: %d pages (%d of them settle re-reads), %d orders, %d items in the window (%d outside it) "
-        "(%s); %d full orders fetched, %d reused.",
+        "(%s); %d full orders fetched, %d reused from earlier attempts, %d from concurrent runs.",
         result.conn_id,
         result.pages,
         result.settle_pages,
@@ -100,6 +108,7 @@ def extract_orders(
         ", ".join(result.queries),
         result.order_details_fetched,
         result.order_details_reused,
+        result.order_details_shared,
     )
     return result
 
@@ -217,6 +226,7 @@ def _fetch_new_orders(
     order_ids: set[str],
     known_orders: KnownOrders,
     personal_secret: bytes | None,
+    exchange: DetailExchange | None,
 ) -> None:
     missing = order_ids - known_orders(result.retailer_id, order_ids)
     reusable = _reusable_details(reuse_from, missing)
@@ -228,16 +238,27 @@ def _fetch_new_orders(
     ):
         for order in reusable.values():
             details.write(order)
-        for order_id in sorted(missing - set(reusable)):
+
+        def fetch(order_id: str) -> dict[str, Any] | None:
             try:
                 order = hook.get_order(order_id)
             except BolNotFound:
-                log.warning("Order %s is listed but its detail answers 404; its items keep list data only.", order_id)
-                result.details_not_found.append(order_id)
-                continue
+                return None
             personal.add(order)
-            details.write(without_personal_data(order))
-            result.order_details_fetched += 1
+            return without_personal_data(order)
+
+        for detail in exchanged_details(sorted(missing - set(reusable)), fetch, exchange):
+            if detail.order is None:
+                log.warning(
+                    "Order %s is listed but its detail answers 404; its items keep list data only.", detail.order_id
+                )
+                result.details_not_found.append(detail.order_id)
+                continue
+            if detail.fetched:
+                result.order_details_fetched += 1
+            else:
+                result.order_details_shared += 1
+            details.write(detail.order)
 
 
 def _reusable_details(folders: Sequence[Path], wanted: set[str]) -> dict[str, dict[str, Any]]:

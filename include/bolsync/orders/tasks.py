@@ -61,7 +61,8 @@ def extract(conn_id: str) -> dict[str, Any]:
     label_task(context, conn_id)
     window = run_window(context)
     database = warehouse_target()
-    staging = staging_dir(staging_root(database.staging_anchor), context["dag"].dag_id, context["run_id"], conn_id)
+    root = staging_root(database.staging_anchor)
+    staging = staging_dir(root, context["dag"].dag_id, context["run_id"], conn_id)
     hook = BolRetailerHook(conn_id)
     audit = {"conn_id": conn_id, "window_start": window.start, "window_end": window.end}
 
@@ -86,6 +87,7 @@ def extract(conn_id: str) -> dict[str, Any]:
             known,
             sibling_attempts(attempt),
             personal_secret=personal_secret_for(conn_id),
+            exchange_root=root,
         )
         audit.update(_extract_audit(result))
     return OrdersExtracted(
