@@ -13,7 +13,7 @@ import pytest
 
 from bolsync import replay
 from bolsync.runs.windows import AMSTERDAM
-from bolsync.warehouse.connection import connect_warehouse, select_all
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
 from tests.integration.test_orders_sync import _daily_run_for
 from tests.support.airflow_env import query, run_dag
 
@@ -26,10 +26,14 @@ REWRITTEN = ["first_synced_at", "synced_by_run_id"]
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An archive, and staging of this module's own (no order details shared with other modules' runs)."""
     root = tmp_path_factory.mktemp("raw") / "archive"
+    staging = os.environ["BOLSYNC_STAGING_DIR"]
     os.environ["AIRFLOW__BOLSYNC__ARCHIVE_URL"] = str(root)
+    os.environ["BOLSYNC_STAGING_DIR"] = str(root.with_name("staging"))
     yield root
     os.environ.pop("AIRFLOW__BOLSYNC__ARCHIVE_URL", None)
+    os.environ["BOLSYNC_STAGING_DIR"] = staging
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,12 @@ def synced(airflow_db, emulator, warehouse, archive):
     return day
 
 
-def _rows(warehouse: Path) -> list[list[tuple]]:
+def _where(warehouse: Path | WarehouseTarget) -> str:
+    """The warehouse as ``--warehouse`` takes it: a DuckDB file or a PostgreSQL URI."""
+    return warehouse.dsn or str(warehouse) if isinstance(warehouse, WarehouseTarget) else str(warehouse)
+
+
+def _rows(warehouse: Path | WarehouseTarget) -> list[list[tuple]]:
     with connect_warehouse(warehouse) as conn:
         return [select_all(conn, f"bol.{table}", exclude=REWRITTEN) for table in ("orders", "order_items")]
 
@@ -60,11 +69,12 @@ def test_replay_restores_the_wiped_rows_without_calling_bol(synced, emulator, wa
     before = _rows(warehouse)
     assert before[1], "the emulator should have items that day"
     extracted = query(warehouse, "SELECT DISTINCT extracted_at FROM bol.order_items")
-    query(warehouse, "DELETE FROM bol.order_items")
-    query(warehouse, "DELETE FROM bol.orders")
+    with connect_warehouse(warehouse) as conn:
+        conn.execute("DELETE FROM bol.order_items")
+        conn.execute("DELETE FROM bol.orders")
     calls = emulator.stats()
     args = ["--dag", DAG, "--from", str(synced), "--to", str(synced), "--account", ACCOUNT]
-    assert replay.main([*args, "--warehouse", str(warehouse)]) == 0
+    assert replay.main([*args, "--warehouse", _where(warehouse)]) == 0
     assert emulator.stats() == calls
     assert _rows(warehouse) == before
     assert query(warehouse, "SELECT DISTINCT extracted_at FROM bol.order_items") == extracted
@@ -80,7 +90,7 @@ def test_replay_restores_the_wiped_rows_without_calling_bol(synced, emulator, wa
 
     with connect_warehouse(warehouse) as conn:
         everything = [select_all(conn, f"bol.{t}") for t in ("orders", "order_items")]
-    assert replay.main([*args, "--warehouse", str(warehouse)]) == 0  # idempotent: nothing changes
+    assert replay.main([*args, "--warehouse", _where(warehouse)]) == 0  # idempotent: nothing changes
     with connect_warehouse(warehouse) as conn:
         assert [select_all(conn, f"bol.{t}") for t in ("orders", "order_items")] == everything
     assert emulator.stats() == calls
@@ -88,6 +98,6 @@ def test_replay_restores_the_wiped_rows_without_calling_bol(synced, emulator, wa
 
 def test_replay_names_the_days_the_archive_lacks(synced, warehouse, capsys) -> None:
     earlier = synced - timedelta(days=1)
-    args = ["--dag", DAG, "--from", str(earlier), "--to", str(synced), "--warehouse", str(warehouse)]
+    args = ["--dag", DAG, "--from", str(earlier), "--to", str(synced), "--warehouse", _where(warehouse)]
     assert replay.main(args) == 1
     assert f"{ACCOUNT}: {earlier}" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -93,6 +93,26 @@ def archived_attempts(location: ArchiveLocation, dag_id: str, conn_id: str | Non
     return sorted(found, key=lambda attempt: attempt.name)
 
 
+def attempts_near(
+    location: ArchiveLocation, retailer_id: str, when: datetime, within: timedelta
+) -> list[ArchivedAttempt]:
+    """The attempts of any DAG and connection that extracted ``retailer_id``'s data within ``within`` of
+    ``when``, e.g. a concurrent run that fetched order details for both."""
+    found = []
+    for dag in location.folders(location.root):
+        for run in location.folders(dag):
+            for connection in location.folders(run):
+                for folder in location.folders(connection):
+                    manifest = location.read_json(location.path(folder, MANIFEST_FILE)) or {}
+                    try:
+                        at = datetime.fromisoformat(str(manifest.get("extracted_at") or manifest.get("created_at")))
+                    except ValueError:
+                        continue
+                    if manifest.get("retailer_id") == retailer_id and abs(at - when) <= within:
+                        found.append(ArchivedAttempt(location, folder, manifest))
+    return found
+
+
 class ArchiveTransport(BolTransport):
     """Answers ``get_json`` with the archived bodies of the same path and parameters, in their order (the last
     one again once they are used up); sends nothing."""
@@ -101,8 +121,14 @@ class ArchiveTransport(BolTransport):
         self._answers: dict[str, deque[Any]] = {}
         self._last: dict[str, Any] = {}
         self._lock = threading.Lock()
-        for response in responses:
-            self._answers.setdefault(_key(response["path"], response.get("params")), deque()).append(response["body"])
+        self.add(responses)
+
+    def add(self, responses: Iterable[Mapping[str, Any]]) -> None:
+        """More archived responses to answer with (after those of the same request already held)."""
+        with self._lock:
+            for response in responses:
+                key = _key(response["path"], response.get("params"))
+                self._answers.setdefault(key, deque()).append(response["body"])
 
     def get_json(
         self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None, accept: str = V10_JSON
@@ -127,7 +153,8 @@ class ArchivedHook(BolRetailerHook):
     def __init__(self, conn_id: str, retailer_id: str, responses: Iterable[Mapping[str, Any]]) -> None:
         super().__init__(conn_id)
         self._archived_retailer_id = retailer_id
-        self.__dict__["transport"] = ArchiveTransport(responses)
+        self.archive = ArchiveTransport(responses)
+        self.__dict__["transport"] = self.archive
 
     def get_retailer_id(self) -> str:
         return self._archived_retailer_id

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bolsync.archive.location import ArchiveLocation
-from bolsync.archive.reader import ArchivedAttempt, ArchivedHook, archived_attempts
+from bolsync.archive.reader import ArchivedAttempt, ArchivedHook, archived_attempts, attempts_near
 from bolsync.runs.audit import record_sync_run
 from bolsync.runs.windows import AMSTERDAM
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
@@ -28,6 +28,9 @@ from bolsync_provider.hooks.bol_retailer import OFFER_EXPORT_FILE_ENDPOINT, OFFE
 log = logging.getLogger(__name__)
 
 STREAMS = ("orders", "offers")
+#: Order details another run fetched for a replayed one (the detail exchange of concurrent runs) are looked up
+#: in the attempts archived this close to the replayed extract.
+CONCURRENT_WITHIN = timedelta(days=1)
 
 
 class ReplayError(Exception):
@@ -119,7 +122,9 @@ def replay(
     runs = plan_replay(location, dag_id, first, last, conn_id)
     run_id = f"replay__{datetime.now(UTC).isoformat()}"
     replay_one: Callable[[WarehouseTarget, ReplayRun, Lineage], dict[str, int]] = (
-        _replay_orders if kind == "orders" else lambda t, r, lin: _replay_offers(t, r, lin, dag_id, confirm_empty)
+        (lambda t, r, lin: _replay_orders(t, location, r, lin))
+        if kind == "orders"
+        else (lambda t, r, lin: _replay_offers(t, r, lin, dag_id, confirm_empty))
     )
     done = []
     for index, account in enumerate(sorted({run.attempt.conn_id for run in runs})):
@@ -155,7 +160,9 @@ def replay(
     return done
 
 
-def _replay_orders(target: WarehouseTarget, run: ReplayRun, lineage: Lineage) -> dict[str, int]:
+def _replay_orders(
+    target: WarehouseTarget, location: ArchiveLocation, run: ReplayRun, lineage: Lineage
+) -> dict[str, int]:
     from bolsync.orders.extract import extract_orders
     from bolsync.orders.load import known_order_ids, load_staged_orders
 
@@ -169,6 +176,11 @@ def _replay_orders(target: WarehouseTarget, run: ReplayRun, lineage: Lineage) ->
     def known(retailer_id: str, order_ids: set[str]) -> set[str]:
         with connect_warehouse(target) as conn:
             stored = known_order_ids(conn, retailer_id, order_ids)
+        wanted = order_ids - stored - archived
+        if wanted:
+            shared = _details_elsewhere(location, attempt, wanted)
+            hook.archive.add(shared.values())
+            archived.update(shared)
         lacking.update(order_ids - stored - archived)
         return stored | (order_ids - archived)
 
@@ -194,6 +206,24 @@ def _replay_orders(target: WarehouseTarget, run: ReplayRun, lineage: Lineage) ->
         "items_inserted": result.items.inserted,
         "items_updated": result.items.updated,
     }
+
+
+def _details_elsewhere(
+    location: ArchiveLocation, attempt: ArchivedAttempt, wanted: set[str]
+) -> dict[str, dict[str, Any]]:
+    """Order id -> the archived detail response of ``wanted`` orders that another run fetched near the time of
+    ``attempt`` (the detail exchange shares them between concurrent runs)."""
+    found: dict[str, dict[str, Any]] = {}
+    for other in attempts_near(location, attempt.retailer_id, attempt.extracted_at, CONCURRENT_WITHIN):
+        if other.folder == attempt.folder:
+            continue
+        for response in other.responses():
+            order_id = str(response.get("path", "")).rsplit("/", 1)[-1]
+            if response.get("endpoint") == ORDER_ENDPOINT and order_id in wanted and order_id not in found:
+                found[order_id] = response
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def _replay_offers(

@@ -13,7 +13,7 @@ import pytest
 from bolsync.archive.location import MANIFEST_FILE, RESPONSES_FILE, location_of
 from bolsync.archive.purge import purge_archive
 from bolsync.archive.reader import ArchivedHook, archived_attempts
-from bolsync.archive.replay import ReplayError, plan_replay, stream_of
+from bolsync.archive.replay import ReplayError, _details_elsewhere, plan_replay, stream_of
 from bolsync.archive.writer import STAMP, ArchiveRun, ResponseArchive
 from bolsync.personal.policy import PersonalDataPolicy
 from bolsync.runs import config
@@ -154,3 +154,14 @@ def test_archive_settings_are_checked(tmp_path: Path, monkeypatch: pytest.Monkey
     for bad in ("0", "1.5", "many", "99999"):
         with pytest.raises(BolConfigError, match="archive_retention_days"):
             config.archive_retention_days(bad, read=False)
+
+
+def test_details_another_run_fetched_are_found_in_its_archive(tmp_path: Path) -> None:
+    _archive(tmp_path, run=ArchiveRun("bol_orders_hourly", "hourly_run", "bol_shop", 1))
+    mine = _archive(tmp_path)
+    location = location_of(str(tmp_path))
+    (attempt,) = archived_attempts(location, "bol_orders_daily")
+    assert attempt.folder == mine.folder
+    found = _details_elsewhere(location, attempt, {"O1", "O9"})
+    assert list(found) == ["O1"]
+    assert "hourly_run" not in mine.folder
