@@ -14,10 +14,12 @@ import pytest
 from bolsync import replay
 from bolsync.runs.windows import AMSTERDAM
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
+from tests.integration.test_offers_sync import offers_env, run_offers
 from tests.integration.test_orders_sync import _daily_run_for
 from tests.support.airflow_env import query, run_dag
 
 pytestmark = pytest.mark.integration
+__all__ = ["offers_env"]  # a fixture of test_offers_sync, used here
 ACCOUNT = "bol_shop_a"
 DAG = "bol_orders_daily"
 #: Columns a replay writes anew: the insert time and the run that wrote the row.
@@ -101,3 +103,28 @@ def test_replay_names_the_days_the_archive_lacks(synced, warehouse, capsys) -> N
     args = ["--dag", DAG, "--from", str(earlier), "--to", str(synced), "--warehouse", _where(warehouse)]
     assert replay.main(args) == 1
     assert f"{ACCOUNT}: {earlier}" in capsys.readouterr().err
+
+
+def _offer_rows(warehouse: Path | WarehouseTarget) -> list[list[tuple]]:
+    with connect_warehouse(warehouse) as conn:
+        return [
+            select_all(conn, "bol.offers", exclude=["extra", "synced_by_run_id"]),  # PostgreSQL cannot sort JSON
+            conn.query("SELECT offer_id, CAST(extra AS VARCHAR) FROM bol.offers ORDER BY 1"),
+            select_all(conn, "bol.offer_snapshots", exclude=["synced_by_run_id"]),
+            select_all(conn, "bol.offer_sync_state"),
+        ]
+
+
+def test_offers_replay_restores_the_day_without_calling_bol(offers_env, warehouse, archive) -> None:
+    assert run_offers(datetime.now(UTC)) == "success"  # the export of yesterday (Amsterdam)
+    day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=1)
+    before = _offer_rows(warehouse)
+    assert before[0], "the emulator should have offers"
+    with connect_warehouse(warehouse) as conn:
+        for table in ("offer_snapshots", "offers", "offer_sync_state"):
+            conn.execute(f"DELETE FROM bol.{table}")
+    calls = offers_env.stats()
+    args = ["--dag", "bol_offers_daily", "--from", str(day), "--to", str(day), "--warehouse", _where(warehouse)]
+    assert replay.main(args) == 0
+    assert offers_env.stats() == calls
+    assert _offer_rows(warehouse) == before

@@ -20,6 +20,8 @@ synced = same.synced
 test_the_run_sets_lineage_and_archives_owner_only = same.test_the_run_sets_lineage_and_archives_owner_only
 test_replay_restores_the_wiped_rows_without_calling_bol = same.test_replay_restores_the_wiped_rows_without_calling_bol
 test_replay_names_the_days_the_archive_lacks = same.test_replay_names_the_days_the_archive_lacks
+offers_env = same.offers_env
+test_offers_replay_restores_the_day_without_calling_bol = same.test_offers_replay_restores_the_day_without_calling_bol
 
 
 @pytest.fixture(scope="module")
