@@ -284,7 +284,7 @@ class BolRetailerHook(BaseHook):
                 raise BolResponseError(
                     f"{OFFERS_V11_ENDPOINT}: page.nextCursor must be a string or null, got {type(cursor).__name__}."
                 )
-            if not cursor or not offers:
+            if not cursor:  # an empty page that names a next one is not the end of the list
                 return
             if cursor in cursors_seen:
                 raise BolResponseError(
