@@ -15,7 +15,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -24,12 +25,15 @@ import numpy as np
 import pandas as pd
 
 from bolsync.warehouse.base import Warehouse
+from bolsync.warehouse.pg_binary import HEADER, TRAILER, binary_encoder
 
 log = logging.getLogger(__name__)
 
 COPY_CHUNK = 1 << 20
 #: Rows per CSV slice: the first slice streams while the next ones are encoded.
 COPY_SLICE_ROWS = 50_000
+#: Binary slices encoded ahead of the one streaming.
+BINARY_AHEAD = 2
 
 
 class PostgresWarehouse(Warehouse):
@@ -80,8 +84,10 @@ class PostgresWarehouse(Warehouse):
         try:
             key = self._primary_key(like)
             order = key if key and set(key) <= set(frame.columns) else []
-            sql = f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)"
-            with _csv_slices(frame, order) as chunks, self.raw.cursor().copy(sql) as copy:
+            encode = binary_encoder(frame, self._column_types(name))
+            slices = _binary_slices(frame, order, encode) if encode else _csv_slices(frame, order)
+            sql = f"COPY {name} ({columns}) FROM STDIN (FORMAT {'binary' if encode else 'csv'})"
+            with slices as chunks, self.raw.cursor().copy(sql) as copy:
                 for chunk in chunks:
                     copy.write(chunk)
             self._staged_rows[name] = len(frame)
@@ -90,6 +96,17 @@ class PostgresWarehouse(Warehouse):
             self._staged_rows.pop(name, None)
             if self.raw.info.transaction_status != TransactionStatus.INERROR:
                 self.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _column_types(self, table: str) -> list[tuple[str, int]]:
+        """(type name, typmod) of each column of ``table``, in order."""
+        return [
+            (str(name), int(typmod))
+            for name, typmod in self.query(
+                "SELECT t.typname, a.atttypmod FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                [table],
+            )
+        ]
 
     def _primary_key(self, table: str) -> list[str]:
         """The primary key columns of ``table``, in order (none: [])."""
@@ -276,14 +293,6 @@ def _csv_slices(frame: pd.DataFrame, order: Sequence[str] = (), rows: int | None
     folder = tempfile.mkdtemp(prefix="bolsync-copy-")
     encoder = duckdb.connect()
 
-    def sort() -> Any:
-        keys = frame[list(order)].assign(bolsync_position=np.arange(len(frame)))
-        encoder.register("frame_keys", keys)
-        by = ", ".join([*order, "bolsync_position"])
-        return encoder.execute(f"SELECT bolsync_position FROM frame_keys ORDER BY {by}").fetchnumpy()[
-            "bolsync_position"
-        ]
-
     def encode(number: int, start: int) -> str:
         path = os.path.join(folder, f"{number}.csv")
         if positions is None:
@@ -303,13 +312,60 @@ def _csv_slices(frame: pd.DataFrame, order: Sequence[str] = (), rows: int | None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bolsync-csv")
     try:
         encoder.execute("SET TimeZone = 'UTC'")
-        positions = pool.submit(sort) if order else None
+        positions = pool.submit(_sorted_positions, frame, order) if order else None
         futures = [pool.submit(encode, number, start) for number, start in enumerate(range(0, len(frame), rows))]
         yield chunks()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         encoder.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _binary_slices(
+    frame: pd.DataFrame, order: Sequence[str], encode: Callable[[pd.DataFrame], bytes], rows: int | None = None
+) -> Iterator[Iterator[bytes]]:
+    """The frame as binary ``COPY`` data, one ``rows``-row slice at a time, sorted by ``order``.
+
+    A worker thread sorts the rows' positions (see :func:`_sorted_positions`) and encodes each slice while
+    the previous one streams; at most ``BINARY_AHEAD`` slices wait, so memory holds a few slices.
+    """
+    rows = rows or COPY_SLICE_ROWS
+    starts = range(0, len(frame), rows)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bolsync-copy")
+
+    def encode_slice(start: int) -> bytes:
+        if positions is None:
+            return encode(frame.iloc[start : start + rows])
+        return encode(frame.take(positions.result()[start : start + rows]))
+
+    def chunks() -> Iterator[bytes]:
+        yield HEADER
+        waiting = deque(pool.submit(encode_slice, start) for start in starts[:BINARY_AHEAD])
+        for start in starts[BINARY_AHEAD:]:
+            yield waiting.popleft().result()
+            waiting.append(pool.submit(encode_slice, start))
+        while waiting:
+            yield waiting.popleft().result()
+        yield TRAILER
+
+    try:
+        positions = pool.submit(_sorted_positions, frame, order) if order else None
+        yield chunks()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _sorted_positions(frame: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
+    """The frame's row positions sorted by the ``order`` columns (byte order), by an in-memory DuckDB."""
+    import duckdb
+
+    keys = frame[list(order)].assign(bolsync_position=np.arange(len(frame)))
+    with duckdb.connect() as sorter:
+        sorter.register("frame_keys", keys)
+        by = ", ".join([*order, "bolsync_position"])
+        result = sorter.execute(f"SELECT bolsync_position FROM frame_keys ORDER BY {by}").fetchnumpy()
+    return np.asarray(result["bolsync_position"])
 
 
 def _write_csv(encoder: Any, frame: pd.DataFrame, path: str) -> None:

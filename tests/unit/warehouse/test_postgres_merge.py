@@ -13,6 +13,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+import bolsync.warehouse.pg_binary as pg_binary
 import bolsync.warehouse.postgres_warehouse as pg_warehouse
 from bolsync.warehouse.connection import PostgresWarehouse, connect_warehouse
 
@@ -213,7 +214,15 @@ def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg_warehouse, "COPY_CHUNK", 64)
 
 
-def test_staged_streams_every_slice_sorted_by_the_primary_key(url: str, small_slices: None) -> None:
+@pytest.fixture(params=["binary", "csv"])
+def copy_format(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Frames go in by binary ``COPY`` (every column encodable) or by CSV (one that is not)."""
+    if request.param == "csv":
+        monkeypatch.setattr(pg_warehouse, "binary_encoder", lambda frame, types: None)
+    return str(request.param)
+
+
+def test_staged_streams_every_slice_sorted_by_the_primary_key(url: str, small_slices: None, copy_format: str) -> None:
     notes = ["plain", "", None, 'with "quotes", commas', "new\nline", "ünïcode €", "back\\slash", "tab\there"]
     frame = _frame(range(53)).assign(note=pd.array([notes[i % len(notes)] for i in range(53)], dtype="string"))
     frame.loc[5, "quantity"] = pd.NA
@@ -237,20 +246,95 @@ def test_staged_streams_every_slice_sorted_by_the_primary_key(url: str, small_sl
 
 
 def test_an_encoding_failure_fails_the_copy_and_leaves_the_connection_usable(
-    url: str, small_slices: None, monkeypatch: pytest.MonkeyPatch
+    url: str, small_slices: None, monkeypatch: pytest.MonkeyPatch, copy_format: str
 ) -> None:
-    real, calls = pg_warehouse._write_csv, []
+    calls: list[int] = []
 
-    def write_csv(encoder: Any, frame: pd.DataFrame, path: str) -> None:
-        calls.append(path)
-        if len(calls) == 3:
-            raise RuntimeError("encoder failed")
-        real(encoder, frame, path)
+    def failing(encode: Any) -> Any:
+        def third_fails(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("encoder failed")
+            return encode(*args)
 
-    monkeypatch.setattr(pg_warehouse, "_write_csv", write_csv)
+        return third_fails
+
+    if copy_format == "csv":
+        monkeypatch.setattr(pg_warehouse, "_write_csv", failing(pg_warehouse._write_csv))
+    else:
+        real = pg_warehouse.binary_encoder
+        monkeypatch.setattr(pg_warehouse, "binary_encoder", lambda frame, types: failing(real(frame, types)))
     with connect_warehouse(url) as conn:
         with pytest.raises(RuntimeError, match="encoder failed"), conn.staged(_frame(range(30)), TABLE):
             pass
         temp = "SELECT count(*) FROM pg_class WHERE relname LIKE 'incoming_%' AND relpersistence = 't'"
         assert conn.scalar(temp) == 0
+        assert _merge(conn, _frame(range(3))) == (3, 0)
+
+
+def _staged_rows(conn: Any, frame: pd.DataFrame, like: str) -> list[tuple[Any, ...]]:
+    with conn.staged(frame, like) as incoming:
+        return conn.query(f"SELECT * FROM {incoming}")
+
+
+@pytest.mark.parametrize("padding", ["padded", "scattered"])
+def test_binary_copy_stores_what_csv_stores(url: str, monkeypatch: pytest.MonkeyPatch, padding: str) -> None:
+    if padding == "scattered":
+        monkeypatch.setattr(pg_binary, "PADDING_FACTOR", 0)
+        monkeypatch.setattr(pg_binary, "PADDING_SLACK", 0)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            """CREATE TABLE merge_test.kinds (k VARCHAR NOT NULL PRIMARY KEY, n INTEGER, big BIGINT, flag BOOLEAN,
+               at TIMESTAMPTZ, day DATE, price DECIMAL(12, 2), ratio DOUBLE PRECISION, doc JSON)"""
+        )
+    frame = pd.DataFrame(
+        {
+            "k": pd.array(["a", "", "ünïcode €", 'q"u,o\nte', "x" * 300, "日本"], dtype="string"),
+            "n": pd.array([1, None, -(2**31), 2**31 - 1, 0, 7], dtype="Int64"),
+            "big": pd.array([2**40, None, -1, 0, 5, 6], dtype="Int64"),
+            "flag": pd.array([True, None, False, True, False, True], dtype="boolean"),
+            "at": pd.Series([T0, None, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), T0, T0, T0]).astype(
+                "datetime64[us, UTC]"
+            ),
+            "day": pd.Series(["2026-11-22 23:30", None, "1970-01-01", "1999-12-31", "2000-01-01", "2026-01-01"]).astype(
+                "datetime64[us]"
+            ),
+            "price": pd.array([0.125, None, -1.005, 0.285, -0.001, 12345678.99], dtype="Float64"),
+            "ratio": pd.array([0.1, None, -2.5, 1e300, 0.0, 3.0], dtype="Float64"),
+            "doc": pd.array(['{"a": [1, "ü"]}', None, "{}", "[]", "null", "1"], dtype="string"),
+        }
+    )
+    with connect_warehouse(url) as conn:
+        assert isinstance(conn, PostgresWarehouse)
+        assert pg_binary.binary_encoder(frame, conn._column_types("merge_test.kinds")) is not None
+        binary = _staged_rows(conn, frame, "merge_test.kinds")
+        monkeypatch.setattr(pg_warehouse, "binary_encoder", lambda frame, types: None)
+        csv = _staged_rows(conn, frame, "merge_test.kinds")
+    assert binary == csv
+    prices = {row[0]: row[6] for row in binary}
+    assert [prices[k] for k in frame.k] == [
+        Decimal("0.13"),
+        None,
+        Decimal("-1.01"),
+        Decimal("0.29"),
+        Decimal("0.00"),
+        Decimal("12345678.99"),
+    ]
+
+
+def test_binary_copy_is_not_used_for_what_it_cannot_encode_exactly() -> None:
+    frame = pd.DataFrame({"n": pd.array([2**31], dtype="Int64"), "o": pd.Series([object()], dtype=object)})
+    assert pg_binary.binary_encoder(frame[["n"]], [("int4", -1)]) is None
+    assert pg_binary.binary_encoder(frame[["n"]], [("int8", -1)]) is not None
+    assert pg_binary.binary_encoder(frame[["o"]], [("varchar", -1)]) is None
+    assert pg_binary.binary_encoder(frame[["n"]], [("numeric", -1)]) is None
+    floats = pd.DataFrame({"x": pd.array([float("inf")], dtype="float64")})
+    assert pg_binary.binary_encoder(floats, [("numeric", (12 << 16) + 2 + 4)]) is None
+
+
+def test_a_nul_in_text_is_refused_by_postgresql(url: str) -> None:
+    frame = _frame(range(3)).assign(note=pd.array(["a", "b\x00c", "d"], dtype="string"))
+    with connect_warehouse(url) as conn:
+        with pytest.raises(psycopg.DataError):
+            _staged_rows(conn, frame, TABLE)
         assert _merge(conn, _frame(range(3))) == (3, 0)
