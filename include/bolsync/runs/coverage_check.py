@@ -140,13 +140,15 @@ def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, setti
 
 
 def coverage_alert(
-    stream: str, conn_id: str, retailer_id: str | None, texts: Sequence[str], holes_: Sequence[Hole]
+    stream: str, conn_id: str, retailer_id: str | None, texts: Sequence[str], holes_: Sequence[Hole], day: date
 ) -> alerts.Alert:
+    """One message for the new holes of an account's stream; its key stops a retry of the same day's check
+    from sending it twice (``bol.coverage_alerts`` is what remembers holes from night to night)."""
     spans = ",".join(f"{_iso(h.start)}/{_iso(h.end)}" for h in holes_)
     lost = sum(1 for h in holes_ if h.kind == "lost")
     what = f"{len(holes_)} hole(s)" + (f", {lost} lost" if lost else "")
     return alerts.Alert(
-        key=f"coverage:{stream}:{conn_id}:{spans}",
+        key=f"coverage:{day}:{stream}:{conn_id}:{spans}",
         subject=f"[bolsync] {stream} of {conn_id}: {what} in the synced history",
         body=f"Connection: {conn_id}\nRetailer: {retailer_id or 'unknown'}\nStream: {stream}\n\n"
         "No successful load covers these windows (a failed run nobody re-ran, a paused DAG):\n\n"
@@ -173,7 +175,7 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
                 continue
             retailer_id = _retailer(conn, stream, conn_id)
             texts = [describe(conn, hole, retailer_id or "", now, settings) for hole in fresh]
-            alert = coverage_alert(stream, conn_id, retailer_id, texts, fresh)
+            alert = coverage_alert(stream, conn_id, retailer_id, texts, fresh, now.date())
             log.warning("%s\n%s", alert.subject, alert.body)
             alerts.send(alert, context)
             remember(conn, fresh, now)

@@ -1,0 +1,61 @@
+"""The coverage check's memory: a grown hole is alerted for its new part only, a filled one is forgotten."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bolsync.runs.coverage_check import describe, forget_filled, history_start, lookback, new_holes, remember
+from bolsync.runs.gaps import Hole, amsterdam_midnight
+from bolsync.warehouse.connection import connect_warehouse
+from bolsync_provider.errors import BolConfigError
+
+NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
+
+
+def day(d: int) -> datetime:
+    return amsterdam_midnight(date(2026, 11, d))
+
+
+def hole(first: int, end: int, kind: str = "backfill", stream: str = "orders") -> Hole:
+    return Hole(stream, "bol_shop", day(first), day(end), kind)  # type: ignore[arg-type]
+
+
+def spans(holes: list[Hole]) -> list[tuple[datetime, datetime]]:
+    return [(h.start, h.end) for h in holes]
+
+
+def test_a_grown_hole_is_alerted_for_its_new_part_and_a_filled_one_is_forgotten(warehouse) -> None:
+    with connect_warehouse(warehouse) as conn:
+        assert spans(new_holes(conn, [hole(20, 22)])) == [(day(20), day(22))]
+        remember(conn, [hole(20, 22)], NOW)
+        assert new_holes(conn, [hole(20, 22)]) == []
+        assert spans(new_holes(conn, [hole(20, 24)])) == [(day(22), day(24))]
+        assert forget_filled(conn, "orders", "bol_shop", [(day(21), day(22))]) == 0
+        assert forget_filled(conn, "orders", "bol_shop", []) == 1
+        assert spans(new_holes(conn, [hole(20, 22)])) == [(day(20), day(22))]
+
+
+def test_what_the_mail_says_per_kind_of_hole(warehouse) -> None:
+    with connect_warehouse(warehouse) as conn:
+        backfill = describe(conn, hole(20, 22), "2000001", NOW, None)
+        lost = describe(conn, hole(1, 3, "lost"), "2000001", NOW, None)
+        offers = describe(conn, hole(20, 21, "lost", "offers"), "2000001", NOW, None)
+    assert backfill.startswith("BACKFILL: orders of bol_shop, 2026-11-20 .. 2026-11-21 (Europe/Amsterdam")
+    assert "--from-date 2026-11-20T00:00:00+01:00 --to-date 2026-11-21T00:00:00+01:00" in backfill
+    assert "python -m bolsync.planner --account bol_shop --from 2026-11-20 --to 2026-11-21" in backfill
+    assert lost.startswith("LOST: orders of bol_shop")
+    assert "bol serves from 2026-08-30" in lost
+    assert offers.startswith("LOST: offers of bol_shop, 2026-11-20 (")
+    assert "no offer history" in offers
+
+
+def test_settings_are_checked() -> None:
+    assert history_start(None) is None
+    assert history_start("2026-09-01") == date(2026, 9, 1)
+    with pytest.raises(BolConfigError, match="bolsync_coverage_history_start must be a date"):
+        history_start("September")
+    assert lookback(None) == timedelta(days=100)
+    with pytest.raises(BolConfigError, match="bolsync_coverage_lookback_days"):
+        lookback("0")
