@@ -90,3 +90,23 @@ def test_offers_lineage_first_run_rerun_and_one_change(warehouse: WarehouseTarge
 def test_lineage_needs_an_aware_extract_time() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         Lineage("d", "r", datetime(2026, 11, 1))
+
+
+def test_migration_004_keeps_existing_rows_with_no_lineage(
+    warehouse: WarehouseTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolsync.warehouse import migrations
+
+    bundled = migrations.migration_files
+    monkeypatch.setattr(migrations, "migration_files", lambda backend="duckdb": bundled(backend)[:3])
+    stage = _stage(tmp_path / "a", [_detail("O1")], [])
+    with connect_warehouse(warehouse) as conn:
+        load_staged_orders(conn, "1", stage)
+        before = select_all(conn, "bol.order_items")
+    monkeypatch.setattr(migrations, "migration_files", bundled)
+    with connect_warehouse(warehouse) as conn:
+        after = select_all(conn, "bol.order_items", exclude=COLUMNS)
+        assert after == before
+        assert set(_lineage(conn, "order_items", "order_item_id").values()) == {(None, None, None)}
+        again = load_staged_orders(conn, "1", stage, lineage=RERUN)
+        assert again.items.updated == 0  # null lineage alone is no change
