@@ -328,23 +328,28 @@ def _binary_slices(
     """The frame as binary ``COPY`` data, one ``rows``-row slice at a time, sorted by ``order``.
 
     A worker thread sorts the rows' positions (see :func:`_sorted_positions`) and encodes each slice while
-    the previous one streams; at most ``BINARY_AHEAD`` slices wait, so memory holds a few slices.
+    the previous one streams; at most ``BINARY_AHEAD`` slices wait, so memory holds a few slices. The first
+    slice is a fifth of the others: ``COPY`` starts sooner.
     """
     rows = rows or COPY_SLICE_ROWS
-    starts = range(0, len(frame), rows)
+    first = max(1, rows // 5)
+    starts = [0, *range(first, len(frame), rows)] if len(frame) else []
+    stops = [*starts[1:], len(frame)]
+    slices = list(zip(starts, stops, strict=True))
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bolsync-copy")
 
-    def encode_slice(start: int) -> bytes:
+    def encode_slice(bounds: tuple[int, int]) -> bytes:
+        start, stop = bounds
         if positions is None:
-            return encode(frame.iloc[start : start + rows])
-        return encode(frame.take(positions.result()[start : start + rows]))
+            return encode(frame.iloc[start:stop])
+        return encode(frame.take(positions.result()[start:stop]))
 
     def chunks() -> Iterator[bytes]:
         yield HEADER
-        waiting = deque(pool.submit(encode_slice, start) for start in starts[:BINARY_AHEAD])
-        for start in starts[BINARY_AHEAD:]:
+        waiting = deque(pool.submit(encode_slice, bounds) for bounds in slices[:BINARY_AHEAD])
+        for bounds in slices[BINARY_AHEAD:]:
             yield waiting.popleft().result()
-            waiting.append(pool.submit(encode_slice, start))
+            waiting.append(pool.submit(encode_slice, bounds))
         while waiting:
             yield waiting.popleft().result()
         yield TRAILER
