@@ -33,7 +33,8 @@ def purge_archive(location: ArchiveLocation, retention_days: int, policy_of: Pol
         if created is None:
             continue
         keep = timedelta(days=retention_days)
-        manifest = location.read_json(location.path(folder, MANIFEST_FILE)) or {}
+        expired = now - created >= keep
+        manifest = {} if expired else location.read_json(location.path(folder, MANIFEST_FILE)) or {}
         conn_id = str(manifest.get("conn_id") or "")
         if manifest.get("personal") and conn_id:
             if conn_id not in policies:
