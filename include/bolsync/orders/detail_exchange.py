@@ -35,8 +35,9 @@ CLAIM_TTL_SECONDS = 120.0
 POLL_SECONDS = 0.25
 #: A run waits at most this long for details another run claimed, then fetches them itself.
 MAX_WAIT_SECONDS = 900.0
-#: Published details are kept this long (runs listing the order later find it in the warehouse).
-KEEP_FOR = timedelta(hours=6)
+#: Published details are kept this long: for the runs extracting at the same time, and for those extracting
+#: while the publishing run has not loaded yet (later runs find the order in the warehouse).
+KEEP_FOR = timedelta(minutes=30)
 
 _NOT_FOUND = {"bolsync_detail_not_found": True}
 
@@ -52,7 +53,11 @@ class Detail:
 
 
 class DetailExchange:
-    """Claims and published details of one retailer's orders (see the module docstring)."""
+    """Claims and published details of one retailer's orders bound for one warehouse (see the module docstring).
+
+    ``warehouse`` names the warehouse the runs load into (no secret in it): only runs filling the same
+    warehouse share details, so a run for another warehouse never skips an order that warehouse lacks.
+    """
 
     def __init__(
         self,
@@ -60,12 +65,14 @@ class DetailExchange:
         state: SharedState,
         retailer_id: str,
         *,
+        warehouse: str = "",
         claim_ttl: float = CLAIM_TTL_SECONDS,
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
-        self.folder = root / FOLDER / safe_segment(retailer_id, "retailer id")
+        scope = hashlib.sha256(warehouse.encode("utf-8")).hexdigest()[:16]
+        self.folder = root / FOLDER / scope / safe_segment(retailer_id, "retailer id")
         self._state = state
-        self._retailer_id = retailer_id
+        self._lease_prefix = f"order-detail:{scope}:{retailer_id}"
         self._holder = uuid.uuid4().hex
         self.claim_ttl = claim_ttl
         self.max_wait = max_wait
@@ -119,7 +126,7 @@ class DetailExchange:
         return self.folder / f"{hashlib.sha256(order_id.encode('utf-8')).hexdigest()[:40]}.json"
 
     def _lease(self, order_id: str) -> str:
-        return f"order-detail:{self._retailer_id}:{order_id}"
+        return f"{self._lease_prefix}:{order_id}"
 
 
 def exchanged_details(

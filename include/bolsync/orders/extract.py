@@ -64,6 +64,7 @@ def extract_orders(
     reuse_from: Sequence[Path] = (),
     personal_secret: bytes | None = None,
     exchange_root: Path | None = None,
+    warehouse_name: str = "",
 ) -> ExtractResult:
     """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
 
@@ -75,7 +76,7 @@ def extract_orders(
     of new orders is staged apart, in ``personal.ndjson``, for the personal store; otherwise it is dropped.
 
     With ``exchange_root`` (the staging root every worker mounts) runs listing the same new orders at the
-    same time fetch each detail once between them (``detail_exchange``).
+    same time for the warehouse ``warehouse_name`` fetch each detail once between them (``detail_exchange``).
     """
     queries = plan_queries(window, now)
     result = ExtractResult(hook.bol_conn_id, hook.get_retailer_id(), str(staging), [q.describe() for q in queries])
@@ -94,7 +95,9 @@ def extract_orders(
                     ) from error
                 raise
     result.orders_listed = len(order_ids)
-    exchange = None if exchange_root is None else DetailExchange(exchange_root, hook.shared_state, result.retailer_id)
+    exchange = None
+    if exchange_root is not None:
+        exchange = DetailExchange(exchange_root, hook.shared_state, result.retailer_id, warehouse=warehouse_name)
     _fetch_new_orders(hook, result, staging, [staging, *reuse_from], order_ids, known_orders, personal_secret, exchange)
     log.info(
         "Connection %s: %d pages (%d of them settle re-reads), %d orders, %d items in the window (%d outside it) "

@@ -88,6 +88,7 @@ def extract(conn_id: str) -> dict[str, Any]:
             sibling_attempts(attempt),
             personal_secret=personal_secret_for(conn_id),
             exchange_root=root,
+            warehouse_name=str(database),
         )
         audit.update(_extract_audit(result))
     return OrdersExtracted(

@@ -49,19 +49,24 @@ def run_threads(count: int, work: Callable[[int], None]) -> None:
 def test_credential_rate_holds_across_threads_and_is_fair(state: SharedState) -> None:
     shared = budget(state, per_second=10)
     stamps: dict[int, list[float]] = {i: [] for i in range(4)}
+    total = 30  # 3 s at 10/s; how fast is the benchmark's question (make bench), not this test's
+    taken = iter(range(total))
+    lock = threading.Lock()
 
     def work(i: int) -> None:
-        deadline = time.monotonic() + 2.5
-        while time.monotonic() < deadline:
+        while True:
+            with lock:
+                if next(taken, None) is None:
+                    return
             shared.acquire("GET /retailer/orders/{id}")
             stamps[i].append(time.monotonic())
 
     run_threads(4, work)
     every = [t for s in stamps.values() for t in s]
+    assert len(every) == total
     assert max_in_window(every) <= 10
-    assert len(every) >= 22  # 2.5 s at 10/s (+ the first burst) minus the safety margin
     shares = [len(s) for s in stamps.values()]
-    assert min(shares) >= 0.5 * len(every) / 4, shares  # first come, first served: nobody starves
+    assert min(shares) >= 0.5 * total / 4, shares  # first come, first served: nobody starves
 
 
 def test_endpoint_limit_applies_on_top_without_blocking_other_endpoints(state: SharedState) -> None:
