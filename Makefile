@@ -4,7 +4,8 @@
 #   make run    one-shot demo: emulator + Airflow standalone, orders backfill + hourly run + offers run, summary, stop
 #   make up     start the emulator and Airflow in the background (UI on http://127.0.0.1:8080)
 #   make down   stop what `make up` started
-#   make test   run the test suite (pytest, 2 workers)
+#   make test   run the fast test suite (unit, DAG integrity, emulator; pytest, 2 workers)
+#   make integration-test   the DAG runs and processes against the emulator (real Airflow and services)
 #   make lint   ruff + mypy
 #   make bench  the benchmarks (shared budget, landing speed, many shops), results in docs/bench/
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
@@ -29,10 +30,10 @@ TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv run up down test lint bench compose-check cluster cluster-test browser-test planner-test clean distclean
+.PHONY: help venv run up down test integration-test lint bench compose-check cluster cluster-test browser-test planner-test clean distclean
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -65,10 +66,19 @@ down:
 test: venv
 	@set +e; timeout --signal=INT --kill-after=60 $(TEST_TOTAL_TIMEOUT) \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread \
-		-m "not browser and not cluster and not planner" $(PYTEST_ARGS) tests; \
+		-m "not browser and not cluster and not planner and not integration" $(PYTEST_ARGS) tests; \
 	rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; \
 	if [ $$rc -eq 124 ]; then echo "make test: stopped after $(TEST_TOTAL_TIMEOUT) (TEST_TOTAL_TIMEOUT)" >&2; fi; \
+	exit $$rc
+
+# The DAGs and processes against the emulator over HTTP (real Airflow, DuckDB, PostgreSQL, Redis, SMTP sink).
+integration-test: venv
+	@set +e; timeout --signal=INT --kill-after=60 $(TEST_TOTAL_TIMEOUT) \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) --timeout-method=thread \
+		-m "integration and not planner" $(PYTEST_ARGS) tests/integration; \
+	rc=$$?; \
+	if [ $$rc -eq 124 ]; then echo "make integration-test: stopped after $(TEST_TOTAL_TIMEOUT)" >&2; fi; \
 	exit $$rc
 
 lint: venv

@@ -26,3 +26,14 @@ for folder in ("include", "plugins"):
         sys.path.insert(0, str(REPO / folder))
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.warehouses"]
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Everything under tests/integration runs DAGs or processes against the emulator: marked ``integration``
+    (``make integration-test``), so ``make test`` stays the fast suite."""
+    import pytest
+
+    integration = REPO / "tests" / "integration"
+    for item in items:
+        if integration in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.integration)

@@ -207,7 +207,9 @@ def test_read_warehouse_counts_rows_and_orders_in_windows(tmp_path: Path) -> Non
     since = datetime(2026, 1, 1, tzinfo=UTC)
     with duckdb.connect(str(path)) as conn:
         migrate(conn)
-        conn.execute("INSERT INTO bol.orders VALUES ('1', 'o1', NULL, NULL, NULL, 1, now())")
+        conn.execute(
+            "INSERT INTO bol.orders (retailer_id, order_id, item_count, first_synced_at) VALUES ('1', 'o1', 1, now())"
+        )
         conn.execute(
             "INSERT INTO bol.order_items (retailer_id, order_id, order_item_id, latest_changed_at, first_synced_at) "
             "VALUES ('1', 'o1', 'i1', TIMESTAMPTZ '2026-01-02 10:00+00', now())"
@@ -273,7 +275,7 @@ def test_read_warehouse_counts_offers_and_compares_them_with_the_ground_truth(tm
             "TIMESTAMPTZ '2026-11-26 00:00+01', TIMESTAMPTZ '2026-11-27 00:00+01', 2, 2, 1, 1, 'success', now(), now())"
         )
         conn.execute(
-            "INSERT INTO bol.orders VALUES ('7', 'o1', NULL, NULL, NULL, 1, now());"
+            "INSERT INTO bol.orders (retailer_id, order_id, item_count, first_synced_at) VALUES ('7', 'o1', 1, now());"
             "INSERT INTO bol.order_items (retailer_id, order_id, order_item_id, latest_changed_at, first_synced_at) "
             "VALUES ('7', 'o1', 'i1', TIMESTAMPTZ '2026-11-26 10:00+00', now())"
         )
