@@ -202,4 +202,4 @@ def test_a_backfill_beyond_bols_history_says_why_in_the_ui(ui: AirflowUi, airflo
     expect(ui.page.get_by_text(why).first).to_be_visible()
     note = ui.open_run_note()
     expect(note).to_contain_text(why)
-    expect(note.get_by_text(what_to_do)).to_be_visible()
+    expect(note.get_by_text(what_to_do).first).to_be_visible()  # one line per account
