@@ -526,8 +526,9 @@ def test_load_crashing_mid_transaction_is_retried_to_exact_tables(sync: Sync, mo
     real = load_module.merge_order_items
     crashes: list[int] = []
 
-    def merge_then_crash(conn: Any, relation: str, columns: Any) -> Any:
-        counts = real(conn, relation, columns)  # orders and full items are written inside the transaction ...
+    def merge_then_crash(conn: Any, relation: str, columns: Any, **options: Any) -> Any:
+        # orders and full items are written inside the transaction ...
+        counts = real(conn, relation, columns, **options)
         if not crashes:
             crashes.append(counts.inserted)
             raise RuntimeError("simulated crash in the middle of the load")  # ... then the task dies
@@ -564,8 +565,8 @@ from bolsync.warehouse.connection import connect_warehouse
 
 real = load.merge_order_items
 
-def merge_then_die(conn, relation, columns):
-    real(conn, relation, columns)
+def merge_then_die(conn, relation, columns, **options):
+    real(conn, relation, columns, **options)
     os.kill(os.getpid(), signal.SIGKILL)
 
 load.merge_order_items = merge_then_die

@@ -334,8 +334,7 @@ def _binary_slices(
     rows = rows or COPY_SLICE_ROWS
     first = max(1, rows // 5)
     starts = [0, *range(first, len(frame), rows)] if len(frame) else []
-    stops = [*starts[1:], len(frame)]
-    slices = list(zip(starts, stops, strict=True))
+    slices = list(zip(starts, [*starts[1:], len(frame)], strict=False))
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bolsync-copy")
 
     def encode_slice(bounds: tuple[int, int]) -> bytes:

@@ -338,3 +338,8 @@ def test_a_nul_in_text_is_refused_by_postgresql(url: str) -> None:
         with pytest.raises(psycopg.DataError):
             _staged_rows(conn, frame, TABLE)
         assert _merge(conn, _frame(range(3))) == (3, 0)
+
+
+def test_an_empty_frame_stages_as_an_empty_relation(url: str) -> None:
+    with connect_warehouse(url) as conn, conn.staged(_frame(range(0)), TABLE) as incoming:
+        assert conn.scalar(f"SELECT count(*) FROM {incoming}") == 0
