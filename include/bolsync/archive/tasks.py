@@ -12,7 +12,7 @@ from typing import Any
 from bolsync.archive.location import archive_location
 from bolsync.archive.purge import purge_archive
 from bolsync.archive.writer import ArchiveRun, ResponseArchive
-from bolsync.personal.policy import PersonalDataPolicy, policy_for
+from bolsync.personal.policy import policy_for, purge_policy
 from bolsync.runs import config
 from bolsync.runs.windows import SyncWindow
 from bolsync_provider.errors import BolConfigError
@@ -65,18 +65,6 @@ def purge_expired_archives(anchor: Path) -> None:
     try:
         location = archive_location(anchor)
         if location is not None:
-            purge_archive(location, config.archive_retention_days(), _policy, datetime.now(UTC))
+            purge_archive(location, config.archive_retention_days(), purge_policy, datetime.now(UTC))
     except (OSError, BolConfigError) as error:
         log.warning("The raw archive was not purged: %s", error)
-
-
-def _policy(conn_id: str) -> PersonalDataPolicy | None:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return policy_for(conn_id)
-    except AirflowNotFoundException:  # the connection is gone: nothing opts in any more
-        return PersonalDataPolicy()
-    except BolConfigError as error:
-        log.warning("Personal-data policy of connection '%s' unreadable: %s", conn_id, error)
-        return None

@@ -6,11 +6,14 @@ default) no personal data is stored anywhere: not in the warehouse, not in the p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bolsync_provider.errors import BolConfigError
+
+log = logging.getLogger(__name__)
 
 #: Dutch fiscal retention (art. 52 AWR): invoice data is kept seven years.
 TAX_RETENTION_DAYS = 7 * 366
@@ -51,3 +54,17 @@ def policy_for(conn_id: str) -> PersonalDataPolicy:
     from airflow.sdk import BaseHook
 
     return PersonalDataPolicy.from_extra(conn_id, BaseHook.get_connection(conn_id).extra_dejson)
+
+
+def purge_policy(conn_id: str) -> PersonalDataPolicy | None:
+    """The policy a purge applies to a connection's data: a removed connection opts nothing in any more; None
+    when the connection's policy cannot be read (its data is then kept, and a warning logged)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return policy_for(conn_id)
+    except AirflowNotFoundException:
+        return PersonalDataPolicy()
+    except BolConfigError as error:
+        log.warning("Personal-data policy of connection '%s' unreadable: %s", conn_id, error)
+        return None

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bolsync.personal.policy import PersonalDataPolicy, policy_for
+from bolsync.personal.policy import PersonalDataPolicy, policy_for, purge_policy
 from bolsync.personal.retention import retention_days
 from bolsync.personal.secret import pseudonym_secret
 from bolsync.personal.staging import staged_personal_rows
@@ -76,19 +76,7 @@ def _policies(claiming: set[str], synced: set[str]) -> dict[str, PersonalDataPol
     except BolConfigError as error:
         log.warning("Which accounts are synced is unknown (%s): the others' personal data is kept for now.", error)
         unknown = claiming - synced
-    return {conn_id: _policy(conn_id) for conn_id in claiming & synced} | dict.fromkeys(unknown)
-
-
-def _policy(conn_id: str) -> PersonalDataPolicy | None:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return policy_for(conn_id)
-    except AirflowNotFoundException:  # the connection is gone: nothing opts in any more
-        return PersonalDataPolicy()
-    except BolConfigError as error:
-        log.warning("Personal-data policy of connection '%s' unreadable: %s", conn_id, error)
-        return None
+    return {conn_id: purge_policy(conn_id) for conn_id in claiming & synced} | dict.fromkeys(unknown)
 
 
 def _run_accounts() -> list[str]:
