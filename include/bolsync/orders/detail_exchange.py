@@ -146,19 +146,10 @@ def exchanged_details(
             yield Detail(order_id, fetch(order_id), fetched=True)
         return
     exchange.sweep()
-    waiting: list[str] = []
-    for order_id in order_ids:
-        detail = _take(order_id, fetch, exchange, force=False)
-        if detail is None:
-            waiting.append(order_id)
-        else:
-            yield detail
-    if waiting:
-        log.info("%d orders are being fetched by another run; waiting for their details.", len(waiting))
-    deadline = time.monotonic() + exchange.max_wait
+    waiting = list(order_ids)
+    deadline: float | None = None
     while waiting:
-        time.sleep(POLL_SECONDS)
-        late = time.monotonic() >= deadline
+        late = deadline is not None and time.monotonic() >= deadline
         still: list[str] = []
         for order_id in waiting:
             detail = _take(order_id, fetch, exchange, force=late)
@@ -166,7 +157,12 @@ def exchanged_details(
                 still.append(order_id)
             else:
                 yield detail
+        if still and deadline is None:
+            log.info("%d orders are being fetched by another run; waiting for their details.", len(still))
+            deadline = time.monotonic() + exchange.max_wait
         waiting = still
+        if waiting:
+            time.sleep(POLL_SECONDS)
 
 
 def _take(
