@@ -29,10 +29,11 @@ RUN set -eu; \
 FROM ${BASE_IMAGE}
 USER root
 # Mount points of the compose file's named volumes, owned by airflow so fresh volumes are writable:
-# staging (API pages shared by every worker), auth (the simple auth manager's password file).
-RUN mkdir -p /opt/airflow/staging /opt/airflow/auth /opt/airflow/bolsync \
-    && chown airflow:0 /opt/airflow/staging /opt/airflow/auth /opt/airflow/bolsync \
-    && chmod 0770 /opt/airflow/staging /opt/airflow/auth
+# staging (API pages shared by every worker), archive (raw API responses, for replay), auth (the simple auth
+# manager's password file).
+RUN mkdir -p /opt/airflow/staging /opt/airflow/archive /opt/airflow/auth /opt/airflow/bolsync \
+    && chown airflow:0 /opt/airflow/staging /opt/airflow/archive /opt/airflow/auth /opt/airflow/bolsync \
+    && chmod 0770 /opt/airflow/staging /opt/airflow/archive /opt/airflow/auth
 USER airflow
 
 # Dependencies first (this layer is rebuilt only when the lock changes): the whole lock, hashes checked
