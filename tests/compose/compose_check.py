@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -164,6 +165,24 @@ class Timings:
 
 
 # ------------------------------------------------------------------------------------------------- images
+
+
+def remove_stale_stacks(env: dict[str, str]) -> None:
+    """Remove the containers and volumes an earlier check left behind (killed before its teardown): their
+    ``restart: always`` would bring them back with the engine and load the machine."""
+    out = run([docker_bin(), "ps", "-a", "--format", '{{.ID}} {{.Label "com.docker.compose.project"}}'], env=env)
+    stale = [line.split() for line in out.splitlines() if len(line.split()) == 2]
+    stale = [(cid, name) for cid, name in stale if name.startswith("bolsynccheck")]
+    if not stale:
+        return
+    say(f"removing {len(stale)} containers of earlier checks: {sorted({name for _, name in stale})}")
+    run([docker_bin(), "rm", "-f", *[cid for cid, _ in stale]], env=env)
+    for name in {name for _, name in stale}:
+        volumes = run(
+            [docker_bin(), "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"], env=env
+        ).split()
+        if volumes:
+            run([docker_bin(), "volume", "rm", "-f", *volumes], env=env)
 
 
 def start_engine() -> str:
@@ -763,12 +782,17 @@ def start_and_login(stack: Stack, api: Airflow, timeout: float) -> None:
     api.wait_dags(timeout)
 
 
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.compose.compose_check", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (--scale airflow-worker=N)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the runs of one phase")
     parser.add_argument("--keep", action="store_true", help="leave the stack and its volumes running at the end")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)  # a timeout's SIGTERM still runs the teardown below
 
     timings = Timings()
     workdir = Path(tempfile.mkdtemp(prefix="bolsync-compose-check."))
@@ -781,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         with timings.phase("engine"):
             docker_env = {**os.environ, "DOCKER_HOST": start_engine(), "DOCKER_BUILDKIT": "0"}
             say(f"DOCKER_HOST={docker_env['DOCKER_HOST']}")
+            remove_stale_stacks(docker_env)
         with timings.phase("bases"):
             build_bases(docker_env, log)
         with timings.phase("image"):
