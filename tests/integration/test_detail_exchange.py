@@ -93,7 +93,7 @@ def test_overlapping_runs_fetch_each_detail_once(emulator: EmulatorHandle, hooks
     orders = _listed_and_staged(naive)
 
     emulator.stats.reset()
-    shared = _run_overlapping(hooks, tmp_path / "shared", exchange_root=tmp_path / "root")
+    shared = _run_overlapping(hooks, tmp_path / "exchanged", exchange_root=tmp_path / "root")
     calls = emulator.stats.snapshot()["requests"].get(DETAIL, {}).get("200", 0)
     shared_orders = _listed_and_staged(shared)
 

@@ -10,14 +10,14 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from bol_emulator import EmulatorHandle, start_emulator
+from bol_emulator import EmulatorHandle
 from bolsync_provider.auth.authorize import exchange_code
 from bolsync_provider.auth.cache import (
     MemoryRefreshTokenStore,
@@ -43,7 +43,7 @@ from bolsync_provider.errors import (
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 from bolsync_provider.settings import DEFAULT_MAX_RESPONSE_BYTES
 from bolsync_provider.transport import retry
-from tests.emulator.conftest import CLIENT_A, small_config
+from tests.emulator.conftest import CLIENT_A
 from tests.support.fixture_server import Fixture, FixtureServer
 from tests.support.fixtures import fast_budget
 from tests.support.jwt_tokens import make_jwt, token_body
@@ -57,18 +57,6 @@ REDIRECT_URI = "https://partner.example/callback"
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "BACKOFF_BASE_SECONDS", 0.01)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with start_emulator(small_config()) as handle:
-        yield handle
-
-
-@pytest.fixture
-def bol(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.reset()
-    return emulator
 
 
 def _fault(handle: EmulatorHandle, **rule: Any) -> None:

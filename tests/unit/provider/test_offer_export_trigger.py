@@ -9,17 +9,10 @@ import uuid
 import pytest
 import requests
 
-from bol_emulator import start_emulator
 from bolsync_provider.transport import retry
 from bolsync_provider.triggers import offer_export as trigger_module
 from bolsync_provider.triggers.offer_export import OfferExportTrigger, first_event
-from tests.emulator.conftest import CLIENT_A, small_config
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with start_emulator(small_config()) as handle:
-        yield handle
+from tests.emulator.conftest import CLIENT_A
 
 
 @pytest.fixture

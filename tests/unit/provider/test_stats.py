@@ -19,12 +19,12 @@ from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsL
 from airflow.sdk.observability import stats as airflow_stats
 from airflow.sdk.observability.metrics import stats_utils
 
-from bol_emulator import EmulatorHandle, start_emulator
+from bol_emulator import EmulatorHandle
 from bolsync.runs.audit import audited
 from bolsync_provider import stats
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 from bolsync_provider.transport import retry
-from tests.emulator.conftest import CLIENT_A, small_config
+from tests.emulator.conftest import CLIENT_A
 from tests.support import statsd_wire
 
 CONN_ID = "bol_metrics"
@@ -75,18 +75,6 @@ def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 def _metrics_off_afterwards() -> Iterator[None]:
     yield
     airflow_stats.initialize(factory=NoStatsLogger, export_legacy_names=True)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with start_emulator(small_config()) as handle:
-        yield handle
-
-
-@pytest.fixture
-def bol(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.reset()
-    return emulator
 
 
 @pytest.fixture
