@@ -4,9 +4,11 @@ For each backend (DuckDB in a temporary file; PostgreSQL in a temporary database
 reachable), in one run:
 
 - **order items**: 1,000,000 rows x 16 columns (``--items``) merged from pandas into the migrated, empty
-  ``bol.order_items`` with the product's item merge (``bolsync.orders.load.merge_order_items``: DuckDB scans the
-  registered DataFrame, ``UPDATE ... FROM`` then an anti-join ``INSERT``; PostgreSQL gets a ``COPY`` into a
-  TEMP table, then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer``), in one transaction; then the
+  ``bol.order_items`` with the product's item merge (``bolsync.orders.load.upsert_order_items``: DuckDB scans
+  the registered DataFrame, ``UPDATE ... FROM`` then an anti-join ``INSERT``; PostgreSQL probes the frame's
+  keys and, all new, ``COPY``s it straight into the table as a chunk of ``load_staged_orders`` does, else
+  ``COPY``s it into a TEMP table and merges with ``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer``), in
+  one transaction; then the
   same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every row compared, 10 %
   updated, 90 % left alone by the "newer wins" rule);
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
@@ -204,13 +206,12 @@ def backend_target(backend: str, folder: Path) -> Iterator[WarehouseTarget]:
 def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[float, tuple[int, int]]:
     """One transaction of the product's merge of ``table`` (``order_items`` or ``offers``); seconds, counts."""
     from bolsync.offers.load import upsert_offers
-    from bolsync.orders.load import merge_order_items
+    from bolsync.orders.load import upsert_order_items
 
     started = time.perf_counter()
     with warehouse.transaction():
         if table == "order_items":
-            with warehouse.staged(frame, "bol.order_items") as incoming:
-                items = merge_order_items(warehouse, incoming, list(frame.columns))
+            items = upsert_order_items(warehouse, frame)
             counts = (items.inserted, items.updated)
         else:
             offers = upsert_offers(

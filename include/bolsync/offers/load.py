@@ -96,31 +96,43 @@ def upsert_offers(
         f"{changed} OR t.source IS DISTINCT FROM excluded.source OR t.first_seen_at > excluded.first_seen_at "
         "OR t.last_seen_at < excluded.last_seen_at"
     )
-    with conn.staged(frame, OFFERS.name) as incoming:
-        updated = count(
-            conn,
-            f"SELECT count(*) FROM {incoming} AS excluded JOIN bol.offers AS t "
-            f"ON t.retailer_id = excluded.retailer_id AND t.offer_id = excluded.offer_id WHERE {changed}",
-            [],
-        )
-        inserted, _ = conn.merge_relation(
-            OFFERS.name,
-            incoming,
-            list(frame.columns),
-            OFFERS.key,
-            inserted_only=marks,
-            assignments=sets,
-            update_when=rewrite,
-        )
+    if conn.insert_new(OFFERS.name, frame, OFFERS.key, marks):
+        inserted, updated = len(frame), 0
         if full:
-            missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
-            counts.deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
-            marked = "".join(f", {c} = {value}" for c, value in marks.items())
-            conn.execute(
-                f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ?{marked} WHERE {missing}", [seen_at, retailer_id]
+            with conn.staged(frame[["retailer_id", "offer_id"]], OFFERS.name) as incoming:
+                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks)
+    else:
+        with conn.staged(frame, OFFERS.name) as incoming:
+            updated = count(
+                conn,
+                f"SELECT count(*) FROM {incoming} AS excluded JOIN bol.offers AS t "
+                f"ON t.retailer_id = excluded.retailer_id AND t.offer_id = excluded.offer_id WHERE {changed}",
+                [],
             )
+            inserted, _ = conn.merge_relation(
+                OFFERS.name,
+                incoming,
+                list(frame.columns),
+                OFFERS.key,
+                inserted_only=marks,
+                assignments=sets,
+                update_when=rewrite,
+            )
+            if full:
+                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks)
     counts.inserted, counts.updated = int(inserted), int(updated)
     return counts
+
+
+def flag_deleted(conn: Any, retailer_id: str, incoming: str, seen_at: datetime, marks: dict[str, str]) -> int:
+    """Flag the retailer's live offers missing from ``incoming`` (a full list) deleted; how many."""
+    missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
+    deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
+    marked = "".join(f", {c} = {value}" for c, value in marks.items())
+    conn.execute(
+        f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ?{marked} WHERE {missing}", [seen_at, retailer_id]
+    )
+    return deleted
 
 
 def write_snapshots(conn: Any, retailer_id: str, snapshot_date: date, lineage: Lineage | None = None) -> int:

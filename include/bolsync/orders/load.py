@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -27,7 +28,7 @@ from bolsync.orders.transform import (
     order_rows,
 )
 from bolsync.runs.staging import read_ndjson
-from bolsync.warehouse.base import UpsertCounts, Warehouse
+from bolsync.warehouse.base import Table, UpsertCounts, Warehouse
 from bolsync.warehouse.lineage import Lineage
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ MUTABLE_ITEM_COLUMNS = [
 ]
 STATUS_FILL_COLUMNS = ["ean", "fulfilment_method"]
 DETAIL_ONLY_COLUMNS = [c for c in ITEM_DETAIL_DTYPES if c not in ITEM_STATUS_DTYPES]
+#: Columns set when a row is first inserted, never updated.
+INSERTED_ONLY = {"first_synced_at": "now()"}
 
 
 def known_order_ids(conn: Warehouse, retailer_id: str, order_ids: Iterable[str]) -> set[str]:
@@ -67,7 +70,7 @@ def merge_orders(
 ) -> UpsertCounts:
     """Insert new orders from ``relation`` (one row per order); refresh the descriptive columns of known ones."""
     inserted, updated = conn.merge_relation(
-        ORDERS.name, relation, columns, ORDERS.key, inserted_only={"first_synced_at": "now()"}, lineage=lineage
+        ORDERS.name, relation, columns, ORDERS.key, inserted_only=INSERTED_ONLY, lineage=lineage
     )
     return UpsertCounts(inserted, updated)
 
@@ -97,6 +100,22 @@ def item_merge_rules(columns: Sequence[str]) -> tuple[dict[str, str], str]:
     return sets, " OR ".join(changes) or "FALSE"
 
 
+def upsert_order_items(conn: Warehouse, frame: pd.DataFrame, lineage: Lineage | None = None) -> UpsertCounts:
+    """:func:`merge_order_items` of a frame (one row per item): all new keys land in one write where the
+    engine can (``Warehouse.insert_new``), as the chunks of :func:`load_staged_orders` do."""
+    sets, update_when = item_merge_rules(list(frame.columns))
+    inserted, updated = conn.merge(
+        ORDER_ITEMS.name,
+        frame,
+        ORDER_ITEMS.key,
+        inserted_only=INSERTED_ONLY,
+        assignments=sets,
+        update_when=update_when,
+        lineage=lineage,
+    )
+    return UpsertCounts(inserted, updated)
+
+
 def merge_order_items(
     conn: Warehouse, relation: str, columns: Sequence[str], lineage: Lineage | None = None
 ) -> UpsertCounts:
@@ -111,7 +130,7 @@ def merge_order_items(
         relation,
         columns,
         ORDER_ITEMS.key,
-        inserted_only={"first_synced_at": "now()"},
+        inserted_only=INSERTED_ONLY,
         assignments=sets,
         update_when=update_when,
         lineage=lineage,
@@ -132,6 +151,32 @@ def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def new_keys_first(
+    conn: Warehouse,
+    chunks: Iterable[Sequence[pd.DataFrame]],
+    specs: Sequence[Table],
+    constants: Mapping[str, str],
+    landed: list[int],
+) -> Iterator[list[pd.DataFrame]]:
+    """The chunks (one frame per spec), less the frames ``conn.insert_new`` put straight into their table
+    (their rows added to ``landed``, per spec).
+
+    A spec's frames go straight in only while every earlier one did: once one is staged, the later ones are
+    staged too, so the merge still lets a later chunk win over an earlier one.
+    """
+    direct = [True] * len(specs)
+    for frames in chunks:
+        kept = []
+        for number, (spec, frame) in enumerate(zip(specs, frames, strict=True)):
+            if direct[number] and not frame.empty and conn.insert_new(spec.name, frame, spec.key, constants):
+                landed[number] += len(frame)
+                frame = frame.iloc[:0]
+            elif not frame.empty:
+                direct[number] = False
+            kept.append(frame)
+        yield kept
+
+
 def load_staged_orders(
     conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS, lineage: Lineage | None = None
 ) -> LoadResult:
@@ -139,23 +184,30 @@ def load_staged_orders(
 
     Each staged file is read once, ``chunk`` orders at a time, into staging relations (one row per key:
     the newest state, a later chunk winning a tie), so memory holds one chunk whatever the window's size;
-    then one transaction merges the three of them. ``lineage`` marks the rows it inserts or really changes.
+    then one transaction merges the three of them. Where the engine stages inside that transaction
+    (PostgreSQL), chunks of full orders whose keys are all new land straight in their tables instead (see
+    :func:`new_keys_first`). ``lineage`` marks the rows it inserts or really changes.
     """
     details, listed = staging / DETAILS_FILE, staging / LIST_FILE
     result = LoadResult()
+    landed = [0, 0]
+    detail_chunks: Iterable[Sequence[pd.DataFrame]] = (
+        [order_rows(retailer_id, orders), order_item_detail_rows(retailer_id, orders)]
+        for orders in chunked(read_ndjson(details), chunk)
+    )
+    if conn.stages_in_transaction:
+        constants = {**INSERTED_ONLY, **(lineage.sql() if lineage else {})}
+        detail_chunks = new_keys_first(conn, detail_chunks, [ORDERS, ORDER_ITEMS], constants, landed)
     with (
-        conn.staged_latest_many(
-            (
-                [order_rows(retailer_id, orders), order_item_detail_rows(retailer_id, orders)]
-                for orders in chunked(read_ndjson(details), chunk)
-            ),
-            [ORDERS, ORDER_ITEMS],
-        ) as (orders, detail_items),
+        conn.transaction() if conn.stages_in_transaction else nullcontext(),
+        conn.staged_latest_many(detail_chunks, [ORDERS, ORDER_ITEMS]) as (orders, detail_items),
         conn.staged_latest(
             (order_item_status_rows(retailer_id, c) for c in chunked(read_ndjson(listed), chunk)), ORDER_ITEMS
         ) as status_items,
-        conn.transaction(),
+        nullcontext() if conn.stages_in_transaction else conn.transaction(),
     ):
+        result.orders.inserted += landed[0]
+        result.items.inserted += landed[1]
         if orders:
             result.orders += merge_orders(conn, *orders, lineage=lineage)
         for items in (detail_items, status_items):

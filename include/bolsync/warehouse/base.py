@@ -63,6 +63,9 @@ class Warehouse(ABC):
     backend: str
     raw: Any
     _names = itertools.count(1)
+    #: Whether frames may be staged inside the transaction that merges them (DuckDB keeps a transaction's
+    #: writes in memory, so it stages first).
+    stages_in_transaction = False
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
@@ -89,6 +92,14 @@ class Warehouse(ABC):
     @abstractmethod
     def staged(self, frame: pd.DataFrame, like: str) -> Any:
         """Context manager: ``frame`` as a relation named by the yielded string, typed like table ``like``."""
+
+    def insert_new(self, table: str, frame: pd.DataFrame, key: Sequence[str], constants: Mapping[str, str]) -> bool:
+        """Insert the frame into ``table`` in one write when none of its keys is stored; True if it did.
+
+        ``constants`` (column -> SQL naming no column) fill the other columns. An engine without such a path
+        returns False, and the caller merges.
+        """
+        return False
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
@@ -163,9 +174,15 @@ class Warehouse(ABC):
         update_when: str | None = None,
         lineage: Lineage | None = None,
     ) -> tuple[int, int]:
-        """Upsert ``frame`` (one row per key) into ``table``; see :meth:`merge_relation`."""
+        """Upsert ``frame`` (one row per key) into ``table``; see :meth:`merge_relation`.
+
+        A frame whose keys are all new lands in one write where the engine can (:meth:`insert_new`).
+        """
         if frame.empty:
             return 0, 0
+        constants = {**(inserted_only or {}), **(lineage.sql() if lineage else {})}
+        if self.insert_new(table, frame, key, constants):
+            return len(frame), 0
         with self.staged(frame, table) as incoming:
             return self.merge_relation(
                 table,

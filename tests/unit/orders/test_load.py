@@ -283,8 +283,12 @@ def _item(order_id: str, item: str, changed: str, shipped: int, ean: str | None 
 
 
 def test_a_streamed_load_equals_one_merge_of_the_whole_window(database: WarehouseTarget, tmp_path: Path) -> None:
-    """Chunks of one order give the tables one chunk of everything gives, duplicates across chunks included."""
-    details = [_detail(f"O{n}") for n in range(7)] + [_detail("O3", "2026-11-20T12:00:00+01:00")]
+    """Chunks of one order give the tables one chunk of everything gives, duplicates across chunks included.
+
+    On PostgreSQL the first chunks are all new and land straight in the tables (``insert_new``); the later
+    duplicates are merged over them: the newer O3 wins, and the later of two O5 at the same time wins."""
+    other_country = {**_detail("O5"), "shipmentDetails": {"countryCode": "BE"}}
+    details = [_detail(f"O{n}") for n in range(7)] + [_detail("O3", "2026-11-20T12:00:00+01:00"), other_country]
     listed = [
         _item("O1", "O1-0", "2026-11-20T11:00:00+01:00", shipped=1),
         _item("O1", "O1-0", "2026-11-20T10:30:00+01:00", shipped=0),  # older, later in the file: loses
@@ -309,6 +313,38 @@ def test_a_streamed_load_equals_one_merge_of_the_whole_window(database: Warehous
             "WHERE order_item_id IN ('O1-0', 'O2-0', 'O9-0') ORDER BY 1"
         )
     assert states == [("O1-0", 1, "HANDLED", False), ("O2-0", 1, "HANDLED", False), ("O9-0", 0, "OPEN", True)]
+    with connect_warehouse(database) as conn:
+        assert conn.scalar("SELECT shipment_country_code FROM bol.orders WHERE order_id = 'O5'") == "BE"
+        changed = conn.scalar("SELECT max(latest_changed_at) FROM bol.order_items WHERE order_id = 'O3'")
+    assert changed.isoformat().startswith("2026-11-20T11:00:00")
+
+
+def test_new_chunks_land_straight_in_postgres_until_one_is_not_new(
+    postgres_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct path is taken for the prefix of all-new chunks only, and only inside the load's transaction."""
+    from bolsync.warehouse.postgres_warehouse import PostgresWarehouse
+
+    reset_postgres(postgres_database)
+    landed: list[tuple[str, bool]] = []
+    real = PostgresWarehouse.insert_new
+
+    def spy(self: PostgresWarehouse, table: str, *args: Any) -> bool:
+        landed.append((table, real(self, table, *args)))
+        return landed[-1][1]
+
+    monkeypatch.setattr(PostgresWarehouse, "insert_new", spy)
+    details = [_detail("O1"), _detail("O2"), _detail("O1", "2026-11-20T12:00:00+01:00"), _detail("O3")]
+    staging = _stage(tmp_path / "s", details, [])
+    with connect_warehouse(postgres_database) as conn:
+        result = load_staged_orders(conn, "1", staging, chunk=1)
+        assert conn.raw.info.transaction_status == conn.raw.info.transaction_status.IDLE
+    assert landed == [("bol.orders", True), ("bol.order_items", True)] * 2 + [
+        ("bol.orders", False),
+        ("bol.order_items", False),
+    ]
+    assert result.orders.inserted == 3
+    assert result.items.inserted == 3 * len(_detail()["orderItems"])
 
 
 def test_staged_latest_keeps_the_newest_row_per_key(database: WarehouseTarget) -> None:

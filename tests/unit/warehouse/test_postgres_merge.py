@@ -37,8 +37,9 @@ def url(postgres_database: str) -> str:
 
 @pytest.fixture
 def bulk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every merge takes the bulk path (normally from ``BULK_ROWS`` rows on)."""
+    """Every merge takes the bulk path (normally from ``BULK_ROWS`` rows on), new keys too (no ``insert_new``)."""
     monkeypatch.setattr(PostgresWarehouse, "BULK_ROWS", 1)
+    monkeypatch.setattr(PostgresWarehouse, "insert_new", lambda self, *args: False)
 
 
 def _frame(ids: range, hours: int = 0, quantity: int = 1, note: str | None = "a") -> pd.DataFrame:
