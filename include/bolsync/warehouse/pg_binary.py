@@ -134,11 +134,20 @@ def _date(series: pd.Series) -> Field:
 
 def _text(series: pd.Series) -> Field:
     """UTF-8 of each string, NUL-padded to the longest: all joined by NUL, then split there (a value holding a
-    NUL is encoded alone, and reaches PostgreSQL, which refuses it)."""
+    NUL is encoded alone, and reaches PostgreSQL, which refuses it). A column of one value (or none) is
+    encoded once."""
     values = series.to_numpy(dtype=object)
     missing = pd.isna(values)
+    if missing.all():
+        return Field(np.full(len(values), -1, dtype=np.int64), np.zeros((len(values), 1), dtype=np.uint8))
     if missing.any():
         values = np.where(missing, "", values)
+    elif (values == values[0]).all():
+        encoded = values[0].encode("utf-8")
+        payload = np.frombuffer(encoded or b"\x00", dtype=np.uint8)
+        return Field(
+            np.full(len(values), len(encoded), dtype=np.int64), np.broadcast_to(payload, (len(values), len(payload)))
+        )
     parts = "\x00".join(values).encode("utf-8").split(b"\x00")
     if len(parts) != len(values):
         parts = [value.encode("utf-8") for value in values]

@@ -344,3 +344,18 @@ def test_a_nul_in_text_is_refused_by_postgresql(url: str) -> None:
 def test_an_empty_frame_stages_as_an_empty_relation(url: str) -> None:
     with connect_warehouse(url) as conn, conn.staged(_frame(range(0)), TABLE) as incoming:
         assert conn.scalar(f"SELECT count(*) FROM {incoming}") == 0
+
+
+def test_text_columns_of_one_value_or_none_store_what_csv_stores(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _frame(range(5))
+    cases = {"same": ["ü €"] * 5, "empty": [""] * 5, "none": [None] * 5, "same-but-one-missing": ["x"] * 4 + [None]}
+    with connect_warehouse(url) as conn:
+        stored = {}
+        for name, notes in cases.items():
+            case = frame.assign(note=pd.array(notes, dtype="string"))
+            binary = _staged_rows(conn, case, TABLE)
+            with monkeypatch.context() as csv_only:
+                csv_only.setattr(pg_warehouse, "binary_encoder", lambda frame, types: None)
+                assert _staged_rows(conn, case, TABLE) == binary
+            stored[name] = {row[1]: row[4] for row in binary}
+    assert stored == {name: dict(zip(frame.item_id, notes, strict=True)) for name, notes in cases.items()}
