@@ -137,24 +137,36 @@ def _text(series: pd.Series) -> Field:
     NUL is encoded alone, and reaches PostgreSQL, which refuses it). A column of one value (or none) is
     encoded once."""
     values = series.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    if missing.all():
-        return Field(np.full(len(values), -1, dtype=np.int64), np.zeros((len(values), 1), dtype=np.uint8))
-    if missing.any():
-        values = np.where(missing, "", values)
-    elif (values == values[0]).all():
-        encoded = values[0].encode("utf-8")
-        payload = np.frombuffer(encoded or b"\x00", dtype=np.uint8)
-        return Field(
-            np.full(len(values), len(encoded), dtype=np.int64), np.broadcast_to(payload, (len(values), len(payload)))
-        )
-    parts = "\x00".join(values).encode("utf-8").split(b"\x00")
-    if len(parts) != len(values):
-        parts = [value.encode("utf-8") for value in values]
-    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if not len(values):
+        return Field(np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.uint8))
+    try:
+        joined, missing = "\x00".join(values), None
+    except TypeError:  # a missing value
+        missing = pd.isna(values)
+        if missing.all():
+            return Field(np.full(len(values), -1, dtype=np.int64), np.zeros((len(values), 1), dtype=np.uint8))
+        joined = "\x00".join(np.where(missing, "", values))
+    if missing is None and values[0] == values[-1] and (values == values[0]).all():
+        return _repeated(values[0], len(values))
+    encoded = joined.encode("utf-8")
+    parts = encoded.split(b"\x00")
+    if len(parts) == len(values):
+        separators = np.flatnonzero(np.frombuffer(encoded, dtype=np.uint8) == 0)
+        lengths = np.diff(separators, prepend=-1, append=len(encoded)) - 1
+    else:
+        texts = values if missing is None else np.where(missing, "", values)
+        parts = [value.encode("utf-8") for value in texts]
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     width = max(1, int(lengths.max(initial=0)))
     payload = np.array(parts, dtype=f"S{width}").view(np.uint8).reshape(len(parts), width)
-    return Field(np.where(missing, -1, lengths), payload)
+    return Field(lengths if missing is None else np.where(missing, -1, lengths), payload)
+
+
+def _repeated(value: str, rows: int) -> Field:
+    """``rows`` times the same string."""
+    encoded = value.encode("utf-8")
+    payload = np.frombuffer(encoded or b"\x00", dtype=np.uint8)
+    return Field(np.full(rows, len(encoded), dtype=np.int64), np.broadcast_to(payload, (rows, len(payload))))
 
 
 def _numeric_encoder(series: pd.Series, typmod: int) -> Encoder | None:
