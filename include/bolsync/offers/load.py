@@ -70,14 +70,18 @@ def upsert_offers(
     """
     counts = OfferLoadCounts()
     columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
-    frame = offers[[*columns, "extra"]].copy()
-    frame.insert(0, "retailer_id", pd.Series(retailer_id, index=frame.index, dtype="string"))
-    seen = pd.Series(seen_at, index=frame.index).astype("datetime64[us, UTC]")
-    frame = frame.assign(
-        source=pd.Series(source, index=frame.index, dtype="string"),
-        deleted=pd.Series(False, index=frame.index, dtype="boolean"),
-        first_seen_at=seen,
-        last_seen_at=seen,
+    index = offers.index
+    seen = pd.Series(seen_at, index=index).astype("datetime64[us, UTC]")
+    frame = pd.DataFrame(
+        {
+            "retailer_id": pd.Series(retailer_id, index=index, dtype="string"),
+            **{c: offers[c] for c in [*columns, "extra"]},
+            "source": pd.Series(source, index=index, dtype="string"),
+            "deleted": pd.Series(False, index=index, dtype="boolean"),
+            "first_seen_at": seen,
+            "last_seen_at": seen,
+        },
+        index=index,
     )
     changed = " OR ".join(
         [f"t.{c} IS DISTINCT FROM excluded.{c}" for c in columns[1:]]

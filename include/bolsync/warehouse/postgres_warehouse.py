@@ -129,7 +129,7 @@ class PostgresWarehouse(Warehouse):
             return False
         if self._any_stored(table, frame, list(key)):
             return False
-        rows = frame.assign(**self._constant_columns(constants, frame.index))
+        rows = frame.assign(**self._constant_columns(constants, frame.index)) if constants else frame
         self.execute("SAVEPOINT bolsync_insert_new")
         try:
             self._copy(table, rows, key)
