@@ -3,8 +3,6 @@ to the merge, and the constants written with every row."""
 
 from __future__ import annotations
 
-import threading
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +12,7 @@ import pytest
 
 from bolsync.warehouse.connection import PostgresWarehouse, connect_warehouse
 from bolsync.warehouse.lineage import Lineage
-from tests.unit.warehouse.test_postgres_merge import KEY, T0, TABLE, _frame, _merge, _rows, _wait_for_lock, url
+from tests.unit.warehouse.test_postgres_merge import KEY, T0, TABLE, _frame, _merge, _rows, url
 
 __all__ = ["url"]
 
@@ -77,37 +75,6 @@ def test_only_inside_a_transaction_and_only_constants(url: str) -> None:
             assert not conn.insert_new(TABLE, _frame(range(0)), KEY, {"first_synced_at": "now()"})
             assert not conn.insert_new(TABLE, _frame(range(3)), ["quantity"], {"first_synced_at": "now()"})
     assert _rows(url) == {}
-
-
-def test_a_key_another_transaction_inserts_meanwhile_gives_way_to_the_merge(url: str) -> None:
-    """The probe cannot see the other transaction's uncommitted key; the ``COPY`` waits for it, meets the unique
-    violation once it commits, and the merge settles the key by version."""
-    with psycopg.connect(url) as other:
-        other.execute(
-            f"INSERT INTO {TABLE} (retailer_id, item_id, version, quantity, note, price, first_synced_at) "
-            "VALUES ('r1', 'I000007', %s, 9, 'other', 0, now())",
-            [T0 - timedelta(hours=1)],
-        )
-        result: list[Any] = []
-        with connect_warehouse(url) as conn:
-            pid = conn.raw.info.backend_pid
-
-            def merge() -> None:
-                try:
-                    with conn.transaction():
-                        result.append(_merge(conn, _frame(range(20))))
-                except Exception as error:  # reported by the assertion below
-                    result.append(error)
-
-            worker = threading.Thread(target=merge)
-            worker.start()
-            _wait_for_lock(other, pid)
-            other.commit()
-            worker.join(timeout=60)
-    assert result == [(19, 1)]
-    rows = _rows(url)
-    assert len(rows) == 20
-    assert rows["I000007"] == (T0, 1, "a", Decimal("8.25"))
 
 
 def test_duplicate_keys_in_a_new_frame_still_fail_and_leave_nothing(url: str) -> None:

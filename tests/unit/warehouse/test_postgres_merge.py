@@ -139,9 +139,16 @@ def test_a_relation_much_smaller_than_the_table_probes_the_key_index(
     assert during == [(work_mem, "off", "off")]
 
 
-def test_a_concurrent_insert_of_the_same_key_falls_back_to_on_conflict(url: str, bulk: None) -> None:
-    """Another transaction holds a new key uncommitted: the plain insert waits for it, meets the unique
-    violation once it commits, and the merge redoes everything with ``ON CONFLICT`` (the newer row wins)."""
+@pytest.mark.parametrize("path", ["bulk-merge", "insert-new"])
+def test_a_concurrent_insert_of_the_same_key_falls_back_to_on_conflict(
+    url: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction holds a new key uncommitted, which no probe sees: the plain insert of the bulk merge
+    (or the direct ``COPY`` of ``insert_new``) waits for it, meets the unique violation once it commits, and
+    the merge redoes everything with ``ON CONFLICT`` (the newer row wins)."""
+    if path == "bulk-merge":
+        monkeypatch.setattr(PostgresWarehouse, "BULK_ROWS", 1)
+        monkeypatch.setattr(PostgresWarehouse, "insert_new", lambda self, *args: False)
     with psycopg.connect(url) as other:
         other.execute(
             f"INSERT INTO {TABLE} (retailer_id, item_id, version, quantity, note, price, first_synced_at) "
