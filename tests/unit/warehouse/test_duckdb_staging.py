@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ def _rows(*rows: tuple[str, str, int]) -> pd.DataFrame:
     )
 
 
-def test_repeated_keys_keep_their_newest_row_and_single_keys_pass(tmp_path) -> None:
+def test_repeated_keys_keep_their_newest_row_and_single_keys_pass(tmp_path: Path) -> None:
     chunks = [
         [_rows(("a", "OPEN", 2), ("b", "OPEN", 1), ("c", "OPEN", 5))],
         [_rows(("a", "HANDLED", 1), ("b", "HANDLED", 1), ("d", "OPEN", 3))],
@@ -38,7 +39,7 @@ def test_repeated_keys_keep_their_newest_row_and_single_keys_pass(tmp_path) -> N
         assert rows == [("a", "OPEN"), ("b", "HANDLED"), ("c", "OPEN"), ("d", "OPEN")]
 
 
-def test_merge_settings_hold_inside_and_are_restored(tmp_path) -> None:
+def test_merge_settings_hold_inside_and_are_restored(tmp_path: Path) -> None:
     def current() -> dict[str, str]:
         return {k: str(warehouse.query(f"SELECT current_setting('{k}')")[0][0]) for k in MERGE_SETTINGS}
 
