@@ -8,9 +8,8 @@ reachable), in one run:
   the registered DataFrame, ``UPDATE ... FROM`` then an anti-join ``INSERT``; PostgreSQL probes the frame's
   keys and, all new, ``COPY``s it straight into the table as a chunk of ``load_staged_orders`` does, else
   ``COPY``s it into a TEMP table and merges with ``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer``), in
-  one transaction; then the
-  same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every row compared, 10 %
-  updated, 90 % left alone by the "newer wins" rule);
+  one transaction; then the same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every
+  row compared, 10 % updated, 90 % left alone by the "newer wins" rule);
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
   the product's ``bolsync.offers.load.upsert_offers`` into ``bol.offers``, the same two merges;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /

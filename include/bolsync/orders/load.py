@@ -29,7 +29,7 @@ from bolsync.orders.transform import (
 )
 from bolsync.runs.staging import read_ndjson
 from bolsync.warehouse.base import Table, UpsertCounts, Warehouse
-from bolsync.warehouse.lineage import Lineage
+from bolsync.warehouse.lineage import Lineage, new_row_sql
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +103,12 @@ def item_merge_rules(columns: Sequence[str]) -> tuple[dict[str, str], str]:
 def upsert_order_items(conn: Warehouse, frame: pd.DataFrame, lineage: Lineage | None = None) -> UpsertCounts:
     """:func:`merge_order_items` of a frame (one row per item), whose keys, when all new, land in one write
     where the engine can (``Warehouse.insert_new``), as the chunks of :func:`load_staged_orders` do."""
-    if conn.insert_new(ORDER_ITEMS.name, frame, ORDER_ITEMS.key, inserted_constants(lineage)):
+    if conn.insert_new(ORDER_ITEMS.name, frame, ORDER_ITEMS.key, new_row_sql(INSERTED_ONLY, lineage)):
         return UpsertCounts(len(frame), 0)
     if frame.empty:
         return UpsertCounts()
     with conn.staged(frame, ORDER_ITEMS.name) as incoming:
         return merge_order_items(conn, incoming, list(frame.columns), lineage)
-
-
-def inserted_constants(lineage: Lineage | None) -> dict[str, str]:
-    """What a new row gets besides its data: ``INSERTED_ONLY`` and the lineage marks."""
-    return {**INSERTED_ONLY, **(lineage.sql() if lineage else {})}
 
 
 def merge_order_items(
@@ -196,7 +191,7 @@ def load_staged_orders(
         for orders in chunked(read_ndjson(details), chunk)
     )
     if conn.stages_in_transaction:
-        constants = inserted_constants(lineage)
+        constants = new_row_sql(INSERTED_ONLY, lineage)
         detail_chunks = new_keys_first(conn, detail_chunks, [ORDERS, ORDER_ITEMS], constants, landed)
     with (
         conn.transaction() if conn.stages_in_transaction else nullcontext(),

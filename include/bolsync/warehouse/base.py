@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bolsync.warehouse.lineage import Lineage
+from bolsync.warehouse.lineage import Lineage, new_row_sql
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,7 @@ class Warehouse(ABC):
         """
         if frame.empty:
             return 0, 0
-        constants = {**(inserted_only or {}), **(lineage.sql() if lineage else {})}
-        if self.insert_new(table, frame, key, constants):
+        if self.insert_new(table, frame, key, new_row_sql(inserted_only, lineage)):
             return len(frame), 0
         with self.staged(frame, table) as incoming:
             return self.merge_relation(

@@ -48,5 +48,10 @@ class Lineage:
         }
 
 
+def new_row_sql(inserted_only: Mapping[str, str] | None, lineage: Lineage | None) -> dict[str, str]:
+    """What a new row gets besides its data: the ``inserted_only`` columns and ``lineage``'s marks (SQL)."""
+    return {**(inserted_only or {}), **(lineage.sql() if lineage else {})}
+
+
 def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
