@@ -28,7 +28,7 @@ from bolsync.orders.transform import (
     order_rows,
 )
 from bolsync.runs.staging import read_ndjson
-from bolsync.warehouse.base import Table, UpsertCounts, Warehouse
+from bolsync.warehouse.base import Staged, Table, UpsertCounts, Warehouse
 from bolsync.warehouse.lineage import Lineage, new_row_sql
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,19 @@ def new_keys_first(
         yield kept
 
 
+def merge_staged(
+    conn: Warehouse, orders: Staged, item_relations: Sequence[Staged], lineage: Lineage | None
+) -> LoadResult:
+    """Merge staged orders, then each staged relation of items in turn."""
+    result = LoadResult()
+    if orders:
+        result.orders += merge_orders(conn, *orders, lineage=lineage)
+    for items in item_relations:
+        if items:
+            result.items += merge_order_items(conn, *items, lineage=lineage)
+    return result
+
+
 def load_staged_orders(
     conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS, lineage: Lineage | None = None
 ) -> LoadResult:
@@ -184,7 +197,6 @@ def load_staged_orders(
     :func:`new_keys_first`). ``lineage`` marks the rows it inserts or really changes.
     """
     details, listed = staging / DETAILS_FILE, staging / LIST_FILE
-    result = LoadResult()
     landed = [0, 0]
     detail_chunks: Iterable[Sequence[pd.DataFrame]] = (
         [order_rows(retailer_id, orders), order_item_detail_rows(retailer_id, orders)]
@@ -199,15 +211,10 @@ def load_staged_orders(
         conn.staged_latest(
             (order_item_status_rows(retailer_id, c) for c in chunked(read_ndjson(listed), chunk)), ORDER_ITEMS
         ) as status_items,
-        nullcontext() if conn.stages_in_transaction else conn.transaction(),
     ):
-        result.orders.inserted += landed[0]
-        result.items.inserted += landed[1]
-        if orders:
-            result.orders += merge_orders(conn, *orders, lineage=lineage)
-        for items in (detail_items, status_items):
-            if items:
-                result.items += merge_order_items(conn, *items, lineage=lineage)
+        result = conn.run_merges(lambda: merge_staged(conn, orders, [detail_items, status_items], lineage))
+    result.orders.inserted += landed[0]
+    result.items.inserted += landed[1]
     log.info(
         "Loaded retailer %s: orders +%d/~%d, items +%d/~%d.",
         retailer_id,

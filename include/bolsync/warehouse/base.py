@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 #: A staged relation and its columns, or None when nothing was staged.
 Staged = tuple[str, list[str]] | None
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,6 +89,15 @@ class Warehouse(ABC):
             self.execute("ROLLBACK")
             raise
         self.execute("COMMIT")
+
+    def run_merges(self, work: Callable[[], T]) -> T:
+        """``work()``, a load's merges of staged relations, in one transaction: its own, or on an engine that
+        stages inside the transaction (:attr:`stages_in_transaction`), the one already open. ``work`` may run
+        again after a rollback, so it returns what it did rather than adding it up elsewhere."""
+        if self.stages_in_transaction:
+            return work()
+        with self.transaction():
+            return work()
 
     @abstractmethod
     def staged(self, frame: pd.DataFrame, like: str) -> Any:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bolsync.runs.config import duckdb_memory_limit
 from bolsync.warehouse.base import Warehouse
 from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
 from bolsync.warehouse.extras import POSTGRES_OPTIONS, warehouse_extras
@@ -123,7 +124,7 @@ def connect_warehouse(where: WarehouseTarget | Path | str) -> Iterator[Warehouse
         assert target.path is not None
         _check_duckdb_file_name(target.path)
         with open_duckdb(target.path) as raw:
-            warehouse: Warehouse = DuckDBWarehouse(raw)
+            warehouse: Warehouse = DuckDBWarehouse(raw, memory_limit=duckdb_memory_limit())
             migrate(warehouse)
             yield warehouse
         return

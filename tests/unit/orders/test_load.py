@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -446,3 +447,70 @@ def test_staging_works_under_a_temporary_folder_with_a_quote(
         result = load_staged_orders(conn, "1", staging)
     assert result.orders.inserted == 1
     assert result.items.inserted >= 1
+
+
+SETTINGS = "SELECT current_setting('threads'), current_setting('memory_limit')"
+
+
+def _duckdb_loads(tmp_path: Path) -> list[tuple[Any, ...]]:
+    """Three loads into one new DuckDB file (new orders, newer states of some, an older state): per load its
+    counts and the tables after it; last, the connection's settings after them, and before them."""
+    early, late = "2026-11-20T10:00:00+01:00", "2026-11-21T10:00:00+01:00"
+    loads = [
+        _stage(tmp_path / "a", [_detail(f"O{n}") for n in range(6)], [_listed("O1", "O1-0", early)]),
+        _stage(
+            tmp_path / "b",
+            [_detail("O2", late), _detail("O7")],
+            [_listed("O3", "O3-0", late, 1, "HANDLED"), _listed("O4", "O4-0", late, 1, "HANDLED")],
+        ),
+        _stage(tmp_path / "c", [], [_listed("O3", "O3-0", early, 0, "OPEN")]),
+    ]
+    states: list[tuple[Any, ...]] = []
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        before = conn.query(SETTINGS)
+        for staging in loads:
+            r = load_staged_orders(conn, "42", staging)
+            counts = (r.orders.inserted, r.orders.updated, r.items.inserted, r.items.updated)
+            states.append((counts, _table(conn, "orders"), _table(conn, "order_items")))
+        states.append((conn.query(SETTINGS), before))
+    return states
+
+
+def test_duckdb_bounded_merges_leave_what_unbounded_ones_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's merges within a load copy the rows that change first, bounded in memory; the plain merge
+    (``Warehouse.run_merges``) gives the same tables and counts."""
+    from bolsync.warehouse.base import Warehouse
+    from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    bounded = _duckdb_loads(tmp_path / "bounded")
+    monkeypatch.setattr(DuckDBWarehouse, "run_merges", Warehouse.run_merges)
+    assert _duckdb_loads(tmp_path / "unbounded") == bounded
+    assert [state[0] for state in bounded[:3]] == [(6, 0, 12, 0), (1, 0, 2, 4), (0, 0, 0, 0)]
+    settings_after, settings_before = bounded[3]
+    assert settings_after == settings_before
+
+
+def test_a_duckdb_merge_out_of_its_bounded_memory_runs_again_unbounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real out-of-memory error in a bounded statement: the transaction is rolled back, the merges run again
+    with the connection's limit, and the tables, counts and settings end as with room to spare."""
+    from bolsync.warehouse import duckdb_warehouse
+
+    roomy = _duckdb_loads(tmp_path / "roomy")
+    monkeypatch.setattr(duckdb_warehouse, "BOUNDED_MEMORY", 256 * 1024)
+    caplog.set_level(logging.WARNING, logger=duckdb_warehouse.__name__)
+    assert _duckdb_loads(tmp_path / "tight") == roomy
+    assert "The merge ran out of its bounded memory" in caplog.text
+    assert "A staging statement ran out of its bounded memory" in caplog.text
+
+
+def test_the_duckdb_bound_never_raises_a_lower_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__DUCKDB_MEMORY_LIMIT", "20MB")
+    with connect_warehouse(tmp_path / "w.duckdb") as conn:
+        bound = conn._bounded_settings()
+        load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], []))
+        after = conn.query(SETTINGS)
+    assert bound["threads"] == "1"
+    assert 19 * 2**20 <= int(bound["memory_limit"].removesuffix("B")) <= 20_000_000
+    assert after == [(2, "19.0 MiB")]
