@@ -20,9 +20,9 @@ reachable), in one run:
   (``getrusage``'s ``ru_maxrss`` is inherited across ``exec`` on Linux, so it is only a fallback).
 
 Every figure is the median of ``--runs`` runs (default 3; each run a fresh warehouse, its own baseline and
-a fresh load process), the ratio that of the medians; ``landing.json`` keeps every run's figures too. On
-PostgreSQL each timed write (merges and baseline alike) starts after a ``CHECKPOINT`` where the role may
-issue one (see :func:`settle_postgres`).
+a fresh load process), the ratio that of the medians; ``landing.json`` keeps every run's figures too. Each
+timed write (merges and baseline alike) starts on a settled machine: the kernel's dirty pages written out
+and, on PostgreSQL, a ``CHECKPOINT`` where the role may issue one (see :func:`settle`).
 
 Goals: merge >= 10x the baseline's rows/s; DuckDB >= 500k rows/s; PostgreSQL >= 200k rows/s; peak RSS
 < 500 MB and within 15 % from 25,000 to 250,000 orders. Prints a table and writes ``landing.json`` to
@@ -204,9 +204,13 @@ def backend_target(backend: str, folder: Path) -> Iterator[WarehouseTarget]:
         yield as_target(url)
 
 
-def settle_postgres(raw: Any) -> None:
-    """``CHECKPOINT`` before a timed PostgreSQL write, where the role may: otherwise the checkpoint that the
-    previous figure's WAL (a million rows) triggers runs during the next one and is charged to it."""
+def settle(backend: str, raw: Any) -> None:
+    """Before a timed write: ``sync`` the kernel's dirty pages, and on PostgreSQL ``CHECKPOINT`` where the role
+    may. Otherwise the write-back of the previous figure's files (the DuckDB runs, a million rows) and the
+    checkpoint its WAL triggers run during the next figure and are charged to it."""
+    os.sync()
+    if backend != "postgres":
+        return
     import psycopg
 
     with suppress(psycopg.errors.InsufficientPrivilege):
@@ -218,8 +222,7 @@ def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[
     from bolsync.offers.load import upsert_offers
     from bolsync.orders.load import upsert_order_items
 
-    if warehouse.backend == "postgres":
-        settle_postgres(warehouse.raw)
+    settle(warehouse.backend, warehouse.raw)
     started = time.perf_counter()
     with warehouse.transaction():
         if table == "order_items":
@@ -312,7 +315,9 @@ def baseline(target: WarehouseTarget, table: str, sample: pd.DataFrame) -> tuple
             import psycopg
 
             with psycopg.connect(str(target.dsn), autocommit=True) as raw:
-                settle_postgres(raw)
+                settle("postgres", raw)
+        else:
+            settle(target.backend, None)
         started = time.perf_counter()
         sample.to_sql(f"baseline_{table}", engine, schema="bench", if_exists="append", index=False, method=None)
         return len(sample), time.perf_counter() - started

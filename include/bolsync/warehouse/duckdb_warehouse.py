@@ -24,7 +24,7 @@ MERGE_SETTINGS = {"write_buffer_row_group_count": "1"}
 #: The memory, in bytes, within which a streamed load's scans run (finding repeated keys, finding the rows
 #: that change, inserting new rows): on one thread, spilling beyond it to DuckDB's temporary files, so the
 #: load's peak memory hardly grows with its size. The updates themselves run with the connection's limit.
-BOUNDED_MEMORY = 48 * 2**20
+BOUNDED_MEMORY = 32 * 2**20
 _SIZE_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
 
 
