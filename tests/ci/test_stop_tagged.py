@@ -83,7 +83,7 @@ def test_runs_even_when_called_with_the_tag_in_its_own_environment(processes: li
 
 
 #: Commands that end processes by name (spelled in parts, so that this file is not one of their users).
-BY_NAME = re.compile(r"\b(" + "p" + "kill|kill" + "all)\b")
+BY_NAME = re.compile(r"\b(" + "p" + "kill|kill" + r"all)\b")
 
 
 def test_ci_never_ends_processes_by_name() -> None:
