@@ -119,12 +119,13 @@ def test_purge_keeps_the_retention_and_personal_archives_follow_the_policy(tmp_p
         _aged(root, _archive(root, run=run, personal=name != "plain"), days=10)
     _aged(root, _archive(root, run=ArchiveRun("bol_orders_daily", "run_old", "plain", 1)), days=40)
     policies = {"opted": PersonalDataPolicy(True, 30), "out": PersonalDataPolicy(False), "odd": None}
-    removed = purge_archive(location_of(str(root)), 30, policies.get, datetime.now(UTC))
-    assert sorted(Path(p).parent.name for p in removed) == ["out", "plain"]
+    purged = purge_archive(location_of(str(root)), 30, policies.get, datetime.now(UTC))
+    assert sorted(Path(p).parent.name for p in purged.removed) == ["out", "plain"]
+    assert purged.failed == []
     assert not (root / "bol_orders_daily" / "run_old").exists()  # the empty run folder goes too
     left = {a.conn_id for a in archived_attempts(location_of(str(root)), "bol_orders_daily")}
     assert left == {"plain", "opted", "odd"}
-    assert purge_archive(location_of(str(root)), 7, policies.get, datetime.now(UTC))  # shorter: all of them
+    assert purge_archive(location_of(str(root)), 7, policies.get, datetime.now(UTC)).removed  # shorter: all of them
 
 
 def test_plan_names_the_days_the_archive_lacks(tmp_path: Path) -> None:
