@@ -32,7 +32,14 @@ class PurgeCounts:
 
 
 def record_purge(
-    conn: Warehouse, context: Any, counts: PurgeCounts, *, status: str, started: datetime, error: str | None
+    conn: Warehouse,
+    context: Any,
+    counts: PurgeCounts,
+    *,
+    status: str,
+    started: datetime,
+    finished: datetime,
+    error: str | None,
 ) -> None:
     """Write (or, for the same task try, replace) the purge's row."""
     ti = context["ti"]
@@ -44,7 +51,7 @@ def record_purge(
         **counts.as_dict(),
         "status": status,
         "started_at": started,
-        "finished_at": datetime.now(started.tzinfo),
+        "finished_at": finished,
         "error": error,
     }
     keys = ("dag_id", "run_id", "task_id", "try_number")

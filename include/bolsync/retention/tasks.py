@@ -113,7 +113,7 @@ def recorded_purge(context: Any, database: WarehouseTarget, target: str) -> Iter
 def _write(database: WarehouseTarget, context: Any, counts: PurgeCounts, started: datetime, error: str | None) -> None:
     status = "failed" if error else "success"
     with connect_warehouse(database) as conn:
-        record_purge(conn, context, counts, status=status, started=started, error=error)
+        record_purge(conn, context, counts, status=status, started=started, finished=datetime.now(UTC), error=error)
         if error is None:
             _clear_alerts(conn, context, counts.target, started)
         alert_log.write_pending_quietly(conn)
