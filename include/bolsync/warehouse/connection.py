@@ -123,11 +123,11 @@ def connect_warehouse(
 
     target = as_target(where)
     if target.backend == "duckdb":
-        from bolsync.warehouse.duckdb_connection import LOCK_TIMEOUT, open_duckdb
+        from bolsync.warehouse.duckdb_connection import open_duckdb
 
         assert target.path is not None
         _check_duckdb_file_name(target.path)
-        with open_duckdb(target.path, lock_timeout=lock_timeout or LOCK_TIMEOUT) as raw:
+        with open_duckdb(target.path, lock_timeout=lock_timeout) as raw:
             warehouse: Warehouse = DuckDBWarehouse(raw, memory_limit=duckdb_memory_limit())
             migrate(warehouse)
             yield warehouse

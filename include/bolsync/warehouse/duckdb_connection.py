@@ -56,14 +56,14 @@ def _holding(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _file_lock(path: Path, timeout: timedelta = LOCK_TIMEOUT) -> Iterator[None]:
+def _file_lock(path: Path, timeout: timedelta | None = None) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     fd = open_private(lock_path, os.O_RDWR)
     try:
         waited = flock_within(
             fd,
             fcntl.LOCK_EX,
-            timeout,
+            LOCK_TIMEOUT if timeout is None else timeout,
             f"the warehouse lock {lock_path}",
             "find that stuck task (or the program that has the file open) and end it, then clear this task",
         )
@@ -82,10 +82,10 @@ def _file_lock(path: Path, timeout: timedelta = LOCK_TIMEOUT) -> Iterator[None]:
 
 @contextmanager
 def open_duckdb(
-    path: Path, *, private: bool = False, lock_timeout: timedelta = LOCK_TIMEOUT
+    path: Path, *, private: bool = False, lock_timeout: timedelta | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An exclusive connection to a DuckDB file; closed on exit. ``private``: the file stays owner-only;
-    ``lock_timeout``: the longest wait for another process's connection to end."""
+    ``lock_timeout``: the longest wait for another process's connection to end (default ``LOCK_TIMEOUT``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(path, lock_timeout):
         if private:
