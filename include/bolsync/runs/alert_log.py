@@ -106,13 +106,17 @@ def note(attempt: AlertAttempt) -> None:
     """Record ``attempt`` (see the module docstring); never raises."""
     try:
         target = _task_warehouse()
-        if target is None:
-            log.debug("Alert %r not recorded: not sent by an Airflow task.", attempt.key)
-            return
-        with _pending_lock:
-            _pending.append(attempt)
-        if _held_by_this_process(target):
-            return
+    except Exception as error:
+        log.warning("Alert %r not recorded in bol.alerts: the warehouse is not usable (%s).", attempt.key, error)
+        return
+    if target is None:
+        log.debug("Alert %r not recorded: not sent by an Airflow task.", attempt.key)
+        return
+    with _pending_lock:
+        _pending.append(attempt)
+    if _held_by_this_process(target):
+        return
+    try:
         from bolsync.warehouse.connection import connect_warehouse
 
         with connect_warehouse(target, lock_timeout=QUICK_LOCK_WAIT) as conn:
