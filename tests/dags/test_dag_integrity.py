@@ -24,7 +24,7 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == EXPECTED | HELPERS
+    assert set(dagbag.dag_ids) >= EXPECTED | HELPERS
 
 
 def test_no_io_at_import_time(monkeypatch: pytest.MonkeyPatch) -> None:

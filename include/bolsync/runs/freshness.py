@@ -44,7 +44,8 @@ def account_freshness(conn: Any, conn_id: str) -> Freshness | None:
 
 
 def alert_if_stale(context: Any, database: WarehouseTarget, conn_id: str) -> None:
-    """One alert per staleness episode when the account has not loaded for longer than the threshold."""
+    """One alert per staleness episode when the account has not loaded for longer than the threshold, and one
+    per overdue retention purge (``retention.overdue``)."""
     dag_run = context.get("dag_run")
     if dag_run is not None and str(getattr(dag_run, "run_type", "")).endswith("backfill"):
         return
