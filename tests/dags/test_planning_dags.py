@@ -56,4 +56,3 @@ def test_the_retention_dag_purges_every_night_whatever_the_loads_do(dagbag) -> N
     assert pools == {"purge_personal_store": WAREHOUSE_POOL, "purge_raw_archive": "default_pool"}
     assert all(not task.upstream_task_ids for task in dag.tasks)  # one failing purge never holds up the other
     assert all(task.retries >= 1 for task in dag.tasks)
-
