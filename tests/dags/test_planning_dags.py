@@ -1,4 +1,4 @@
-"""The two helper DAGs: the manual backfill planner and the daily coverage check (wiring only)."""
+"""The helper DAGs: the manual backfill planner, the daily coverage check and the daily retention (wiring only)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,24 @@ def test_the_coverage_check_runs_daily_after_the_nightly_syncs(dagbag) -> None:
     assert str(dag.timetable.timezone) in ("Europe/Amsterdam", "Timezone('Europe/Amsterdam')")
     assert dag.catchup is False
     assert "accounts" in dag.params
-    (task,) = dag.tasks
-    assert (task.task_id, task.pool) == ("check_coverage", WAREHOUSE_POOL)
+    pools = {task.task_id: task.pool for task in dag.tasks}
+    assert pools == {"check_coverage": WAREHOUSE_POOL, "check_retention": "default_pool"}
     assert not {"orders", "offers"} & set(dag.tags)  # its runs never count as coverage
+
+
+def test_the_retention_dag_purges_every_night_whatever_the_loads_do(dagbag) -> None:
+    dag = dagbag.dags["bol_retention"]
+    assert dag.timetable.expression == "0 3 * * *"
+    assert str(dag.timetable.timezone) in ("Europe/Amsterdam", "Timezone('Europe/Amsterdam')")
+    assert dag.catchup is False
+    assert dag.is_paused_upon_creation is False  # purging starts as soon as it is deployed
+    assert dag.max_active_runs == 1
+    assert dag.doc_md
+    assert "bol" in dag.doc_md
+    assert {"bol", "retention"} <= set(dag.tags)
+    assert not {"orders", "offers"} & set(dag.tags)
+    assert "accounts" in dag.params  # which accounts count as synced for the personal-data rule
+    pools = {task.task_id: task.pool for task in dag.tasks}
+    assert pools == {"purge_personal_store": WAREHOUSE_POOL, "purge_raw_archive": "default_pool"}
+    assert all(not task.upstream_task_ids for task in dag.tasks)  # one failing purge never holds up the other
+    assert all(task.retries >= 1 for task in dag.tasks)

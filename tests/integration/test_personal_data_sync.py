@@ -1,5 +1,5 @@
-"""Personal data through the DAG: nothing stored by default; opted-in accounts land apart (in an owner-only
-file on DuckDB), purged on time.
+"""Personal data through the DAGs: nothing stored by default; opted-in accounts land apart (in an owner-only
+file on DuckDB), purged on time by ``bol_retention``.
 
 On DuckDB here; ``test_personal_data_sync_postgres`` runs the same tests with a PostgreSQL warehouse.
 """
@@ -51,10 +51,11 @@ def synced(airflow_db, personal_warehouse: WarehouseTarget) -> Iterator[Warehous
     bol_connection(DEFAULT[0], handle.base_url, DEFAULT[1].client_id, DEFAULT[1].client_secret, **FAST)
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     for days_back in (3, 2, 1):
-        # bol_orders_daily purges after loading: the oldest day's contact details are due by then.
         assert run_dag("bol_orders_daily", today - timedelta(days=days_back - 1), [OPTED_IN[0], DEFAULT[0]]) == (
             "success"
         )
+    # The retention DAG purges on its own schedule: the oldest days' contact details are due by then.
+    assert run_dag("bol_retention", today, [OPTED_IN[0], DEFAULT[0]]) == "success"
     yield personal_warehouse
     handle.stop()
 
@@ -100,7 +101,7 @@ def test_the_warehouse_tables_hold_no_personal_data(synced: WarehouseTarget) -> 
     assert not any(row[4] in dump for row in personal)  # not even the pseudonyms
 
 
-def test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data(synced: WarehouseTarget) -> None:
+def test_retention_run_purges_contact_details_after_retention_but_keeps_invoice_data(synced: WarehouseTarget) -> None:
     rows = personal_rows(synced)
     cutoff = datetime.now(UTC) - timedelta(days=2)
     old = [row for row in rows if row[6] < cutoff]

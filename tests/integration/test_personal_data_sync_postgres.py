@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 synced = same.synced
 test_only_the_opted_in_account_has_personal_rows = same.test_only_the_opted_in_account_has_personal_rows
 test_the_warehouse_tables_hold_no_personal_data = same.test_the_warehouse_tables_hold_no_personal_data
-test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data = (
-    same.test_nightly_run_purges_contact_details_after_retention_but_keeps_invoice_data
+test_retention_run_purges_contact_details_after_retention_but_keeps_invoice_data = (
+    same.test_retention_run_purges_contact_details_after_retention_but_keeps_invoice_data
 )
 DUCKDB_PERSONAL_FILE = personal_store_path(DEFAULT_DATABASE.resolve())
 

@@ -1,4 +1,4 @@
-"""The nightly run purges the personal store by its data: contact details of a retailer whose account opted
+"""The retention DAG purges the personal store by its data: contact details of a retailer whose account opted
 out, or is no longer synced, are purged at once; an account still opted in keeps its retention. Both engines."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def _contacts(rows: list[tuple]) -> dict[str, tuple[int, int]]:
 def purged(
     request: pytest.FixtureRequest, airflow_db, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[dict, dict]]:
-    """Personal rows per retailer after a nightly run of three opted-in accounts, then after a nightly run in
-    which one account opted out and one is no longer synced."""
+    """Personal rows per retailer after a nightly run of three opted-in accounts, then after a nightly run and a
+    retention run in which one account opted out and one is no longer synced."""
     with temporary_postgres_database("bolsync_pii_ret") if request.param == "postgres" else nullcontext() as url:
         target = as_target(url or tmp_path_factory.mktemp("pii_ret") / "warehouse.duckdb")
         warehouse_connection(target)
@@ -63,6 +63,7 @@ def purged(
             before = _contacts(personal_rows(target))
             _connect(OPTING_OUT, handle.base_url)  # personal_data removed: opted out
             assert run_dag("bol_orders_daily", today, [OPTING_OUT[0], STAYING[0]]) == "success"
+            assert run_dag("bol_retention", today, [OPTING_OUT[0], STAYING[0]]) == "success"
             yield before, _contacts(personal_rows(target))
         finally:
             handle.stop()
@@ -74,7 +75,7 @@ def test_every_opted_in_account_stored_contact_details_first(purged: tuple[dict,
     assert all(total > 0 and with_contacts == total for total, with_contacts in before.values())
 
 
-def test_the_nightly_run_purges_contacts_of_accounts_that_opted_out_or_are_no_longer_synced(
+def test_the_retention_run_purges_contacts_of_accounts_that_opted_out_or_are_no_longer_synced(
     purged: tuple[dict, dict],
 ) -> None:
     before, after = purged

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bolsync.archive.location import MANIFEST_FILE, ArchiveLocation
@@ -23,10 +24,18 @@ log = logging.getLogger(__name__)
 PolicyOf = Callable[[str], PersonalDataPolicy | None]
 
 
-def purge_archive(location: ArchiveLocation, retention_days: int, policy_of: PolicyOf, now: datetime) -> list[str]:
-    """Remove the attempts past their retention; the removed folders. A folder that cannot be removed is
-    logged, never raised."""
-    removed = []
+@dataclass(frozen=True)
+class ArchivePurge:
+    """The attempts a purge removed, and those past their retention it could not remove."""
+
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def purge_archive(location: ArchiveLocation, retention_days: int, policy_of: PolicyOf, now: datetime) -> ArchivePurge:
+    """Remove the attempts past their retention. A folder that cannot be removed is logged and listed in
+    ``failed``, never raised: the others are still removed."""
+    removed, failed = [], []
     policies: dict[str, PersonalDataPolicy | None] = {}
     for folder in _attempts(location):
         created = _created(folder)
@@ -48,12 +57,13 @@ def purge_archive(location: ArchiveLocation, retention_days: int, policy_of: Pol
             location.remove(folder)
         except OSError as error:
             log.warning("Could not remove the archived attempt %s: %s", folder, error)
+            failed.append(folder)
             continue
         removed.append(folder)
         _remove_empty_parents(location, folder)
     if removed:
         log.info("Archive %s: removed %d attempts past their retention.", location.root, len(removed))
-    return removed
+    return ArchivePurge(removed, failed)
 
 
 def _attempts(location: ArchiveLocation) -> list[str]:

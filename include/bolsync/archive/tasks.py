@@ -1,4 +1,4 @@
-"""What the extract and cleanup tasks do about the raw archive: attach it to the hook, purge it."""
+"""What the tasks do about the raw archive: the extracts attach it to the hook, the retention DAG purges it."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bolsync.archive.location import archive_location
-from bolsync.archive.purge import purge_archive
+from bolsync.archive.location import ArchiveLocation, archive_location
+from bolsync.archive.purge import ArchivePurge, purge_archive
 from bolsync.archive.writer import ArchiveRun, ResponseArchive
 from bolsync.personal.policy import policy_for, purge_policy
 from bolsync.runs import config
 from bolsync.runs.windows import SyncWindow
-from bolsync_provider.errors import BolConfigError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
@@ -60,11 +59,12 @@ def archive_responses(
     log.info("Archived %d API responses in %s.", archive.manifest["responses"], archive.folder)
 
 
-def purge_expired_archives(anchor: Path) -> None:
-    """Remove archived attempts past their retention (see ``archive.purge``); never fails the task."""
-    try:
-        location = archive_location(anchor)
-        if location is not None:
-            purge_archive(location, config.archive_retention_days(), purge_policy, datetime.now(UTC))
-    except (OSError, BolConfigError) as error:
-        log.warning("The raw archive was not purged: %s", error)
+def purge_expired_archives(anchor: Path, now: datetime | None = None) -> tuple[ArchiveLocation, ArchivePurge] | None:
+    """Remove archived attempts past their retention (see ``archive.purge``); None when the archive is off.
+
+    Raises BolConfigError for a bad archive setting and OSError when the archive cannot be read.
+    """
+    location = archive_location(anchor)
+    if location is None:
+        return None
+    return location, purge_archive(location, config.archive_retention_days(), purge_policy, now or datetime.now(UTC))

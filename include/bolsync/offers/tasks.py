@@ -12,7 +12,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.archive.tasks import archive_responses, purge_expired_archives
+from bolsync.archive.tasks import archive_responses
 from bolsync.offers import extract as ex
 from bolsync.offers.guard import CONFIRM_EMPTY_PARAM, check_empty_list
 from bolsync.offers.load import OfferLoadCounts, record_sync_state, sync_state, upsert_offers, write_snapshots
@@ -321,6 +321,5 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
         check_offers_load(conn, conn_id=extracted.conn_id, retailer_id=str(extracted.retailer_id), offer_ids=offer_ids)
     log.info("Offer data-quality checks passed: %d offers, keys unique and not null.", extracted.source_rows)
     clean_up_after_load(Path(str(extracted.staging_file)).parent)
-    purge_expired_archives(warehouse_target().staging_anchor)
     summary = ("conn_id", "retailer_id", "source", "full", "source_rows", "offers_inserted", "offers_updated")
     return {k: loaded.get(k) for k in (*summary, "offers_deleted", "snapshots")}

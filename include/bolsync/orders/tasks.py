@@ -10,11 +10,11 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
-from bolsync.archive.tasks import archive_responses, purge_expired_archives
+from bolsync.archive.tasks import archive_responses
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
-from bolsync.personal.tasks import PURGING_DAG_IDS, personal_secret_for, store_personal_data
+from bolsync.personal.tasks import personal_secret_for, store_personal_data
 from bolsync.runs import assets
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
@@ -129,12 +129,10 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
         result = load_staged_orders(conn, extracted.retailer_id, staging, lineage=lineage)
         audit.update(_load_counts(result))
         audit["error"] = _check_load(conn, extracted, staging, result)
-        # Opted-in accounts only: customer data goes to the personal store (own file / schema; purged nightly).
-        store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database, context["dag"].dag_id)
+        # Opted-in accounts only: customer data goes to the personal store (own file / schema; bol_retention purges it).
+        store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database)
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
-    if context["dag"].dag_id in PURGING_DAG_IDS:
-        purge_expired_archives(database.staging_anchor)
     return {"conn_id": extracted.conn_id, **_load_counts(result)}
 
 

@@ -1,6 +1,6 @@
-"""Which retention applies to each retailer's rows in the personal store: the nightly purge's rule.
+"""Which retention applies to each retailer's rows in the personal store: the daily purge's rule.
 
-The nightly run purges by the data, not by its own accounts: every retailer with rows in the store.
+The purge (DAG ``bol_retention``) goes by the data, not by a run's accounts: every retailer with rows in the store.
 
 - Claimed by a synced connection that opts in (``personal_data.store``): that connection's
   ``retention_days`` (the longest, when several such connections store the retailer).
@@ -8,7 +8,7 @@ The nightly run purges by the data, not by its own accounts: every retailer with
   longer synced: 0, the contact details are purged at once (the retention of an opt-in no longer applies).
 - Rows past the fiscal retention are deleted in every case.
 
-"Synced": in Variable ``bolsync_accounts`` (the default account when unset) or in the run's accounts. A
+"Synced": in Variable ``bolsync_accounts`` (the default account when unset) or in the purging run's accounts. A
 connection claims a retailer once one of its loads stored the retailer's rows (``retailer_accounts``).
 Never guessing towards a loss, two cases keep contact details for now (None): a connection whose
 ``personal_data`` extra (or the Variable) cannot be read (its own runs fail with that error), and rows no
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from bolsync.personal.policy import PersonalDataPolicy
 
-#: Every synced account has had its nightly load since claims began: an unclaimed retailer is not synced.
+#: Every synced account has had a load since claims began: an unclaimed retailer is not synced.
 UNCLAIMED_AFTER = timedelta(days=7)
 
 

@@ -5,7 +5,7 @@ PostgreSQL: its own schema of the warehouse database (``bol_personal`` unless co
 that only the configured reader role may read (see ``postgres``). Upsert and purge are the same SQL on both.
 
 Rows are inserted by the orders load of opted-in accounts, which also records in ``retailer_accounts`` that
-it stores the retailer's rows; :meth:`PersonalStore.purge` (the nightly run, every retailer in the store, see
+it stores the retailer's rows; :meth:`PersonalStore.purge` (DAG ``bol_retention``, every retailer in the store, see
 ``retention``) clears contact details after the retention period and deletes rows after the fiscal retention.
 """
 

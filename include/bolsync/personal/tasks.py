@@ -1,10 +1,11 @@
-"""What the orders tasks do about personal data: stage it for opted-in accounts, store it, purge it."""
+"""What the tasks do about personal data: the orders load stores it for opted-in accounts, the retention DAG
+(``bol_retention``) purges it."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,15 +13,22 @@ from bolsync.personal.policy import PersonalDataPolicy, policy_for, purge_policy
 from bolsync.personal.retention import retention_days
 from bolsync.personal.secret import pseudonym_secret
 from bolsync.personal.staging import staged_personal_rows
-from bolsync.personal.store import PersonalStore, connect_personal_store, existing_personal_store
+from bolsync.personal.store import PersonalStore, connect_personal_store
 from bolsync.runs import config
 from bolsync.warehouse.connection import WarehouseTarget
 from bolsync_provider.errors import BolConfigError
 
 log = logging.getLogger(__name__)
 
-#: The nightly run purges expired personal data (of every retailer in the store, see ``retention``).
-PURGING_DAG_IDS = frozenset({"bol_orders_daily"})
+
+@dataclass(frozen=True)
+class PersonalPurge:
+    """What one purge of the personal store did, over every retailer in it."""
+
+    retailers: int
+    retailers_kept: int
+    contacts_purged: int
+    rows_deleted: int
 
 
 def personal_secret_for(conn_id: str) -> bytes | None:
@@ -28,44 +36,42 @@ def personal_secret_for(conn_id: str) -> bytes | None:
     return pseudonym_secret() if policy_for(conn_id).store else None
 
 
-def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, dag_id: str) -> None:
-    """Move staged personal rows into the personal store of ``target``; in the nightly run, purge the store."""
+def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget) -> None:
+    """Move staged personal rows into the personal store of ``target`` when the account opts in."""
     policy = policy_for(conn_id)
     rows = staged_personal_rows(staging)
-    if rows and not policy.store:
-        log.info("Connection '%s' no longer opts in to personal data: %d staged rows not stored.", conn_id, len(rows))
-    nightly = dag_id in PURGING_DAG_IDS
-    if not policy.store and not nightly:
+    if not policy.store:
+        if rows:
+            log.info(
+                "Connection '%s' no longer opts in to personal data: %d staged rows not stored.", conn_id, len(rows)
+            )
         return
     now = datetime.now(UTC)
-    opening: AbstractContextManager[PersonalStore | None] = (
-        connect_personal_store(target) if policy.store else existing_personal_store(target)
-    )
-    with opening as store:
-        if store is None:  # no account ever stored personal data
-            return
-        if policy.store:
-            stored = store.upsert(retailer_id, rows, now)
-            store.record_account(retailer_id, conn_id, now)
-            log.info(
-                "Personal store %s: %d new orders of retailer %s (of %d staged).",
-                store.table,
-                stored,
-                retailer_id,
-                len(rows),
-            )
-        if nightly:
-            purge_personal_data(store, [conn_id, *_run_accounts()], now)
+    with connect_personal_store(target) as store:
+        stored = store.upsert(retailer_id, rows, now)
+        store.record_account(retailer_id, conn_id, now)
+        log.info(
+            "Personal store %s: %d new orders of retailer %s (of %d staged).",
+            store.table,
+            stored,
+            retailer_id,
+            len(rows),
+        )
 
 
-def purge_personal_data(store: PersonalStore, run_accounts: Iterable[str], now: datetime) -> None:
+def purge_personal_data(store: PersonalStore, run_accounts: Iterable[str], now: datetime) -> PersonalPurge:
     """Purge every retailer in ``store`` by the rule of ``retention``."""
     claims = store.claims()
     policies = _policies(set().union(*claims.values()), set(run_accounts))
+    kept = contacts = deleted = 0
     for retailer, days in retention_days(claims, policies, store.claims_recorded_since(), now).items():
         if days is None:
             log.warning("Contact details of retailer %s kept for now: which retention applies is unknown.", retailer)
-        store.purge(retailer, days, now)
+            kept += 1
+        result = store.purge(retailer, days, now)
+        contacts += result.contacts_purged
+        deleted += result.rows_deleted
+    return PersonalPurge(len(claims), kept, contacts, deleted)
 
 
 def _policies(claiming: set[str], synced: set[str]) -> dict[str, PersonalDataPolicy | None]:
@@ -77,14 +83,3 @@ def _policies(claiming: set[str], synced: set[str]) -> dict[str, PersonalDataPol
         log.warning("Which accounts are synced is unknown (%s): the others' personal data is kept for now.", error)
         unknown = claiming - synced
     return {conn_id: purge_policy(conn_id) for conn_id in claiming & synced} | dict.fromkeys(unknown)
-
-
-def _run_accounts() -> list[str]:
-    """The accounts of the running DAG run (none outside a task)."""
-    from airflow.sdk import get_current_context
-
-    try:
-        context = get_current_context()
-    except RuntimeError:
-        return []
-    return config.accounts(context.get("params"))

@@ -1,4 +1,8 @@
-"""One bol.sync_runs row per task try, and the alert when a try fails in a way that needs a human."""
+"""One bol.sync_runs row per task try, and the alert when a try fails in a way that needs a human.
+
+The try's row also carries the alert rows this process queued (``alert_log``); a load that succeeds records
+its window (``coverage``) and clears the alerts it resolves.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.runs import alerts
-from bolsync.runs.coverage import record_coverage
+from bolsync.runs import alert_log, alerts
+from bolsync.runs.coverage import record_coverage, stream_of
 from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider import stats
@@ -52,7 +56,7 @@ def audited(
         raise
     else:
         if str(context["ti"].task_id).endswith("load"):
-            _retrying(lambda: _insert_coverage(database, context, audit), "bol.sync_coverage row")
+            _retrying(lambda: _insert_coverage(database, context, audit, started), "bol.sync_coverage row")
     finally:
         row = {
             **audit,
@@ -90,11 +94,13 @@ def _write_audit(context: Any, database: WarehouseTarget, row: dict[str, Any], s
 def _insert_audit(database: WarehouseTarget, row: dict[str, Any]) -> None:
     with connect_warehouse(database) as conn:
         record_sync_run(conn, row)
+        alert_log.write_pending_quietly(conn)
 
 
-def _insert_coverage(database: WarehouseTarget, context: Any, audit: dict[str, Any]) -> None:
+def _insert_coverage(database: WarehouseTarget, context: Any, audit: dict[str, Any], started: datetime) -> None:
     with connect_warehouse(database) as conn:
         record_coverage(conn, context, audit)
+        alert_log.clear_after_load(conn, context, audit["conn_id"], stream_of(context), started)
 
 
 def _retrying(action: Callable[[], None], what: str = "sync_runs audit row", attempts: int = 3) -> None:

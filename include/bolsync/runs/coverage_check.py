@@ -1,8 +1,9 @@
 """The nightly coverage check (DAG ``bol_coverage_check``): holes in the last months per account and stream.
 
-Each hole is alerted once (``bol.coverage_alerts``); a hole that grows is alerted again for its new part only,
-and a hole that gets filled is forgotten (should it open again, it is alerted again). The estimate of each
-backfill comes from the planner's ``history`` mode: no API call.
+Each hole is alerted once (``bol.coverage_alerts``, remembered once its mail got out); a hole that grows is
+alerted again for its new part only, and a hole that gets filled is forgotten (should it open again, it is
+alerted again). A coverage alert in ``bol.alerts`` is cleared once none of its holes is remembered any more.
+The estimate of each backfill comes from the planner's ``history`` mode: no API call.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from bolsync.planner.plan import HISTORY_SAMPLE_DAYS, backfill_command, history_plan
 from bolsync.planner.report import duration
-from bolsync.runs import alerts, config
+from bolsync.runs import alert_log, alerts, config
 from bolsync.runs.coverage import STREAMS, covered_windows
 from bolsync.runs.gaps import Hole, Span, check_span, holes, subtract
 from bolsync.runs.windows import oldest_allowed_date
@@ -91,14 +92,34 @@ def new_holes(conn: Warehouse, found: Sequence[Hole]) -> list[Hole]:
     return result
 
 
-def remember(conn: Warehouse, alerted: Sequence[Hole], now: datetime) -> None:
+def remember(conn: Warehouse, alerted: Sequence[Hole], now: datetime, alert_key: str | None = None) -> None:
     for hole in alerted:
         conn.execute(
-            """INSERT INTO bol.coverage_alerts (stream, conn_id, hole_start, hole_end, kind, alerted_at)
-               VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT (stream, conn_id, hole_start, hole_end) DO UPDATE SET alerted_at = excluded.alerted_at""",
-            [hole.stream, hole.conn_id, hole.start, hole.end, hole.kind, now],
+            """INSERT INTO bol.coverage_alerts (stream, conn_id, hole_start, hole_end, kind, alerted_at, alert_key)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (stream, conn_id, hole_start, hole_end) DO UPDATE SET alerted_at = excluded.alerted_at,
+                   alert_key = excluded.alert_key""",
+            [hole.stream, hole.conn_id, hole.start, hole.end, hole.kind, now, alert_key],
         )
+
+
+def clear_resolved(conn: Warehouse, stream: str, conn_id: str, now: datetime) -> int:
+    """Clear the account's coverage alerts none of whose holes is remembered any more (filled, out of the
+    checked span, or reported again by a later alert after its own mail failed)."""
+    remembered = {
+        key
+        for (key,) in conn.query(
+            "SELECT DISTINCT alert_key FROM bol.coverage_alerts WHERE stream = ? AND conn_id = ?", [stream, conn_id]
+        )
+    }
+    opened = conn.query(
+        "SELECT alert_key FROM bol.alerts WHERE kind = 'coverage' AND stream = ? AND conn_id = ? "
+        "AND cleared_at IS NULL",
+        [stream, conn_id],
+    )
+    resolved = [key for (key,) in opened if key not in remembered]
+    reason = "coverage check: none of its holes is open and alerted any more"
+    return alert_log.clear(conn, reason=reason, before=now, keys=resolved)
 
 
 def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> str:
@@ -148,6 +169,10 @@ def coverage_alert(
     lost = sum(1 for h in holes_ if h.kind == "lost")
     what = f"{len(holes_)} hole(s)" + (f", {lost} lost" if lost else "")
     return alerts.Alert(
+        conn_id=conn_id,
+        stream=stream,
+        retailer_id=retailer_id,
+        kind="coverage",
         key=f"coverage:{day}:{stream}:{conn_id}:{spans}",
         subject=f"[bolsync] {stream} of {conn_id}: {what} in the synced history",
         body=f"Connection: {conn_id}\nRetailer: {retailer_id or 'unknown'}\nStream: {stream}\n\n"
@@ -167,6 +192,7 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
         for stream in STREAMS:
             found = open_holes(conn, stream, conn_id, now, start, back)
             forget_filled(conn, stream, conn_id, [(h.start, h.end) for h in found])
+            clear_resolved(conn, stream, conn_id, now)
             fresh = new_holes(conn, found)
             summary[f"{conn_id}/{stream}"] = {"open": len(found), "alerted": len(fresh)}
             for hole in found:
@@ -177,8 +203,9 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
             texts = [describe(conn, hole, retailer_id or "", now, settings) for hole in fresh]
             alert = coverage_alert(stream, conn_id, retailer_id, texts, fresh, now.date())
             log.warning("%s\n%s", alert.subject, alert.body)
-            alerts.send(alert, context)
-            remember(conn, fresh, now)
+            if alerts.deliver(alert, context) is alerts.Delivery.FAILED:
+                continue  # not remembered: the next check alerts these holes again
+            remember(conn, fresh, now, alert.key)
     return summary
 
 
@@ -187,7 +214,9 @@ def run_check(context: Any, accounts: Sequence[str]) -> dict[str, Any]:
     from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 
     with connect_warehouse(warehouse_target()) as conn:
-        return check_coverage(conn, accounts, datetime.now(UTC), context)
+        summary = check_coverage(conn, accounts, datetime.now(UTC), context)
+        alert_log.write_pending_quietly(conn)  # the alerts sent while this process held the warehouse
+        return summary
 
 
 def _settings(conn_id: str) -> BolConnectionSettings | None:

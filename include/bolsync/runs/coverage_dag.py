@@ -1,4 +1,5 @@
-"""Builds the nightly coverage check DAG; the DAG file only calls :func:`coverage_dag` (no I/O at import)."""
+"""Builds the nightly check DAG (coverage holes, overdue retention purges); the DAG file only calls
+:func:`coverage_dag` (no I/O at import)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from bolsync.retention.overdue import read_overdue, send_overdue
 from bolsync.runs import config
 from bolsync.runs.coverage_check import run_check
 from bolsync.runs.defaults import WAREHOUSE_POOL, stream_dag
+from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError
 
 
@@ -25,8 +28,18 @@ def check_coverage() -> dict[str, Any]:
         raise AirflowFailException(str(error)) from error
 
 
+@task
+def check_retention() -> list[str]:
+    """Alert each overdue retention purge (whether ``bol_retention`` runs or not); the alerts' subjects."""
+    context = get_current_context()
+    with connect_warehouse(warehouse_target()) as conn:
+        found = read_overdue(conn)
+    send_overdue(found, context)
+    return [alert.subject for alert in found]
+
+
 def coverage_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_md: str | None) -> DAG:
-    """A daily DAG with the one check task."""
+    """A daily DAG with the two checks."""
     with stream_dag(
         dag_id,
         cron=cron,
@@ -37,4 +50,5 @@ def coverage_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, do
         max_active_runs=1,
     ) as dag:
         check_coverage()
+        check_retention()
     return dag

@@ -43,6 +43,7 @@ def stream_dag(
     tags: list[str],
     max_active_runs: int,
     params: dict[str, Param] | None = None,
+    is_paused_upon_creation: bool | None = None,
 ) -> DAG:
     """A bolsync DAG: [start, end) data intervals of ``cron``, no catchup, the shared retries and params."""
     all_params: dict[str, Any] = {"accounts": accounts_param(), **(params or {})}
@@ -56,4 +57,5 @@ def stream_dag(
         doc_md=doc_md,
         tags=["bol", *tags],
         params=all_params,
+        is_paused_upon_creation=is_paused_upon_creation,
     )

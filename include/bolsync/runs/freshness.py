@@ -2,7 +2,8 @@
 
 It runs at the start of every scheduled run (backfills say nothing about freshness) and alerts once per
 staleness episode when the account's last successful load (any stream, from ``bol.sync_runs``) is older than
-Variable ``bolsync_stale_after_hours`` (default 26 h).
+Variable ``bolsync_stale_after_hours`` (default 26 h). On the same connection it looks for overdue retention
+purges (``retention.overdue``), so their alert never depends on the retention DAG running.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bolsync.retention.overdue import read_overdue, send_overdue
 from bolsync.runs import alerts, config
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 
@@ -42,7 +44,8 @@ def account_freshness(conn: Any, conn_id: str) -> Freshness | None:
 
 
 def alert_if_stale(context: Any, database: WarehouseTarget, conn_id: str) -> None:
-    """One alert per staleness episode when the account has not loaded for longer than the threshold."""
+    """One alert per staleness episode when the account has not loaded for longer than the threshold, and one
+    per overdue retention purge (``retention.overdue``)."""
     dag_run = context.get("dag_run")
     if dag_run is not None and str(getattr(dag_run, "run_type", "")).endswith("backfill"):
         return
@@ -50,9 +53,11 @@ def alert_if_stale(context: Any, database: WarehouseTarget, conn_id: str) -> Non
     try:
         with connect_warehouse(database) as conn:
             freshness = account_freshness(conn, conn_id)
+            overdue = read_overdue(conn)
     except Exception as error:  # the check must not block the sync itself
         log.warning("Could not read the sync history for the freshness check: %s", error)
         return
+    send_overdue(overdue, context)
     if freshness is None:
         return
     hours = freshness.hours_stale(datetime.now(UTC))

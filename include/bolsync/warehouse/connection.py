@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,8 +114,11 @@ def _postgres_dsn(conn_id: str, conn: Any) -> str:
 
 
 @contextmanager
-def connect_warehouse(where: WarehouseTarget | Path | str) -> Iterator[Warehouse]:
-    """An open, migrated warehouse connection; closed on exit. DuckDB connections are exclusive."""
+def connect_warehouse(
+    where: WarehouseTarget | Path | str, *, lock_timeout: timedelta | None = None
+) -> Iterator[Warehouse]:
+    """An open, migrated warehouse connection; closed on exit. DuckDB connections are exclusive:
+    ``lock_timeout`` bounds the wait for another process's (default ``duckdb_connection.LOCK_TIMEOUT``)."""
     from bolsync.warehouse.migrations import migrate
 
     target = as_target(where)
@@ -123,7 +127,7 @@ def connect_warehouse(where: WarehouseTarget | Path | str) -> Iterator[Warehouse
 
         assert target.path is not None
         _check_duckdb_file_name(target.path)
-        with open_duckdb(target.path) as raw:
+        with open_duckdb(target.path, lock_timeout=lock_timeout) as raw:
             warehouse: Warehouse = DuckDBWarehouse(raw, memory_limit=duckdb_memory_limit())
             migrate(warehouse)
             yield warehouse

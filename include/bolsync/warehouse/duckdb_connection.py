@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -35,17 +36,34 @@ OPEN_ATTEMPTS = 20
 LOCK_TIMEOUT = timedelta(minutes=30)
 #: No automatic checkpoint while a private file is open (see the module docstring).
 _PRIVATE_CONFIG = {"checkpoint_threshold": "1TB"}
+#: The DuckDB files this process holds the lock of (a second connection would wait for the first).
+_held: Counter[Path] = Counter()
+
+
+def held_by_this_process(path: Path) -> bool:
+    """Whether a connection of this process has ``path`` open now."""
+    return _held[path.resolve()] > 0
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def _holding(path: Path) -> Iterator[None]:
+    key = path.resolve()
+    _held[key] += 1
+    try:
+        yield
+    finally:
+        _held[key] -= 1
+
+
+@contextmanager
+def _file_lock(path: Path, timeout: timedelta | None = None) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     fd = open_private(lock_path, os.O_RDWR)
     try:
         waited = flock_within(
             fd,
             fcntl.LOCK_EX,
-            LOCK_TIMEOUT,
+            LOCK_TIMEOUT if timeout is None else timeout,
             f"the warehouse lock {lock_path}",
             "find that stuck task (or the program that has the file open) and end it, then clear this task",
         )
@@ -53,7 +71,8 @@ def _file_lock(path: Path) -> Iterator[None]:
             log.info("Warehouse lock %s acquired after %.1fs.", lock_path, waited)
         record_holder(fd)
         try:
-            yield
+            with _holding(path):
+                yield
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -62,10 +81,13 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def open_duckdb(path: Path, *, private: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An exclusive connection to a DuckDB file; closed on exit. ``private``: the file stays owner-only."""
+def open_duckdb(
+    path: Path, *, private: bool = False, lock_timeout: timedelta | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An exclusive connection to a DuckDB file; closed on exit. ``private``: the file stays owner-only;
+    ``lock_timeout``: the longest wait for another process's connection to end (default ``LOCK_TIMEOUT``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(path):
+    with _file_lock(path, lock_timeout):
         if private:
             _owner_only(path)
         conn = _open(path, private)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.archive.location import MANIFEST_FILE, RESPONSES_FILE, location_of
+from bolsync.archive.location import MANIFEST_FILE, RESPONSES_FILE, ArchiveLocation, location_of
 from bolsync.archive.purge import purge_archive
 from bolsync.archive.reader import ArchivedHook, archived_attempts
 from bolsync.archive.replay import ReplayError, _details_elsewhere, plan_replay, stream_of
@@ -119,12 +119,32 @@ def test_purge_keeps_the_retention_and_personal_archives_follow_the_policy(tmp_p
         _aged(root, _archive(root, run=run, personal=name != "plain"), days=10)
     _aged(root, _archive(root, run=ArchiveRun("bol_orders_daily", "run_old", "plain", 1)), days=40)
     policies = {"opted": PersonalDataPolicy(True, 30), "out": PersonalDataPolicy(False), "odd": None}
-    removed = purge_archive(location_of(str(root)), 30, policies.get, datetime.now(UTC))
-    assert sorted(Path(p).parent.name for p in removed) == ["out", "plain"]
+    purged = purge_archive(location_of(str(root)), 30, policies.get, datetime.now(UTC))
+    assert sorted(Path(p).parent.name for p in purged.removed) == ["out", "plain"]
+    assert purged.failed == []
     assert not (root / "bol_orders_daily" / "run_old").exists()  # the empty run folder goes too
     left = {a.conn_id for a in archived_attempts(location_of(str(root)), "bol_orders_daily")}
     assert left == {"plain", "opted", "odd"}
-    assert purge_archive(location_of(str(root)), 7, policies.get, datetime.now(UTC))  # shorter: all of them
+    assert purge_archive(location_of(str(root)), 7, policies.get, datetime.now(UTC)).removed  # shorter: all of them
+
+
+def test_a_folder_that_cannot_be_removed_is_listed_and_the_others_still_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "archive"
+    for name in ("stuck", "free"):
+        _aged(root, _archive(root, run=ArchiveRun("bol_orders_daily", f"run_{name}", name, 1)), days=40)
+    remove = ArchiveLocation.remove
+
+    def refuse_stuck(location: ArchiveLocation, path: str) -> None:
+        if "/stuck/" in path:
+            raise PermissionError(13, "Permission denied", path)
+        remove(location, path)
+
+    monkeypatch.setattr(ArchiveLocation, "remove", refuse_stuck)
+    purged = purge_archive(location_of(str(root)), 30, lambda conn_id: None, datetime.now(UTC))
+    assert [Path(p).parent.name for p in purged.removed] == ["free"]
+    assert [Path(p).parent.name for p in purged.failed] == ["stuck"]
 
 
 def test_plan_names_the_days_the_archive_lacks(tmp_path: Path) -> None:

@@ -61,6 +61,67 @@ def test_a_broken_channel_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not alerts.send(alerts.Alert(key="k", subject="s", body="b"), {}, MemorySharedState())
 
 
+def test_an_alert_that_could_not_be_sent_is_sent_by_the_next_attempt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    server_up = False
+
+    def mail(alert: alerts.Alert, context: dict) -> None:
+        if not server_up:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        sent.append(alert.subject)
+
+    monkeypatch.setattr(alerts, "_notify", mail)
+    state = MemorySharedState()
+    alert = alerts.Alert(key="alert:window-too-old:bol_orders_daily:2026-09-01", subject="s", body="b")
+    assert alerts.deliver(alert, {}, state) is alerts.Delivery.FAILED
+    server_up = True
+    assert alerts.deliver(alert, {}, state) is alerts.Delivery.SENT
+    assert alerts.deliver(alert, {}, state) is alerts.Delivery.DUPLICATE
+    assert sent == ["s"]
+
+
+def test_without_an_alert_connection_the_alert_is_not_taken_for_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_BOLSYNC_ALERTS", raising=False)
+    state = MemorySharedState()
+    alert = alerts.Alert(key="k-no-channel", subject="s", body="b")
+    assert alerts.deliver(alert, {}, state) is alerts.Delivery.FAILED
+    assert state.claim_once(alert.key, 60)  # given back: a later attempt, once the channel exists, sends it
+
+
+def test_a_broken_shared_state_sends_rather_than_loses_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(alerts, "_notify", lambda alert, context: sent.append(alert.key))
+
+    class Broken(MemorySharedState):
+        def claim_once(self, key: str, ttl: float) -> bool:
+            raise OSError("shared state unreachable")
+
+    assert alerts.send(alerts.Alert(key="k", subject="s", body="b"), {}, Broken())
+    assert sent == ["k"]
+
+
+def test_what_an_alert_is_about_comes_from_the_task_unless_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[alerts.Alert] = []
+    monkeypatch.setattr(alerts, "_notify", lambda alert, context: seen.append(alert))
+    dag = SimpleNamespace(tags=["bol", "orders", "hourly"])
+    task_context = {"ti": context()["ti"], "dag": dag, "account_label": "bol_shop"}
+    alerts.send(alerts.Alert(key="quarantine:bol_shop:O1", subject="s", body="b"), task_context, MemorySharedState())
+    named = alerts.Alert(key="mass:x", subject="s", body="b", conn_id="other", stream="offers", retailer_id="9")
+    alerts.send(named, task_context, MemorySharedState())
+    assert [(a.conn_id, a.stream, a.retailer_id, a.kind) for a in seen] == [
+        ("bol_shop", "orders", None, "quarantine"),
+        ("other", "offers", "9", "mass"),
+    ]
+
+
+def test_secrets_are_redacted_before_the_alert_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[alerts.Alert] = []
+    monkeypatch.setattr(alerts, "_notify", lambda alert, context: seen.append(alert))
+    body = 'bol answered {"access_token": "eyJhbGciOiJSUzI1NiJ9.payload.signature"}'
+    alerts.send(alerts.Alert(key="k-secret", subject="s", body=body), {}, MemorySharedState())
+    assert "eyJhbGciOiJSUzI1NiJ9" not in seen[0].body
+
+
 @pytest.mark.parametrize("conn_type", ["http", ""])
 def test_an_unknown_channel_type_is_a_clear_error(conn_type: str) -> None:
     with pytest.raises(ValueError, match="use smtp, apprise, slackwebhook or slack"):

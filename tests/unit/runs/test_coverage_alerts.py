@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -59,3 +60,53 @@ def test_settings_are_checked() -> None:
     assert lookback(None) == timedelta(days=100)
     with pytest.raises(BolConfigError, match="bolsync_coverage_lookback_days"):
         lookback("0")
+
+
+def test_a_coverage_alert_is_cleared_once_none_of_its_holes_is_remembered(warehouse) -> None:
+    from bolsync.runs import alert_log
+    from bolsync.runs.coverage_check import clear_resolved
+
+    key = "coverage:2026-11-30:orders:bol_shop:x"
+    alert_log._pending[:] = [
+        alert_log.AlertAttempt(
+            key=key, kind="coverage", subject="s", body="b", at=NOW, sent=True, conn_id="bol_shop", stream="orders"
+        )
+    ]
+    with connect_warehouse(warehouse) as conn:
+        alert_log.write_pending(conn)
+        remember(conn, [hole(20, 22), hole(25, 26)], NOW, key)
+        assert forget_filled(conn, "orders", "bol_shop", [(day(25), day(26))]) == 1
+        assert clear_resolved(conn, "orders", "bol_shop", NOW + timedelta(hours=1)) == 0  # one hole still open
+        assert forget_filled(conn, "orders", "bol_shop", []) == 1
+        assert clear_resolved(conn, "orders", "bol_shop", NOW + timedelta(hours=1)) == 1
+        assert conn.scalar("SELECT cleared_by FROM bol.alerts WHERE alert_key = ?", [key]).startswith("coverage check")
+
+
+def test_holes_whose_mail_could_not_be_sent_are_alerted_again_by_the_next_check(
+    warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolsync.runs import alerts, coverage_check
+    from bolsync.runs.coverage import record_coverage
+
+    monkeypatch.setattr(coverage_check, "get_variable", lambda key: None)
+    monkeypatch.setattr(coverage_check, "_settings", lambda conn_id: None)
+    outcomes = [alerts.Delivery.FAILED, alerts.Delivery.SENT]
+    mailed: list[str] = []
+
+    def deliver(alert: alerts.Alert, context: object) -> alerts.Delivery:
+        mailed.append(alert.key)
+        return outcomes.pop(0)
+
+    monkeypatch.setattr(alerts, "deliver", deliver)
+    ti = SimpleNamespace(dag_id="bol_orders_daily", run_id="r")
+    context = {"ti": ti, "dag": SimpleNamespace(tags=["orders"])}
+    with connect_warehouse(warehouse) as conn:
+        for first in (20, *range(23, 30)):  # the 21st and 22nd were never synced
+            audit = {"conn_id": "bol_shop", "window_start": day(first), "window_end": day(first + 1)}
+            record_coverage(conn, context, audit)
+        coverage_check.check_coverage(conn, ["bol_shop"], NOW, context)
+        assert conn.query("SELECT count(*) FROM bol.coverage_alerts") == [(0,)]  # not remembered: the mail failed
+        coverage_check.check_coverage(conn, ["bol_shop"], NOW + timedelta(hours=1), context)
+        remembered = conn.query("SELECT hole_start, alert_key FROM bol.coverage_alerts")
+    assert len(mailed) == 2
+    assert [(start, key) for start, key in remembered] == [(day(21), mailed[1])]

@@ -53,6 +53,10 @@ class SharedState(Protocol):
         """True for the first caller of ``key`` within ``ttl`` seconds, False for everyone after."""
         ...
 
+    def release_claim(self, key: str) -> None:
+        """Drop the claim on ``key`` (if any): the next :meth:`claim_once` of it succeeds again."""
+        ...
+
 
 class ClockOffset:
     """The offset of a remote clock, estimated from the round trip with the smallest latency."""

@@ -73,3 +73,7 @@ class MemorySharedState:
                 return False
             self._claims[key] = now + ttl
             return True
+
+    def release_claim(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)

@@ -168,3 +168,6 @@ class RedisSharedState:
 
     def claim_once(self, key: str, ttl: float) -> bool:
         return bool(self._client.set(PREFIX + f"claim:{key}", "1", nx=True, px=max(1, int(ttl * 1000))))
+
+    def release_claim(self, key: str) -> None:
+        self._client.delete(PREFIX + f"claim:{key}")

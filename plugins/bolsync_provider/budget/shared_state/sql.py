@@ -221,6 +221,12 @@ class SqlSharedState:
 
         return self._transaction(key, work)  # type: ignore[no-any-return]
 
+    def release_claim(self, key: str) -> None:
+        def work(cursor: Any, now: float) -> None:
+            cursor.execute(self._sql("DELETE FROM bolsync_claims WHERE key = ?"), (key,))
+
+        self._transaction(key, work)
+
 
 class SqliteSharedState(SqlSharedState):
     """One SQLite file shared by the processes of one host (the default backend)."""
