@@ -10,6 +10,7 @@ from bol_emulator import business_actions, business_truth, control_code_flow
 from bol_emulator.offer_actions import OFFER_ACTIONS
 from bol_emulator.offer_payloads import truth_row
 from bol_emulator.problems import PLAIN_JSON, Response, json_response
+from bol_emulator.world import WORLD_ACTIONS
 
 if TYPE_CHECKING:
     from bol_emulator.app import Emulator, Request
@@ -124,6 +125,9 @@ def _world(app: Emulator, body: dict[str, Any]) -> Response:
         raise ValueError("count must be an integer")
     if body.get("action") in business_actions.BUSINESS_ACTIONS:
         return _ok(business_actions.apply(app.world, client_id, body))
+    if body.get("action") not in WORLD_ACTIONS:
+        actions = ", ".join(WORLD_ACTIONS + business_actions.BUSINESS_ACTIONS)
+        raise ValueError(f"unknown action {body.get('action')!r}; expected one of {actions}")
     if body.get("action") in OFFER_ACTIONS:
         changes = body.get("changes", {})
         if not isinstance(changes, dict):
