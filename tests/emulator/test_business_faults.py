@@ -49,6 +49,7 @@ def test_a_cut_off_body(api: Api, keep: float) -> None:
 
 
 def test_cut_body_is_validated(api: Api) -> None:
+    assert api.control("POST", "/faults", json={"kind": "cut_body", "keep": 0.25, "count": 2}).status_code == 201
     for rule in ({"keep": 1}, {"keep": -0.1}, {"keep": "half"}, {"count": 0}):
         assert api.control("POST", "/faults", json={"kind": "cut_body", **rule}).status_code == 400
 
