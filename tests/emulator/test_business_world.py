@@ -52,3 +52,10 @@ def test_an_unknown_action_names_every_action(api: Api) -> None:
     assert "'register_returns'" in message
     assert "register_return," in message
     assert "new_orders" in message
+
+
+def test_a_world_without_history_has_no_shipments_returns_or_invoices_yet() -> None:
+    world, _ = movable_world(datetime(2026, 4, 20, 9, tzinfo=UTC), history_days=0)
+    for name in ("shipments", "returns", "invoices", "invoice-lines"):
+        assert world.business.read("demo-client-a", lambda state, _, n=name: TABLES[n](state)) == []
+    assert world.business.read("demo-client-a", lambda state, _: TABLES["inventory"](state))

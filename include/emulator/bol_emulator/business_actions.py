@@ -75,6 +75,8 @@ def apply(world: World, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def _item(world: World, client_id: str, body: dict[str, Any]) -> tuple[Order, OrderItem]:
     item_id = _str(body, "order_item_id")
+    if item_id is None:
+        raise ValueError("order_item_id is required: an order item id of this account (see its order-items truth)")
     items = world.account(client_id).items
     if item_id not in items:
         raise ValueError(f"unknown order item {item_id!r}")

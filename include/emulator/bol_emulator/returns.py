@@ -212,7 +212,9 @@ def handle_item(item: ReturnItem, handling_result: str, quantity: int, at: datet
     if handling_result not in HANDLING_RESULTS:
         raise ValueError(f"handling_result must be one of {', '.join(HANDLING_RESULTS)}")
     left = item.expected_quantity - item.processed_quantity
-    if not 1 <= quantity <= max(left, 0):
+    if left <= 0:
+        raise ValueError(f"RMA {item.rma_id} has no units left to process: all {item.expected_quantity} are processed")
+    if not 1 <= quantity <= left:
         raise ValueError(f"quantity must be from 1 to {left} (the units of RMA {item.rma_id} not yet processed)")
     result = ProcessingResult(quantity, processing_result_of(handling_result), handling_result, at)
     item.results.append(result)
@@ -265,8 +267,11 @@ def history_return_plan(
 def foreign_return_plan(
     rng: random.Random, products: list[Product], count: int, now: datetime, days: int
 ) -> list[tuple[Product, int, str, datetime]]:
-    """Returns of orders older than the history: (product, units, fulfilment method, registered at)."""
-    plan = []
+    """Returns of orders older than the history, registered within its ``days`` (none without a history):
+    (product, units, fulfilment method, registered at)."""
+    plan: list[tuple[Product, int, str, datetime]] = []
+    if days * DAY <= 3600:
+        return plan
     for _ in range(count):
         registered = now - timedelta(seconds=rng.randint(3600, days * DAY), milliseconds=rng.randint(0, 999))
         plan.append(
