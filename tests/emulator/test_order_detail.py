@@ -95,7 +95,7 @@ def test_orders_of_another_account_are_404(api: Api) -> None:
 
 
 def test_unknown_paths_and_methods(api: Api) -> None:
-    assert api.get("/retailer/shipments").status_code == 404
+    assert api.get("/retailer/replenishments").status_code == 404
     response = api.session.post(
         api.handle.base_url + "/retailer/orders",
         headers={"Authorization": f"Bearer {api.token}", "Accept": V10},

@@ -1,9 +1,10 @@
 """The emulator's responses against bol's published Retailer API v10 spec (tests/fixtures/bol_api).
 
-Two operations are covered: ``GET /retailer/orders`` (get-orders) and ``GET /retailer/orders/{order-id}``
-(get-order). Schemathesis generates requests from the spec and validates every documented response against
-its schema; a Hypothesis test adds the meaningful parameter space (real dates, real order ids) that random
-spec-driven generation rarely reaches.
+Covered: ``GET /retailer/orders`` (get-orders) and ``/orders/{order-id}`` (get-order), and the business
+streams: get-returns, get-return, get-shipments, get-shipment, get-inventory, get-invoices, get-invoice and
+get-invoice-specification. Schemathesis generates requests from the spec and validates every documented
+response against its schema; Hypothesis tests add the meaningful parameter space (real dates, real ids) that
+random spec-driven generation rarely reaches.
 
 Known deviations of the real service from its own spec, reproduced on purpose and asserted separately:
 
@@ -13,6 +14,10 @@ Known deviations of the real service from its own spec, reproduced on purpose an
   400 (validation), 401 (missing/expired JWT), 403 (inactive account), 405 (other methods), 406 (wrong
   Accept) and 429 (rate limit) with Problem-like JSON. Some of those bodies (401 Expired JWT, 403, 429,
   copied from bol's fixtures) lack fields the Problem schema calls required (``type``, ``violations``).
+* ``STRING_TYPED``: the spec types the 200 answers of the three invoice operations as plain strings; the
+  service answers JSON objects, checked here against the shapes third-party clients read
+  (:mod:`bol_emulator.invoice_payloads`): ``INVOICE_SCHEMAS``. get-invoice also answers 404 for an unknown
+  invoice id, which it does not document.
 
 Emulator assumptions where the spec is silent, also asserted below (not spec violations):
 
@@ -47,12 +52,132 @@ from tests.emulator.conftest import V10
 from tests.support.fixture_server import BOL_API_DIR
 
 SPEC_PATH = BOL_API_DIR / "retailer-v10.openapi.json"
-OPERATIONS = ["get-orders", "get-order"]
+ORDER_OPERATIONS = ["get-orders", "get-order"]
+BUSINESS_OPERATIONS = [
+    "get-returns",
+    "get-return",
+    "get-shipments",
+    "get-shipment",
+    "get-inventory",
+    "get-invoices",
+    "get-invoice",
+    "get-invoice-specification",
+]
+OPERATIONS = ORDER_OPERATIONS + BUSINESS_OPERATIONS
 AMS = ZoneInfo("Europe/Amsterdam")
 
 # Known deviations of the real service (see the module docstring); the emulator reproduces them.
 EMPTY_PAGE = b"{}"  # bol's end of pagination, lacking the required ``orders``
 UNDOCUMENTED_STATUSES = {400, 401, 403, 405, 406, 429}  # Problem JSON for statuses the spec does not list
+STRING_TYPED = {"get-invoices", "get-invoice", "get-invoice-specification"}
+AMOUNT = {"type": "object", "required": ["amount", "currencyID"], "properties": {"amount": {"type": "number"}}}
+UBL_AMOUNT = {"type": "object", "required": ["value", "currencyID"], "properties": {"value": {"type": "number"}}}
+UBL_VALUE = {"type": "object", "required": ["value"]}
+MEDIA = {
+    "type": "object",
+    "required": ["availableMediaTypes"],
+    "properties": {"availableMediaTypes": {"type": "array", "items": {"type": "string"}}},
+}
+INVOICE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "get-invoices": {
+        "type": "object",
+        "required": ["invoiceListItems", "period"],
+        "properties": {
+            "period": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T.+/[0-9]{4}-[0-9]{2}-[0-9]{2}T.+$"},
+            "invoiceListItems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["invoiceId", "invoiceType", "issueDate", "invoicePeriod", "legalMonetaryTotal"],
+                    "properties": {
+                        "invoiceId": {"type": "string", "pattern": "^[0-9]+$"},
+                        "invoiceType": {"enum": ["ALL_IN_ONE", "ADVERTISING_VIA_BOL"]},
+                        "issueDate": {"type": "integer"},
+                        "invoicePeriod": {
+                            "type": "object",
+                            "required": ["startDate", "endDate"],
+                            "properties": {"startDate": {"type": "integer"}, "endDate": {"type": "integer"}},
+                        },
+                        "legalMonetaryTotal": {
+                            "type": "object",
+                            "required": [
+                                "lineExtensionAmount",
+                                "payableAmount",
+                                "taxExclusiveAmount",
+                                "taxInclusiveAmount",
+                            ],
+                            "additionalProperties": AMOUNT,
+                        },
+                        "invoiceMediaTypes": MEDIA,
+                        "specificationMediaTypes": MEDIA,
+                        "openAmount": {"type": "number"},
+                    },
+                },
+            },
+        },
+    },
+    "get-invoice": {
+        "type": "object",
+        "required": [
+            "ID",
+            "IssueDate",
+            "InvoiceTypeCode",
+            "DocumentCurrencyCode",
+            "AccountingSupplierParty",
+            "AccountingCustomerParty",
+            "TaxTotal",
+            "LegalMonetaryTotal",
+            "InvoiceLine",
+        ],
+        "properties": {
+            "TaxTotal": {
+                "type": "object",
+                "required": ["TaxAmount", "TaxSubtotal"],
+                "properties": {
+                    "TaxAmount": UBL_AMOUNT,
+                    "TaxSubtotal": {
+                        "type": "array",
+                        "items": {"type": "object", "required": ["TaxableAmount", "TaxAmount", "TaxCategory"]},
+                    },
+                },
+            },
+            "LegalMonetaryTotal": {"type": "object", "additionalProperties": UBL_AMOUNT},
+        },
+    },
+    "get-invoice-specification": {
+        "type": "object",
+        "required": ["invoiceSpecification"],
+        "properties": {
+            "invoiceSpecification": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "invoiceLineRef", "invoicedQuantity", "lineExtensionAmount", "taxTotal", "item"],
+                    "properties": {
+                        "invoicedQuantity": UBL_VALUE,
+                        "lineExtensionAmount": UBL_AMOUNT,
+                        "taxTotal": {
+                            "type": "object",
+                            "required": ["TaxAmount"],
+                            "properties": {"TaxAmount": UBL_AMOUNT},
+                        },
+                        "item": {
+                            "type": "object",
+                            "required": ["Name", "AdditionalItemProperty", "ClassifiedTaxCategory"],
+                            "properties": {
+                                "Name": UBL_VALUE,
+                                "AdditionalItemProperty": {
+                                    "type": "array",
+                                    "items": {"type": "object", "required": ["Name", "Value"]},
+                                },
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+}
 SPEC_CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -101,6 +226,22 @@ def auth_headers(conformance_emulator: EmulatorHandle) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def business_ids(conformance_emulator: EmulatorHandle) -> dict[str, list[str]]:
+    """Real ids of each business table (return, shipment, order and invoice ids; EANs)."""
+
+    def read(state: Any, _: Any) -> dict[str, list[str]]:
+        return {
+            "return": sorted(state.returns),
+            "shipment": sorted(state.shipments),
+            "order": sorted({s.order.order_id for s in state.shipments.values()}),
+            "invoice": sorted(state.invoices),
+            "ean": sorted(state.stock),
+        }
+
+    return conformance_emulator.world.business.read("demo-client-a", read)
+
+
+@pytest.fixture(scope="module")
 def order_ids(conformance_emulator: EmulatorHandle) -> list[str]:
     return sorted({row["order_id"] for row in conformance_emulator.world.ground_truth("demo-client-a")})
 
@@ -111,8 +252,18 @@ def content_type(response: Any) -> str:
     return value[0] if isinstance(value, list) else value
 
 
-def check_known_deviation(response: Any, problem_validator: jsonschema.Draft4Validator) -> bool:
+def check_known_deviation(
+    response: Any, problem_validator: jsonschema.Draft4Validator, operation_id: str = "get-orders"
+) -> bool:
     """True if ``response`` is one of the listed deviations (after asserting its exact shape)."""
+    if operation_id in STRING_TYPED and response.status_code == 200 and response.content != EMPTY_PAGE:
+        # Deviation STRING_TYPED: JSON objects in the shapes third-party clients read.
+        assert content_type(response) == f"{V10};charset=UTF-8"
+        jsonschema.Draft4Validator(INVOICE_SCHEMAS[operation_id]).validate(response.json())
+        return True
+    if operation_id == "get-invoice" and response.status_code == 404:
+        problem_validator.validate(response.json())
+        return True
     if response.status_code == 200 and response.content == EMPTY_PAGE:
         # Deviation EMPTY_PAGE: same media type as a full page, body exactly {}.
         assert content_type(response) == f"{V10};charset=UTF-8"
@@ -150,7 +301,7 @@ def test_generated_requests_conform(
     problem_validator: jsonschema.Draft4Validator,
 ) -> None:
     response = case.call(base_url=conformance_emulator.base_url, headers=auth_headers, timeout=10)
-    if check_known_deviation(response, problem_validator):
+    if check_known_deviation(response, problem_validator, case.operation.definition.raw["operationId"]):
         return
     assert response.status_code in (200, 404)
     case.validate_response(response, checks=SPEC_CHECKS, headers=auth_headers)
@@ -281,3 +432,131 @@ def test_the_validator_has_teeth(
     assert not operation.is_valid_response(response)
     response._content = EMPTY_PAGE
     assert not operation.is_valid_response(response)  # the EMPTY_PAGE deviation, confirmed
+
+
+# --- The business streams: meaningful parameters and real ids -------------------------------------------------
+
+PAGES = st.one_of(st.none(), st.integers(1, 4))
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {key.replace("_", "-"): value for key, value in values.items() if value is not None}
+
+
+BUSINESS_LISTS: dict[str, tuple[str, Any]] = {
+    "/retailer/returns": (
+        "get-returns",
+        st.builds(
+            lambda method, handled, page: _params(fulfilment_method=method, handled=handled, page=page),
+            st.sampled_from([None, "FBR", "FBB"]),
+            st.sampled_from([None, "true", "false"]),
+            PAGES,
+        ),
+    ),
+    "/retailer/shipments": (
+        "get-shipments",
+        st.builds(
+            lambda method, page: _params(fulfilment_method=method, page=page),
+            st.sampled_from([None, "FBR", "FBB"]),
+            PAGES,
+        ),
+    ),
+    "/retailer/inventory": (
+        "get-inventory",
+        st.builds(
+            lambda stock, state, quantity, page: _params(stock=stock, state=state, quantity=quantity, page=page),
+            st.sampled_from([None, "SUFFICIENT", "INSUFFICIENT"]),
+            st.sampled_from([None, "REGULAR", "GRADED"]),
+            st.sampled_from([None, "0-10", "0-5,20-300"]),
+            PAGES,
+        ),
+    ),
+    "/retailer/invoices": (
+        "get-invoices",
+        st.builds(
+            lambda back, days: (
+                {}
+                if back is None
+                else {
+                    "period-start-date": (datetime.now(AMS).date() - timedelta(days=back)).isoformat(),
+                    "period-end-date": (datetime.now(AMS).date() - timedelta(days=back - days)).isoformat(),
+                }
+            ),
+            st.one_of(st.none(), st.integers(30, 60)),
+            st.integers(0, 30),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("path", list(BUSINESS_LISTS))
+def test_business_lists_conform(
+    path: str,
+    spec_schema: Any,
+    conformance_emulator: EmulatorHandle,
+    auth_headers: dict[str, str],
+    problem_validator: jsonschema.Draft4Validator,
+) -> None:
+    operation_id, params_strategy = BUSINESS_LISTS[path]
+    operation = spec_schema[path]["GET"]
+    seen = {"entries": 0}
+
+    @SETTINGS
+    @given(params=params_strategy)
+    def run(params: dict[str, Any]) -> None:
+        response = requests.get(conformance_emulator.base_url + path, params=params, headers=auth_headers, timeout=10)
+        assert response.status_code == 200, (params, response.text)
+        if response.content != EMPTY_PAGE:
+            seen["entries"] += 1
+        if check_known_deviation(response, problem_validator, operation_id):
+            return
+        operation.validate_response(response)
+
+    run()
+    assert seen["entries"]
+
+
+BUSINESS_DETAILS = {
+    "/retailer/returns/{return-id}": ("get-return", "return"),
+    "/retailer/shipments/{shipment-id}": ("get-shipment", "shipment"),
+    "/retailer/invoices/{invoice-id}": ("get-invoice", "invoice"),
+    "/retailer/invoices/{invoice-id}/specification": ("get-invoice-specification", "invoice"),
+}
+
+
+@pytest.mark.parametrize("template", list(BUSINESS_DETAILS))
+def test_business_details_conform(
+    template: str,
+    spec_schema: Any,
+    conformance_emulator: EmulatorHandle,
+    auth_headers: dict[str, str],
+    problem_validator: jsonschema.Draft4Validator,
+    business_ids: dict[str, list[str]],
+) -> None:
+    operation_id, kind = BUSINESS_DETAILS[template]
+    operation = spec_schema[template]["GET"]
+    known = business_ids[kind]
+
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(some_id=st.one_of(st.sampled_from(known), st.text("0123456789", min_size=1, max_size=9)))
+    def run(some_id: str) -> None:
+        path = template.replace(template[template.index("{") : template.index("}") + 1], some_id)
+        response = requests.get(conformance_emulator.base_url + path, headers=auth_headers, timeout=10)
+        assert response.status_code == (200 if some_id in known else 404), (path, response.text)
+        if check_known_deviation(response, problem_validator, operation_id):
+            return
+        operation.validate_response(response)
+
+    run()
+
+
+def test_the_validator_has_teeth_for_shipments(
+    spec_schema: Any, conformance_emulator: EmulatorHandle, auth_headers: dict[str, str]
+) -> None:
+    operation = spec_schema["/retailer/shipments"]["GET"]
+    response = requests.get(conformance_emulator.base_url + "/retailer/shipments", headers=auth_headers, timeout=10)
+    operation.validate_response(response)
+    body = response.json()
+    del body["shipments"][0]["shipmentReference"]
+    response._content = requests.compat.json.dumps(body).encode()  # type: ignore[attr-defined]
+    assert not operation.is_valid_response(response)

@@ -1,5 +1,5 @@
-"""A local, seeded, stateful emulator of bol.com's Retailer API (orders, offers) and login.bol.com
-(tokens, client credentials and the code flow).
+"""A local, seeded, stateful emulator of bol.com's Retailer API (orders, offers, returns, shipments, FBB
+inventory, invoices) and login.bol.com (tokens, client credentials and the code flow).
 
 See ``docs/emulator.md``. Typical use in tests::
 

@@ -200,6 +200,7 @@ class Emulator:
         response = self._fault(self.faults.take(client, request.path), self.runtime.retry_after, decision)
         if response is None:
             response, decision = self._authorized(request, endpoint, route, param, check, client, decision)
+            response = self.faults.business.cut(client, request.path, response)
         if not response.drop:
             for key, value in decision.headers().items():
                 response.headers.setdefault(key, value)

@@ -89,4 +89,5 @@ class EmulatorConfig:
     export_pending_polls: int = 2
     export_pending_seconds: float = 0.0
     process_status_retention: float = 48 * 3600.0
+    invoice_specification_page_size: int = 25_000
     verbose: bool = False

@@ -6,15 +6,17 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from bol_emulator import control_code_flow
+from bol_emulator import business_actions, business_truth, control_code_flow
 from bol_emulator.offer_actions import OFFER_ACTIONS
 from bol_emulator.offer_payloads import truth_row
 from bol_emulator.problems import PLAIN_JSON, Response, json_response
+from bol_emulator.world import WORLD_ACTIONS
 
 if TYPE_CHECKING:
     from bol_emulator.app import Emulator, Request
 
 ITEMS_RE = re.compile(r"^/_emulator/accounts/([^/]+)/(order-items|offers)$")
+BUSINESS_RE = re.compile(r"^/_emulator/accounts/([^/]+)/(" + "|".join(business_truth.TABLES) + ")$")
 
 
 def _ok(payload: Any, status: int = 200) -> Response:
@@ -85,6 +87,11 @@ def _dispatch(app: Emulator, request: Request) -> Response:
             retailer_id = app.world.account(client_id).config.retailer_id
             return _ok(app.world.with_offers(client_id, lambda offers: [truth_row(retailer_id, o) for o in offers]))
         return _ok(app.world.ground_truth(client_id))
+    business = BUSINESS_RE.match(request.path)
+    if business and request.method == "GET":
+        if business.group(1) not in app.world.accounts:
+            return _error(404, f"unknown client_id {business.group(1)!r}")
+        return _ok(app.world.business.read(business.group(1), business_truth.rows(business.group(2))))
     if route == ("POST", "/_emulator/world"):
         return _world(app, _body(request))
     if route == ("POST", "/_emulator/faults"):
@@ -116,6 +123,11 @@ def _world(app: Emulator, body: dict[str, Any]) -> Response:
     count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int):
         raise ValueError("count must be an integer")
+    if body.get("action") in business_actions.BUSINESS_ACTIONS:
+        return _ok(business_actions.apply(app.world, client_id, body))
+    if body.get("action") not in WORLD_ACTIONS:
+        actions = ", ".join(WORLD_ACTIONS + business_actions.BUSINESS_ACTIONS)
+        raise ValueError(f"unknown action {body.get('action')!r}; expected one of {actions}")
     if body.get("action") in OFFER_ACTIONS:
         changes = body.get("changes", {})
         if not isinstance(changes, dict):

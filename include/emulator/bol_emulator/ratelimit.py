@@ -27,6 +27,18 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     "GET /retailer/offers": Limit(25, 1.0),
     "GET /retailer/offers/{offer-id}": Limit(25, 1.0),
     "GET /shared/process-status/{process-status-id}": Limit(25, 1.0),  # not published; bol's usual 25/s
+    "GET /retailer/returns": Limit(20, 60.0),
+    "GET /retailer/returns/{return-id}": Limit(20, 60.0),
+    "GET /retailer/shipments": Limit(25, 60.0),
+    "GET /retailer/shipments/{shipment-id}": Limit(50, 60.0),
+    "GET /retailer/inventory": Limit(20, 60.0),
+    "GET /retailer/invoices": Limit(24, 60.0),
+    "GET /retailer/invoices/{invoice-id}": Limit(24, 60.0),
+    "GET /retailer/invoices/{invoice-id}/specification": Limit(24, 60.0),
+}
+#: Endpoints that one published rule covers share its window: endpoint -> the window's key.
+SHARED_WINDOWS: dict[str, str] = {
+    "GET /retailer/invoices/{invoice-id}/specification": "GET /retailer/invoices/{invoice-id}",
 }
 DEFAULT_LIMIT = Limit(25, 1.0)
 CREDENTIAL = "*"  # the key of the credential-wide window
@@ -86,7 +98,7 @@ class RateLimiter:
         capacity = self.capacity(endpoint, scale)
         with self.lock:
             now = self.clock()
-            decision, log = self._window((client, endpoint), capacity, window, now)
+            decision, log = self._window((client, SHARED_WINDOWS.get(endpoint, endpoint)), capacity, window, now)
             if credential is not None:
                 shared, shared_log = self._window((client, CREDENTIAL), credential.capacity, credential.window, now)
                 if decision.allowed and not shared.allowed:

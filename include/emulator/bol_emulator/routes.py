@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from bol_emulator import offer_export, offers_api, orders_api
+from bol_emulator import business_routes, offer_export, offers_api, orders_api
+from bol_emulator.invoices_api import V10_PDF, V10_XLSX
 from bol_emulator.problems import V10_CSV, V10_JSON, V11_JSON, Response
 
 if TYPE_CHECKING:
@@ -38,6 +39,14 @@ ROUTES = (
     Route("/retailer/offers", ("GET",), (V11_JSON,)),
     Route("/retailer/offers/{offer-id}", ("GET",), (V11_JSON, V10_JSON)),
     Route("/shared/process-status/{process-status-id}", ("GET",), (V10_JSON,)),
+    Route("/retailer/returns", ("GET",), (V10_JSON,)),
+    Route("/retailer/returns/{return-id}", ("GET",), (V10_JSON,)),
+    Route("/retailer/shipments", ("GET",), (V10_JSON,)),
+    Route("/retailer/shipments/{shipment-id}", ("GET",), (V10_JSON,)),
+    Route("/retailer/inventory", ("GET",), (V10_JSON,)),
+    Route("/retailer/invoices", ("GET",), (V10_JSON,)),
+    Route("/retailer/invoices/{invoice-id}", ("GET",), (V10_JSON, V10_PDF)),
+    Route("/retailer/invoices/{invoice-id}/specification", ("GET",), (V10_JSON, V10_XLSX)),
 )
 PATTERNS = [(route, route.pattern) for route in ROUTES]
 
@@ -72,6 +81,8 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
     """Answer an authorized, acceptable, rate-limited request."""
     instance = f"{request.base_url}{request.path}"
     template = route.template
+    if template in business_routes.TEMPLATES:
+        return business_routes.dispatch(app, template, param or "", media, client, request, instance)
     if template == "/retailer/orders":
         return orders_api.list_orders(app.world, client, request.query, instance)
     if template == "/retailer/orders/{order-id}":

@@ -35,6 +35,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "export_pending_polls": (lambda v: _integer(v) and v >= 0, "an integer >= 0", int),
     "export_pending_seconds": (lambda v: _number(v) and v >= 0, "a number >= 0", float),
     "process_status_retention": (lambda v: _number(v) and v > 0, "a number > 0", float),
+    "invoice_specification_page_size": (lambda v: _integer(v) and 1 <= v <= 25_000, "an integer from 1 to 25000", int),
 }
 
 
@@ -50,6 +51,7 @@ class RuntimeSettings:
     export_pending_polls: int
     export_pending_seconds: float
     process_status_retention: float
+    invoice_specification_page_size: int
 
     @classmethod
     def of(cls, config: EmulatorConfig) -> RuntimeSettings:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from bol_emulator import offer_actions, payloads
+from bol_emulator.business import Business
 from bol_emulator.clock import WorldClock
 from bol_emulator.config import AccountConfig, EmulatorConfig
 from bol_emulator.generator import IdSource, Product, catalogue, history, new_order
@@ -101,6 +102,7 @@ class World:
             state.offers = {offer.offer_id: offer for offer in offers}
             state.offer_seq = len(offers)
             self.accounts[account.client_id] = state
+        self.business = Business(self, config.seed, config.history_days)
 
     def account(self, client_id: str) -> AccountState:
         """The account of ``client_id``; KeyError if unknown."""
@@ -197,6 +199,7 @@ class World:
                     "order_ids": [order.order_id for order in orders],
                 }
             targets = self._targets(state, action, count, order_item_ids, fulfilment_method)
+            units_before = {item.order_item_id: item.quantity_shipped for _, item in targets}
             for _, item in targets:
                 if action == "ship":
                     item.quantity_shipped += item.remaining
@@ -205,6 +208,9 @@ class World:
                 else:
                     item.cancellation_request = True
                 item.latest_changed_at = max(now, item.latest_changed_at)
+            if action == "ship":
+                shipped = [(o, i, i.quantity_shipped - units_before[i.order_item_id]) for o, i in targets]
+                self.business.shipped(client_id, shipped, now)
             return {
                 "order_item_ids": [item.order_item_id for _, item in targets],
                 "order_ids": list(dict.fromkeys(order.order_id for order, _ in targets)),
