@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,8 +40,8 @@ MAX_OFFER_PAGES = 10_000
 MAX_ORDER_PAGES = 2_000
 #: Orders per full page of ``GET /retailer/orders`` (fixed by bol).
 ORDER_PAGE_SIZE = 50
-#: Pages a pass over an order query may read beyond those its distinct orders fill (orders moving while paged).
-EXTRA_ORDER_PAGES = 2
+#: Pages in a row without a new order a pass over an order query may read (orders pushed on while it pages).
+MAX_STALE_ORDER_PAGES = 2
 
 
 @dataclass(frozen=True)
@@ -207,21 +207,14 @@ class BolRetailerHook(BaseHook):
 
         A full page must list at least one order no earlier page listed. A full page of repeats is a cache or
         pagination fault (page N+1 answering page N's orders) that would silently skip the orders of the page it
-        stands for; a list that runs more than ``EXTRA_ORDER_PAGES`` pages beyond what its distinct orders fill
-        does not end. Both raise BolInconsistentResponse (retriable) naming the page and the query.
+        stands for. Orders pushed on by orders arriving in front repeat a few at a time, so a list whose pages
+        bring no new order more than ``MAX_STALE_ORDER_PAGES`` times in a row does not end. Both raise
+        BolInconsistentResponse (retriable) naming the page and the query.
         """
         query = describe_order_query(latest_change_date, change_interval_minute)
         seen: set[str] = set()
-        page = 0
-        while True:
-            page += 1
-            filled = math.ceil(len(seen) / ORDER_PAGE_SIZE)
-            if page - 1 >= filled + EXTRA_ORDER_PAGES:
-                raise BolInconsistentResponse(
-                    f"{ORDERS_ENDPOINT} {query}: page {page - 1} still listed orders, but the {len(seen)} distinct "
-                    f"orders of pages 1-{page - 1} fill only {filled} pages of {ORDER_PAGE_SIZE}: the list does not "
-                    "end (a pagination fault); stopping instead of paging in a loop."
-                )
+        stale = 0
+        for page in itertools.count(1):
             orders = self.get_orders_page(
                 page, latest_change_date=latest_change_date, change_interval_minute=change_interval_minute
             )
@@ -233,6 +226,12 @@ class BolRetailerHook(BaseHook):
                     f"{ORDERS_ENDPOINT} {query}: page {page} is a full page of {len(orders)} orders that pages "
                     f"1-{page - 1} listed already (a cache or pagination fault answering an earlier page); the "
                     f"orders of page {page} itself would be skipped, so the listing stops."
+                )
+            stale = 0 if new else stale + 1
+            if stale > MAX_STALE_ORDER_PAGES:
+                raise BolInconsistentResponse(
+                    f"{ORDERS_ENDPOINT} {query}: pages {page - stale + 1}-{page} listed only orders of earlier "
+                    "pages: the list does not end (a pagination fault); stopping instead of paging in a loop."
                 )
             seen |= new
             yield orders

@@ -308,9 +308,20 @@ def test_an_order_list_that_does_not_end_is_stopped(fixture_server, make_hook) -
     server, url = fixture_server
     _token(server)
     server.queue_fixture(ORDERS, _orders_page(*range(30)))  # every page answers the same 30 orders
-    with pytest.raises(BolInconsistentResponse, match="page 3 still listed orders, but the 30 distinct orders"):
+    with pytest.raises(BolInconsistentResponse, match="pages 2-4 listed only orders of earlier pages"):
         list(make_hook(url).iter_order_pages(change_interval_minute=19))
-    assert [parse_qs(r.query)["page"] for r in server.requests[1:]] == [["1"], ["2"], ["3"]]
+    assert [parse_qs(r.query)["page"] for r in server.requests[1:]] == [["1"], ["2"], ["3"], ["4"]]
+
+
+def test_orders_pushed_on_by_arrivals_may_repeat_at_the_end_of_the_list(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    # 99 orders; two arrive in front after page 2 is read, so page 3 answers the two last ones again.
+    for fixture in (_orders_page(*range(50)), _orders_page(*range(50, 99)), _orders_page(97, 98)):
+        server.queue_fixture(ORDERS, fixture)
+    server.queue_fixture(ORDERS, Fixture.json(200, b"{}"))
+    pages = list(make_hook(url).iter_order_pages(latest_change_date="2026-11-20"))
+    assert [len(p) for p in pages] == [50, 49, 2]
 
 
 def test_a_detail_of_another_order_is_refused_naming_both_ids(fixture_server, make_hook) -> None:
