@@ -13,8 +13,12 @@ weekday at each of ``--times`` (Dutch time). At each time T:
   moment (the same volume and another seed: the same kind of day, not the same orders).
 
 Every order is taken as known to the warehouse, so only list calls are made; they are counted at the
-emulator. Prints and writes ``frequent_sync.json`` to ``--out``: list calls per run before and after and
-their ratio, per hour, and the minutes each takes at bol's 25 list calls a minute. Run: ``make bench`` or
+emulator. The emulator draws each past change of an order between its placement and the world's "now", so
+changes are densest just before "now": the hour before T holds more changes than an even spread of the day's
+would, which makes the 15-minute figure a pessimistic one.
+
+Prints and writes ``frequent_sync.json`` to ``--out``: list calls per run before and after and their ratio,
+per hour, and the minutes each takes at bol's 25 list calls a minute. Run: ``make bench`` or
 ``python -m tests.benchmarks.frequent_sync --out docs/bench``.
 """
 
@@ -155,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         run, per_hour = hour["list_calls_per_run"], hour["list_calls_per_hour"]
         print(
             f"{args.orders_per_day} orders placed a day, hour ending {hour['hour_end']} "
-            f"({hour['before']['orders_changed_today']} orders changed today so far): list calls per run before "
+            f"({hour['before']['orders_changed_today']} orders changed today so far, "
+            f"{hour['before']['items_in_window']} item changes in the hour): list calls per run before "
             "(hourly, date path) "
             f"{run['before']}, after (15-minute, change interval) {run['after']}, before/after "
             f"{run['before_over_after']}x; per hour {per_hour['before']} vs {per_hour['after']} "
