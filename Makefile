@@ -7,7 +7,7 @@
 #   make test   run the fast test suite (unit, DAG integrity, emulator; pytest, 2 workers)
 #   make integration-test   the DAG runs and processes against the emulator (real Airflow and services)
 #   make lint   ruff + mypy
-#   make bench  the benchmarks (shared budget, landing speed, many shops), results in docs/bench/
+#   make bench  the benchmarks (shared budget, landing speed, many shops, 15-minute sync), results in docs/bench/
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
 #   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
 #   make browser-test    the UI backfill in Chromium (installs chromium and Playwright if missing)
@@ -88,12 +88,14 @@ lint: venv
 # Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
 # (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.
 # Then the warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql) and the
-# load's peak RSS (~3 min); writes docs/bench/landing.json.
+# load's peak RSS (~3 min); writes docs/bench/landing.json. The order-list calls of an hourly run against the
+# 15-minute runs of the same hour on a large day (~4 min); writes docs/bench/frequent_sync.json.
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
 	$(BIN)/python -m tests.benchmarks.detail_calls --out docs/bench
 	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
+	$(BIN)/python -m tests.benchmarks.frequent_sync --out docs/bench
 
 # The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the
 # project image, up with the demo profile and two workers, orders and offers synced, restart, rerun, down -v.

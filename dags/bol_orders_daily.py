@@ -3,7 +3,7 @@
 
 One run per Dutch calendar day (00:00-24:00 Europe/Amsterdam, bol's own date unit): syncs every order
 item whose latest change falls on that day, for each account (Variable `bolsync_accounts` or run conf
-`{"accounts": [...]}`). Catches anything an hourly run could not see.
+`{"accounts": [...]}`). Catches anything an hourly or 15-minute run could not see.
 
 **Backfill history from the UI**: Trigger -> Backfill, pick a date range (bol serves at most 3 months of
 order history; an older day fails at once with a message naming the oldest date allowed), and run.

@@ -1,7 +1,8 @@
 """Typed errors of the bol.com Retailer API client.
 
-Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError`.
-Fatal: everything else. Messages never contain credentials or tokens: every message is redacted here, once.
+Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError` (by the transport, seconds
+apart) and :class:`BolInconsistentResponse` (by the task's retries, minutes apart). Fatal: everything else.
+Messages never contain credentials or tokens: every message is redacted here, once.
 """
 
 from __future__ import annotations
@@ -69,6 +70,23 @@ class BolTransportError(BolError):
 
 class BolResponseError(BolError):
     """The API answered 2xx with a body that does not have the documented shape (or is too large)."""
+
+
+class BolInconsistentResponse(BolError):
+    """A well-formed 2xx answer that contradicts the request: the detail of another order than the one asked, an
+    order-list page repeating orders already listed, a list that does not end.
+
+    Typical of a cache or a routing fault between bolsync and bol, which passes: retried by the task's retries
+    (minutes apart), not by the transport (a cache answers the same a second later). Nothing of such an answer
+    is used. Not a :class:`BolResponseError`: those are fatal, as the same malformed data comes back every try.
+    """
+
+    what_to_do = (
+        "bol, or a cache or proxy between bolsync and bol, answered inconsistently on every try. Nothing of this "
+        "account's window was loaded, and the window is not recorded as covered. Look for a caching proxy in front "
+        "of the bol API; once its answers are consistent, clear the task (reruns are idempotent) or let the nightly "
+        "coverage check name the backfill that fills the window."
+    )
 
 
 class BolSharedStateError(BolError):

@@ -11,7 +11,7 @@ import pytest
 from bolsync.orders.tasks import API_POOL, WAREHOUSE_POOL
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"bol_orders_hourly", "bol_orders_daily", "bol_offers_daily"}
+EXPECTED = {"bol_orders_15min", "bol_orders_hourly", "bol_orders_daily", "bol_offers_daily"}
 HELPERS = {"bol_backfill_plan", "bol_coverage_check", "bol_retention"}
 
 
@@ -57,7 +57,7 @@ def test_conventions(dagbag, dag_id: str) -> None:
         assert task.retries >= 1
 
 
-def test_windows_are_half_open_hours_and_amsterdam_days(dagbag) -> None:
+def test_windows_are_half_open_quarter_hours_hours_and_amsterdam_days(dagbag) -> None:
     from airflow.timetables.base import DataInterval
     from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -65,6 +65,13 @@ def test_windows_are_half_open_hours_and_amsterdam_days(dagbag) -> None:
         sdk = dagbag.dags[dag_id].timetable
         return CronDataIntervalTimetable(sdk.expression, sdk.timezone)
 
+    quarter = core("bol_orders_15min").infer_manual_data_interval(
+        run_after=pendulum.datetime(2026, 11, 27, 10, 31, tz="UTC")
+    )
+    assert (quarter.start, quarter.end) == (
+        datetime(2026, 11, 27, 10, 15, tzinfo=UTC),
+        datetime(2026, 11, 27, 10, 30, tzinfo=UTC),
+    )
     hourly = core("bol_orders_hourly")
     interval = hourly.infer_manual_data_interval(run_after=pendulum.datetime(2026, 11, 27, 10, 30, tz="UTC"))
     assert (interval.start, interval.end) == (
@@ -91,3 +98,15 @@ def test_offers_dag_defers_the_export_wait_and_checks_quality(dagbag) -> None:
     assert upstream["sync_account.load"] == {"sync_account.extract"}
     assert upstream["sync_account.check_quality"] == {"sync_account.load"}
     assert set(dag.params) >= {"accounts", "source", "full_sweep"}
+
+
+def test_the_frequent_and_the_hourly_dag_say_what_they_cost(dagbag) -> None:
+    frequent, hourly = dagbag.dags["bol_orders_15min"], dagbag.dags["bol_orders_hourly"]
+    assert "every 15 minutes" in frequent.doc_md
+    assert "change-interval-minute" in frequent.doc_md
+    assert "Cost:" in frequent.doc_md
+    assert "Cost:" in hourly.doc_md
+    assert "whole Dutch day" in hourly.doc_md
+    assert "bol_orders_15min" in hourly.doc_md
+    assert "bol_orders_hourly" in frequent.doc_md
+    assert {"orders", "15min"} <= set(frequent.tags)

@@ -195,3 +195,51 @@ def test_malformed_canned_answers_are_400(api: Api, rule: dict) -> None:
     response = api.control("POST", "/faults", json=rule)
     assert response.status_code == 400
     assert response.json()["error"]
+
+
+ALL = {"fulfilment-method": "ALL", "status": "ALL"}
+
+
+def test_repeat_page_answers_the_page_before_then_the_real_one(api: Api) -> None:
+    api.world("new_orders", 60)
+    first, second = (api.orders(page=n, **ALL).json()["orders"] for n in (1, 2))
+    assert len(first) == 50
+    assert second
+    assert not {o["orderId"] for o in first} & {o["orderId"] for o in second}
+    api.fault(kind="repeat_page", client_id="demo-client-a")
+    assert api.orders(page=1, **ALL).json()["orders"] == first  # other pages are untouched
+    assert api.orders(page=2, **ALL).json()["orders"] == first
+    assert api.orders(page=2, **ALL).json()["orders"] == second
+    assert api.control("GET", "/stats").json()["faults"] == {"repeat_page": 1}
+    assert "page_faults" not in api.control("GET", "/faults").json()
+
+
+def test_repeat_page_always_for_one_client_and_page(api: Api) -> None:
+    other = Api(api.handle, CLIENT_B)
+    for client_id in ("demo-client-a", "demo-client-b"):
+        api.world("new_orders", 120, client_id=client_id)
+    pages = {n: other.orders(page=n, **ALL).json() for n in (1, 2, 3)}
+    assert pages[2] != pages[3]
+    mine = api.orders(page=3, **ALL).json()
+    assert mine.get("orders")
+    api.fault(kind="repeat_page", page=3, count="always", client_id="demo-client-b")
+    assert [other.orders(page=3, **ALL).json() for _ in range(3)] == [pages[2]] * 3
+    assert other.orders(page=2, **ALL).json() == pages[2]
+    assert api.orders(page=3, **ALL).json() == mine  # client A is untouched
+    rules = api.control("GET", "/faults").json()["page_faults"]
+    assert rules == [{"kind": "repeat_page", "page": 3, "count": "always", "client_id": "demo-client-b"}]
+    api.control("DELETE", "/faults")
+    assert other.orders(page=3, **ALL).json() == pages[3]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"kind": "repeat_page", "page": 1},
+        {"kind": "repeat_page", "page": "2"},
+        {"kind": "repeat_page", "count": 0},
+        {"kind": "repeat_page", "count": "never"},
+    ],
+)
+def test_malformed_repeat_page_faults_are_400(api: Api, rule: dict) -> None:
+    assert api.control("POST", "/faults", json=rule).status_code == 400

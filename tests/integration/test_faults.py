@@ -684,3 +684,125 @@ def test_two_runs_of_the_same_window_at_once(sync: Sync, tmp_path: Path) -> None
     assert assert_warehouse_is_truth(sync, SHOP, [_day_window(day)]) > 0
     assert query(sync.warehouse, "SELECT DISTINCT status FROM bol.sync_runs") == [("success",)]
     assert_no_alert(sync)
+
+
+# --- 8: an order list answering a page with the page before it ----------------------------------------------
+
+
+def _quick_retries(monkeypatch: pytest.MonkeyPatch, retries: int) -> None:
+    from bolsync.runs import defaults
+
+    monkeypatch.setitem(defaults.DEFAULT_ARGS, "retries", retries)
+    monkeypatch.setitem(defaults.DEFAULT_ARGS, "retry_delay", timedelta(seconds=1))
+
+
+def _covered(sync: Sync, conn_id: str) -> list[Window]:
+    rows = query(
+        sync.warehouse,
+        "SELECT window_start, window_end FROM bol.sync_coverage WHERE stream = 'orders' AND conn_id = ?",
+        [conn_id],
+    )
+    return [(_as_utc(start), _as_utc(end)) for start, end in rows]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _extract_tries(sync: Sync) -> list[tuple[int, str, str]]:
+    return query(
+        sync.warehouse,
+        "SELECT try_number, status, coalesce(error, '') FROM bol.sync_runs WHERE task_id LIKE '%extract' "
+        "ORDER BY try_number",
+    )
+
+
+def test_a_page_always_answering_the_page_before_fails_the_run_uncovered_and_alerted(
+    sync: Sync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache answering page 2 with page 1's orders: the old extract skipped the repeats, landed the rest green
+    and recorded the day as covered, so nothing ever reported the orders of page 2 as missing."""
+    _quick_retries(monkeypatch, retries=1)
+    day = _yesterday()
+    sync.emulator.fault(kind="repeat_page", page=2, count="always", client_id=sync.emulator.client(BUSY))
+    assert run_dag("bol_orders_daily", _daily_logical(day, 19), [BUSY]) == "failed"
+
+    tries = _extract_tries(sync)
+    assert [(number, status) for number, status, _ in tries] == [(1, "failed"), (2, "failed")]
+    for _, _, error in tries:
+        assert "BolInconsistentResponse" in error
+        assert f"latest-change-date={day}: page 2 is a full page" in error
+    assert _covered(sync, BUSY) == []
+    assert query(sync.warehouse, "SELECT count(*) FROM bol.order_items") == [(0,)]
+    (mail,) = sync.sink.bodies()
+    assert f"sync of {BUSY} failed after 2 tries" in mail
+    assert "page 2 is a full page" in mail
+    assert "caching proxy" in mail
+
+
+def test_a_page_answering_the_page_before_once_is_retried_and_the_day_lands_whole(
+    sync: Sync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _quick_retries(monkeypatch, retries=1)
+    day = _yesterday()
+    sync.emulator.fault(kind="repeat_page", page=2, count=1, client_id=sync.emulator.client(BUSY))
+    assert run_dag("bol_orders_daily", _daily_logical(day, 20), [BUSY]) == "success"
+
+    assert [(number, status) for number, status, _ in _extract_tries(sync)] == [(1, "failed"), (2, "success")]
+    assert assert_warehouse_is_truth(sync, BUSY, [_day_window(day)]) > 50
+    assert _covered(sync, BUSY) == [_day_window(day)]
+    assert sync.emulator.stats()["faults"] == {"repeat_page": 1}
+    assert_no_alert(sync)
+
+
+def test_a_day_whose_list_never_settles_lands_what_was_listed_but_is_not_covered(sync: Sync) -> None:
+    """Before every order-list call but the first, an order joins the front of the day's list (a list changing
+    faster than it can be paged): every settle pass finds one more, so the day's data may be incomplete."""
+    from bolsync.orders.extract import MAX_SETTLE_PASSES
+    from bolsync.runs.coverage_check import describe, open_holes
+    from bolsync.warehouse.connection import connect_warehouse
+
+    day = _yesterday()
+    start, end = _day_window(day)
+    world = sync.emulator.handle.world
+    client = sync.emulator.client(BUSY)
+    state = world.account(client)
+    joiners = [
+        order
+        for order in state.newest_first()
+        if len(order.items) == 1 and order.items[0].latest_changed_at.astimezone(AMSTERDAM).date() < day
+    ]
+    original = world.order_page
+    calls: list[int] = []
+
+    def order_page(client_id: str, flt: Any, page: int, size: int) -> list[dict]:
+        if client_id == client:
+            calls.append(page)
+            if len(calls) > 1:
+                with world.lock:  # newer than every order of the day, changed on it: the new first of its list
+                    joiner = joiners.pop()
+                    joiner.placed_at = end - timedelta(milliseconds=500 - len(calls))
+                    joiner.items[0].latest_changed_at = end - timedelta(seconds=1)
+        return original(client_id, flt, page, size)
+
+    world.order_page = order_page
+    assert run_dag("bol_orders_daily", _daily_logical(day, 21), [BUSY]) == "success"
+
+    assert calls.count(1) == 1 + MAX_SETTLE_PASSES  # every settle pass re-read page 1 and found a new order there
+    ((_, status, error),) = _extract_tries(sync)
+    assert status == "success"
+    assert (
+        f"order list still changing after the settle passes (orders may be missing; sync the window again): "
+        f"latest-change-date={day}" in error
+    )
+    assert query(sync.warehouse, "SELECT count(*) FROM bol.order_items")[0][0] > 50  # what was listed landed
+    assert _covered(sync, BUSY) == []
+    (mail,) = sync.sink.bodies()
+    assert f"orders of {BUSY}: window {start.isoformat()} .. {end.isoformat()} may be incomplete" in mail
+    assert f"airflow backfill create --dag-id bol_orders_daily --from-date {day}T00:00:00" in mail
+
+    # The nightly coverage check sees the day as a hole and names the backfill that fills it.
+    with connect_warehouse(sync.warehouse) as conn:
+        holes = open_holes(conn, "orders", BUSY, end + timedelta(hours=7), day, timedelta(days=30))
+        assert [(h.start, h.end, h.kind) for h in holes] == [(start, end, "backfill")]
+        assert "airflow backfill create --dag-id bol_orders_daily" in describe(conn, holes[0], "", end, None)

@@ -160,6 +160,37 @@ def test_world_changes_then_hourly_run(backfilled, emulator, warehouse) -> None:
     assert table_rows(warehouse, "order_items") == before
 
 
+def test_world_changes_then_15min_run_asks_bol_for_the_last_minutes_only(backfilled, emulator, warehouse) -> None:
+    shipped = emulator.world("bol_shop_b", "ship", 2)["order_item_ids"]
+    new = emulator.world("bol_shop_b", "new_orders", 3)["order_item_ids"]
+    changed = {t["order_item_id"]: t for t in emulator.truth("bol_shop_b") if t["order_item_id"] in {*shipped, *new}}
+    newest = max(datetime.fromisoformat(t["latest_changed_at"]) for t in changed.values())
+    window_start = newest.replace(minute=newest.minute - newest.minute % 15, second=0, microsecond=0)
+    window_end = window_start + timedelta(minutes=15)
+    assert run_dag("bol_orders_15min", window_end + timedelta(minutes=1), ["bol_shop_b"]) == "success"
+    from tests.integration.conftest import ACCOUNTS as ACCOUNT_CONFIGS
+
+    stored = _warehouse_items(warehouse, ACCOUNT_CONFIGS["bol_shop_b"].retailer_id)
+    in_window = {i for i, t in changed.items() if datetime.fromisoformat(t["latest_changed_at"]) >= window_start}
+    assert in_window  # the world changed just now, inside the quarter hour being synced
+    for item_id in in_window:
+        for column in STATE_COLUMNS:
+            assert stored[item_id][column] == changed[item_id][column]
+    extracts = query(
+        warehouse,
+        "SELECT queries, pages FROM bol.sync_runs WHERE dag_id = 'bol_orders_15min' AND task_id LIKE '%extract'",
+    )
+    assert [(q.split("=")[0], pages) for q, pages in extracts] == [("change-interval-minute", 1)]
+    covered = query(
+        warehouse, "SELECT window_start, window_end FROM bol.sync_coverage WHERE dag_id = 'bol_orders_15min'"
+    )
+    assert [(_utc(start), _utc(end)) for start, end in covered] == [(window_start, window_end)]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def test_window_older_than_three_months_fails_clearly(airflow_db, emulator, warehouse) -> None:
     old_day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=120)
     assert run_dag("bol_orders_daily", _daily_run_for(old_day), ["bol_shop_b"]) == "failed"

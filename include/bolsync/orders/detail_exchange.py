@@ -24,6 +24,8 @@ from typing import Any
 
 from bolsync.runs.staging import FOLDER_MODE, open_private, safe_segment
 from bolsync_provider.budget.shared_state import SharedState
+from bolsync_provider.errors import BolError
+from bolsync_provider.hooks.bol_retailer import check_order_identity
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,14 @@ class DetailExchange:
         except (OSError, ValueError) as error:
             log.info("Published detail of order %s not readable (%s); fetching it instead.", order_id, error)
             return None
-        return Detail(order_id, None if body == _NOT_FOUND else body, fetched=False)
+        if body == _NOT_FOUND:
+            return Detail(order_id, None, fetched=False)
+        try:
+            check_order_identity(order_id, body if isinstance(body, dict) else {})
+        except BolError as error:
+            log.warning("Published detail of order %s not used: %s Fetching it instead.", order_id, error)
+            return None
+        return Detail(order_id, body, fetched=False)
 
     def claim(self, order_id: str) -> bool:
         """Take the order for this run unless another live run holds it."""
@@ -97,7 +106,12 @@ class DetailExchange:
         self._state.release(self._lease(order_id), self._holder)
 
     def publish(self, order_id: str, order: dict[str, Any] | None) -> None:
-        """Make ``order`` (personal data already removed; None for a 404) readable by every run."""
+        """Make ``order`` (personal data already removed; None for a 404) readable by every run.
+
+        An order whose ``orderId`` is not ``order_id`` raises (``check_order_identity``) and is not published.
+        """
+        if order is not None:
+            check_order_identity(order_id, order)
         self.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         final = self._path(order_id)
         partial = final.with_name(f".{final.name}.{self._holder}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bolsync.orders.detail_exchange import DetailExchange, exchanged_details
-from bolsync.orders.queries import OrderQuery, plan_queries
+from bolsync.orders.queries import OrderQuery, date_queries, plan_queries, reaches_window_start
 from bolsync.orders.transform import without_personal_data
 from bolsync.personal.staging import PersonalStaging
 from bolsync.runs.staging import NdjsonWriter, read_ndjson
@@ -21,6 +21,7 @@ from bolsync_provider.hooks.bol_retailer import ORDER_PAGE_SIZE, BolRetailerHook
 log = logging.getLogger(__name__)
 
 KnownOrders = Callable[[str, set[str]], set[str]]
+Clock = Callable[[], datetime]
 
 #: The files an extract attempt stages: the window's list entries, and the full orders new to the warehouse.
 LIST_FILE = "order_list.ndjson"
@@ -28,6 +29,10 @@ DETAILS_FILE = "order_details.ndjson"
 
 #: Settle passes after a multi-page read of one query: re-reads while a pass still finds unlisted orders.
 MAX_SETTLE_PASSES = 3
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -65,11 +70,15 @@ def extract_orders(
     personal_secret: bytes | None = None,
     exchange_root: Path | None = None,
     warehouse_name: str = "",
+    clock: Clock = _utc_now,
 ) -> ExtractResult:
     """Stage every list item whose latest change falls in ``window`` plus full orders new to the warehouse.
 
     Items outside the window (bol's date and interval filters are coarser) are left to the run that owns
     them, so a rerun of a window loads exactly what its first run loaded.
+
+    A change-interval query reaches back from each call, so when paging took so long (``clock``: the time
+    now) that it no longer reached the window's start, the window is listed again by date.
 
     Full orders staged by an earlier attempt of the same run (in ``staging`` or one of the ``reuse_from``
     folders) are reused, not fetched again. With ``personal_secret`` (an opted-in account) the customer data
@@ -80,20 +89,20 @@ def extract_orders(
     """
     queries = plan_queries(window, now)
     result = ExtractResult(hook.bol_conn_id, hook.get_retailer_id(), str(staging), [q.describe() for q in queries])
-    order_ids: set[str] = set()
-    with NdjsonWriter(staging / LIST_FILE, append=False) as listed:
-        for query in queries:
-            try:
-                _list_query(hook, query, window, listed, result, order_ids)
-            except BolClientError as error:
-                if error.status == 400 and query.latest_change_date:
-                    oldest = oldest_allowed_date(now)
-                    raise BolWindowTooOld(
-                        f"bol refused {query.describe()} as older than the history it keeps: {error}. "
-                        f"Start the backfill on {oldest} or later.",
-                        first_served=oldest,
-                    ) from error
-                raise
+    order_ids, reached = _list_window(hook, queries, window, now, staging, result, clock)
+    if not reached:
+        dates = date_queries(window, now)
+        log.warning(
+            "Connection %s: paging %s took until %s, when it no longer reached back to the window's start %s; "
+            "listing the window again by date (%s).",
+            result.conn_id,
+            ", ".join(result.queries),
+            clock().isoformat(timespec="seconds"),
+            window.start.isoformat(),
+            ", ".join(q.describe() for q in dates),
+        )
+        result.queries += [q.describe() for q in dates]
+        order_ids, _ = _list_window(hook, dates, window, now, staging, result, clock)
     result.orders_listed = len(order_ids)
     exchange = None
     if exchange_root is not None:
@@ -116,6 +125,39 @@ def extract_orders(
     return result
 
 
+def _list_window(
+    hook: BolRetailerHook,
+    queries: Sequence[OrderQuery],
+    window: SyncWindow,
+    now: datetime,
+    staging: Path,
+    result: ExtractResult,
+    clock: Clock,
+) -> tuple[set[str], bool]:
+    """Stage the window's list entries of ``queries`` (the list file rewritten from scratch). Returns the
+    order ids, and False when a change-interval query no longer reached the window's start by its last call
+    (date queries always do)."""
+    order_ids: set[str] = set()
+    result.items_listed = result.items_outside_window = 0
+    result.unsettled_queries = []
+    with NdjsonWriter(staging / LIST_FILE, append=False) as listed:
+        for query in queries:
+            try:
+                _list_query(hook, query, window, listed, result, order_ids)
+            except BolClientError as error:
+                if error.status == 400 and query.latest_change_date:
+                    oldest = oldest_allowed_date(now)
+                    raise BolWindowTooOld(
+                        f"bol refused {query.describe()} as older than the history it keeps: {error}. "
+                        f"Start the backfill on {oldest} or later.",
+                        first_served=oldest,
+                    ) from error
+                raise
+            if not reaches_window_start(query, window, clock()):
+                return order_ids, False
+    return order_ids, True
+
+
 def _list_query(
     hook: BolRetailerHook,
     query: OrderQuery,
@@ -133,7 +175,9 @@ def _list_query(
     them last page first, so an order that keeps moving forward is met before the pages it can still
     reach; orders not yet seen are staged. Passes repeat while one finds something new, at most
     ``MAX_SETTLE_PASSES`` times; a list that still changed then is logged and recorded as unsettled.
-    A single, not full page needs no settle pass (hourly change-interval queries stay one call).
+    A single, not full page needs no settle pass (a frequent run's change-interval query stays one page and
+    the empty page that ends it). A settle pass reads at most the pages of the first pass, whose own loop
+    guard is the hook's (``iter_order_pages``: no full page of repeats, no list that does not end).
     """
     seen: set[str] = set()
 

@@ -14,8 +14,9 @@ from bolsync.archive.tasks import archive_responses
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
+from bolsync.orders.unsettled import unsettled_alert
 from bolsync.personal.tasks import personal_secret_for, store_personal_data
-from bolsync.runs import assets
+from bolsync.runs import alerts, assets
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
 from bolsync.runs.payload import Payload
@@ -29,7 +30,7 @@ from bolsync.runs.staging import (
     staging_root,
 )
 from bolsync.runs.tasks import label_task
-from bolsync.runs.windows import run_window
+from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.warehouse.connection import Warehouse, connect_warehouse, warehouse_target
 from bolsync.warehouse.lineage import Lineage
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -49,6 +50,8 @@ class OrdersExtracted(Payload):
     orders_listed: int = 0
     order_details_fetched: int = 0
     details_not_found: list[str] = field(default_factory=list)
+    #: Queries whose list never settled: the window's data may be incomplete, so its load does not cover it.
+    unsettled_queries: list[str] = field(default_factory=list)
     api: dict[str, float] = field(default_factory=dict)
     #: When the extract pulled the data from the API (ISO 8601): the rows' lineage.
     extracted_at: str | None = None
@@ -100,6 +103,7 @@ def extract(conn_id: str) -> dict[str, Any]:
         orders_listed=result.orders_listed,
         order_details_fetched=result.order_details_fetched,
         details_not_found=result.details_not_found,
+        unsettled_queries=result.unsettled_queries,
         api=hook.metrics.as_dict(),
         extracted_at=extracted_at.isoformat(),
     ).to_xcom()
@@ -119,9 +123,10 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
         "window_end": datetime.fromisoformat(extracted.window_end),
     }
     staging = Path(extracted.staging_dir)
+    settled = not extracted.unsettled_queries
     # The connection closes before audited() writes the try's row; a failed check is recorded and fails the task.
     with (
-        audited(context, database, audit, None),
+        audited(context, database, audit, None, covers_window=settled),
         reading_attempt(staging, LIST_FILE),
         connect_warehouse(database) as conn,
     ):
@@ -133,6 +138,10 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
         store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database)
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
+    if not settled:
+        window = SyncWindow(audit["window_start"], audit["window_end"])
+        queries = extracted.unsettled_queries
+        alerts.send(unsettled_alert(extracted.conn_id, extracted.retailer_id, window, queries, context), context)
     return {"conn_id": extracted.conn_id, **_load_counts(result)}
 
 

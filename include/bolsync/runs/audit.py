@@ -32,11 +32,17 @@ FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
 
 @contextmanager
 def audited(
-    context: Any, database: WarehouseTarget, audit: dict[str, Any], hook: BolRetailerHook | None
+    context: Any,
+    database: WarehouseTarget,
+    audit: dict[str, Any],
+    hook: BolRetailerHook | None,
+    *,
+    covers_window: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
 
-    A load try that succeeds also records the window it covered (``runs.coverage``).
+    A load try that succeeds also records the window it covered (``runs.coverage``), unless ``covers_window``
+    is False (its data may be incomplete: the coverage check then reports the window as a hole).
     """
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
@@ -55,7 +61,7 @@ def audited(
         _alert(error, context, audit, final=final)
         raise
     else:
-        if str(context["ti"].task_id).endswith("load"):
+        if covers_window and str(context["ti"].task_id).endswith("load"):
             _retrying(lambda: _insert_coverage(database, context, audit, started), "bol.sync_coverage row")
     finally:
         row = {

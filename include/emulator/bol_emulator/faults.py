@@ -10,6 +10,7 @@ from typing import Any
 
 from bol_emulator.business_faults import BUSINESS_FAULT_KINDS, BusinessFaults
 from bol_emulator.offer_faults import OFFER_FAULT_KINDS, OfferFaults
+from bol_emulator.page_faults import PAGE_FAULT_KINDS, PageFaults
 from bol_emulator.problems import Response
 
 RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429", "respond")
@@ -109,6 +110,7 @@ class FaultBook:
         self.token_lifetimes: dict[str | None, int] = {}
         self.offers = OfferFaults()
         self.business = BusinessFaults()
+        self.pages = PageFaults()
 
     def add(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Validate and add one fault given as JSON; ValueError if malformed."""
@@ -119,6 +121,8 @@ class FaultBook:
             return self.offers.add(raw, client_id)
         if kind in BUSINESS_FAULT_KINDS:
             return self.business.add(raw, client_id, path_prefix)
+        if kind in PAGE_FAULT_KINDS:
+            return self.pages.add(raw, client_id)
         if kind in RULE_KINDS:
             rule = FaultRule(kind=kind, count=_int(raw, "count", 1, 1), client_id=client_id, path_prefix=path_prefix)
             if kind == "server_error":
@@ -146,7 +150,7 @@ class FaultBook:
             with self.lock:
                 (self.revoked if kind == "revoke" else self.inactive).add(client_id)
             return {"kind": kind, "client_id": client_id}
-        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS + BUSINESS_FAULT_KINDS)
+        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS + BUSINESS_FAULT_KINDS + PAGE_FAULT_KINDS)
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {kinds}")
 
     def take(self, client_id: str | None, path: str) -> FaultRule | None:
@@ -182,6 +186,7 @@ class FaultBook:
             self.token_lifetimes.clear()
         self.offers.clear()
         self.business.clear()
+        self.pages.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -192,4 +197,5 @@ class FaultBook:
                 "token_lifetime": {str(k) if k else "*": v for k, v in self.token_lifetimes.items()},
                 **self.offers.snapshot(),
                 **self.business.snapshot(),
+                **self.pages.snapshot(),
             }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 from bol_emulator import problems
 from bol_emulator.model import AMSTERDAM
+from bol_emulator.page_faults import PageFaults
 from bol_emulator.problems import Response
 from bol_emulator.world import OrderFilter, World
 
@@ -107,12 +109,23 @@ def parse_filter(params: dict[str, str], now: datetime) -> tuple[OrderFilter, in
     return flt, page, bad
 
 
-def list_orders(world: World, client_id: str, params: dict[str, str], instance: str) -> Response:
-    """One page of ReducedOrders, or ``{}`` past the end."""
+def list_orders(
+    world: World,
+    client_id: str,
+    params: dict[str, str],
+    instance: str,
+    faults: PageFaults | None = None,
+    on_fault: Callable[[str], None] | None = None,
+) -> Response:
+    """One page of ReducedOrders, or ``{}`` past the end; a ``repeat_page`` fault serves the page before it
+    (reported to ``on_fault``)."""
     flt, page, violations = parse_filter(params, world.clock.now())
     if violations:
         return problems.bad_request(violations, instance)
-    orders = world.order_page(client_id, flt, page, PAGE_SIZE)
+    served = faults.served_page(client_id, page) if faults else page
+    if served != page and on_fault is not None:
+        on_fault("repeat_page")
+    orders = world.order_page(client_id, flt, served, PAGE_SIZE)
     if not orders:
         return problems.empty_page()
     return problems.json_response(200, {"orders": orders})

@@ -84,7 +84,9 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
     if template in business_routes.TEMPLATES:
         return business_routes.dispatch(app, template, param or "", media, client, request, instance)
     if template == "/retailer/orders":
-        return orders_api.list_orders(app.world, client, request.query, instance)
+        return orders_api.list_orders(
+            app.world, client, request.query, instance, app.faults.pages, app.stats.record_fault
+        )
     if template == "/retailer/orders/{order-id}":
         return orders_api.get_order(app.world, client, param or "", instance)
     if template == "/retailer/offers":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from airflow.sdk import BaseHook
@@ -16,7 +18,7 @@ from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache, VariableR
 from bolsync_provider.auth.provider import TokenProvider
 from bolsync_provider.budget.rate_budget import RateBudget, budget_for
 from bolsync_provider.budget.shared_state import SharedState, shared_state
-from bolsync_provider.errors import BolConfigError, BolError, BolResponseError
+from bolsync_provider.errors import BolConfigError, BolError, BolInconsistentResponse, BolResponseError
 from bolsync_provider.redaction import remember
 from bolsync_provider.settings import CONN_TYPE, BolConnectionSettings, parse_extra
 from bolsync_provider.transport.client import BolTransport
@@ -34,10 +36,12 @@ V11_JSON = "application/vnd.retailer.v11+json"
 OFFERS_PAGE_SIZE = 100
 #: A loop guard for the v11 cursor pages (a million offers).
 MAX_OFFER_PAGES = 10_000
-#: A loop guard: bol's order list never has anywhere near this many pages for one filter.
+#: Pages a probe of one day's order list may look at (the backfill planner): far beyond any real day.
 MAX_ORDER_PAGES = 2_000
 #: Orders per full page of ``GET /retailer/orders`` (fixed by bol).
 ORDER_PAGE_SIZE = 50
+#: Pages in a row without a new order a pass over an order query may read (orders pushed on while it pages).
+MAX_STALE_ORDER_PAGES = 2
 
 
 @dataclass(frozen=True)
@@ -199,24 +203,51 @@ class BolRetailerHook(BaseHook):
     def iter_order_pages(
         self, *, latest_change_date: str | None = None, change_interval_minute: int | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Stream pages until the first empty one."""
-        for page in range(1, MAX_ORDER_PAGES + 1):
+        """Stream pages until the first empty one: the first pass over a query.
+
+        A full page must list at least one order no earlier page listed. A full page of repeats is a cache or
+        pagination fault (page N+1 answering page N's orders) that would silently skip the orders of the page it
+        stands for. Orders pushed on by orders arriving in front repeat a few at a time, so a list whose pages
+        bring no new order more than ``MAX_STALE_ORDER_PAGES`` times in a row does not end. Both raise
+        BolInconsistentResponse (retriable) naming the page and the query.
+        """
+        query = describe_order_query(latest_change_date, change_interval_minute)
+        seen: set[str] = set()
+        stale = 0
+        for page in itertools.count(1):
             orders = self.get_orders_page(
                 page, latest_change_date=latest_change_date, change_interval_minute=change_interval_minute
             )
             if not orders:
                 return
+            new = {str(order.get("orderId")) for order in orders} - seen
+            if not new and len(orders) >= ORDER_PAGE_SIZE:
+                raise BolInconsistentResponse(
+                    f"{ORDERS_ENDPOINT} {query}: page {page} is a full page of {len(orders)} orders that pages "
+                    f"1-{page - 1} listed already (a cache or pagination fault answering an earlier page); the "
+                    f"orders of page {page} itself would be skipped, so the listing stops."
+                )
+            stale = 0 if new else stale + 1
+            if stale > MAX_STALE_ORDER_PAGES:
+                raise BolInconsistentResponse(
+                    f"{ORDERS_ENDPOINT} {query}: pages {page - stale + 1}-{page} listed only orders of earlier "
+                    "pages: the list does not end (a pagination fault); stopping instead of paging in a loop."
+                )
+            seen |= new
             yield orders
-        raise BolResponseError(f"{ORDERS_ENDPOINT}: more than {MAX_ORDER_PAGES} pages; stopping (loop guard).")
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        """The full order (``GET /retailer/orders/{order-id}``), including personal data."""
-        if not order_id or "/" in order_id:
-            raise BolResponseError(f"refusing to request an order with id {order_id!r}.")
-        body = self.transport.get_json(f"/retailer/orders/{order_id}", endpoint=ORDER_ENDPOINT)
-        self._received(ORDER_ENDPOINT, f"/retailer/orders/{order_id}", None, body)
+        """The full order (``GET /retailer/orders/{order-id}``), including personal data.
+
+        Its ``orderId`` must be the one asked for (checked before the caller sees it, so a detail of another
+        order is never stored or shared under this id).
+        """
+        path = f"/retailer/orders/{path_segment(order_id, 'an order')}"
+        body = self.transport.get_json(path, endpoint=ORDER_ENDPOINT)
+        self._received(ORDER_ENDPOINT, path, None, body)
         if not isinstance(body, dict) or not isinstance(body.get("orderItems"), list):
             raise BolResponseError(f"{ORDER_ENDPOINT} for order {order_id}: the body has no 'orderItems' list.")
+        check_order_identity(order_id, body)
         return body
 
     def request_offer_export(self) -> dict[str, Any]:
@@ -232,25 +263,21 @@ class BolRetailerHook(BaseHook):
 
     def get_process_status(self, process_status_id: str) -> dict[str, Any]:
         """``GET /shared/process-status/{id}``; ``BolNotFound`` once bol no longer keeps it (stop polling)."""
-        if not process_status_id or "/" in str(process_status_id):
-            raise BolResponseError(f"refusing to request a process status with id {process_status_id!r}.")
-        body = self.transport.get_json(f"/shared/process-status/{process_status_id}", endpoint=PROCESS_STATUS_ENDPOINT)
+        path = f"/shared/process-status/{path_segment(process_status_id, 'a process status')}"
+        body = self.transport.get_json(path, endpoint=PROCESS_STATUS_ENDPOINT)
         return _process_status(body, PROCESS_STATUS_ENDPOINT)
 
     def download_offer_export(self, report_id: str) -> str:
         """The export file (``GET /retailer/offers/export/{report-id}``) as CSV text."""
-        if not report_id or "/" in report_id:
-            raise BolResponseError(f"refusing to request an offer export with id {report_id!r}.")
-        response = self.transport.request(
-            "GET", f"/retailer/offers/export/{report_id}", endpoint=OFFER_EXPORT_FILE_ENDPOINT, accept=V10_CSV
-        )
+        path = f"/retailer/offers/export/{path_segment(report_id, 'an offer export')}"
+        response = self.transport.request("GET", path, endpoint=OFFER_EXPORT_FILE_ENDPOINT, accept=V10_CSV)
         try:
             text = response.content.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise BolResponseError(
                 f"{OFFER_EXPORT_FILE_ENDPOINT}: the export file is not UTF-8 (byte {error.start})."
             ) from None
-        self._received(OFFER_EXPORT_FILE_ENDPOINT, f"/retailer/offers/export/{report_id}", None, text)
+        self._received(OFFER_EXPORT_FILE_ENDPOINT, path, None, text)
         return text
 
     def iter_offers_v11(self, modified_since: str | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -309,3 +336,39 @@ def _process_status(body: Any, endpoint: str) -> dict[str, Any]:
     if not isinstance(body, dict) or not body.get("processStatusId") or not body.get("status"):
         raise BolResponseError(f"{endpoint}: the body is not a process status (no processStatusId/status).")
     return body
+
+
+def describe_order_query(latest_change_date: str | None, change_interval_minute: int | None) -> str:
+    """An order-list filter as bol's query parameter, for messages and logs."""
+    if latest_change_date is not None:
+        return f"latest-change-date={latest_change_date}"
+    if change_interval_minute is not None:
+        return f"change-interval-minute={change_interval_minute}"
+    return "no change filter"
+
+
+def path_segment(value: str, what: str) -> str:
+    """``value`` encoded as one URL path segment (every reserved character escaped, ``/`` included).
+
+    An empty id, ``.`` or ``..`` is refused: no encoding keeps those from naming another path.
+    """
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise BolResponseError(f"refusing to request {what} with id {text!r}: not an id bol hands out.")
+    return quote(text, safe="")
+
+
+def check_order_identity(asked: str, order: Mapping[str, Any]) -> None:
+    """Raise unless ``order`` (a full order bol answered for ``asked``) is that order.
+
+    A missing ``orderId`` is malformed (BolResponseError, fatal); another order's id is an inconsistent answer
+    (BolInconsistentResponse, retriable: a cache or routing fault that passes).
+    """
+    answered = order.get("orderId")
+    if isinstance(answered, bool) or not isinstance(answered, str | int) or str(answered) == "":
+        raise BolResponseError(f"{ORDER_ENDPOINT} for order {asked}: the body has no 'orderId' naming the order.")
+    if str(answered) != asked:
+        raise BolInconsistentResponse(
+            f"{ORDER_ENDPOINT} for order {asked} answered the detail of order {str(answered)[:40]!r}; it is not "
+            f"stored or shared under {asked} (a cache or routing fault between bolsync and bol)."
+        )

@@ -7,8 +7,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bolsync.orders.detail_exchange import DetailExchange, exchanged_details
 from bolsync_provider.budget.shared_state.memory import MemorySharedState
+from bolsync_provider.errors import BolInconsistentResponse
 
 
 def _fetcher(calls: list[str], missing: frozenset[str] = frozenset()) -> Any:
@@ -70,3 +73,28 @@ def test_without_an_exchange_every_order_is_fetched(tmp_path: Path) -> None:
     calls: list[str] = []
     assert [d.fetched for d in exchanged_details(["A", "B"], _fetcher(calls), None)] == [True, True]
     assert calls == ["A", "B"]
+
+
+def test_a_detail_of_another_order_is_never_published(tmp_path: Path) -> None:
+    state = MemorySharedState()
+    exchange = DetailExchange(tmp_path, state, "42", warehouse="w")
+
+    def wrong(order_id: str) -> dict[str, Any]:
+        return {"orderId": "OTHER", "orderItems": []}
+
+    with pytest.raises(BolInconsistentResponse, match="order A answered the detail of order 'OTHER'"):
+        list(exchanged_details(["A"], wrong, exchange))
+    assert list(tmp_path.rglob("*.json")) == []
+    assert exchange.claim("A")  # the claim was released: another run may fetch it at once
+
+
+def test_a_published_file_of_another_order_is_not_used(tmp_path: Path) -> None:
+    state = MemorySharedState()
+    exchange = DetailExchange(tmp_path, state, "42", warehouse="w")
+    exchange.publish("A", {"orderId": "A", "orderItems": []})
+    (published,) = tmp_path.rglob("*.json")
+    published.write_text('{"orderId": "B", "orderItems": []}')  # e.g. written by a faulty or older version
+    assert exchange.published("A") is None
+    calls: list[str] = []
+    (detail,) = exchanged_details(["A"], _fetcher(calls), exchange)
+    assert (calls, detail.fetched, detail.order) == (["A"], True, {"orderId": "A", "orderItems": []})

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bolsync.orders.queries import OrderQuery, plan_queries
+from bolsync.orders.queries import (
+    CLOCK_SKEW,
+    INTERVAL_SLACK_MINUTES,
+    MAX_CHANGE_INTERVAL_MINUTES,
+    OrderQuery,
+    date_queries,
+    plan_queries,
+    reaches_window_start,
+)
 from bolsync.runs.windows import AMSTERDAM, SyncWindow, check_history, oldest_allowed_date
 from bolsync_provider.errors import BolWindowTooOld
 
@@ -25,9 +33,33 @@ def test_daily_amsterdam_window_is_one_date() -> None:
     assert plan_queries(window, NOW) == [OrderQuery(latest_change_date="2026-11-25")]
 
 
-def test_recent_window_uses_the_change_interval() -> None:
+def test_recent_window_uses_the_change_interval_with_slack() -> None:
     window = SyncWindow(NOW - timedelta(minutes=30), NOW - timedelta(minutes=2))
-    assert plan_queries(window, NOW) == [OrderQuery(change_interval_minute=31)]
+    assert plan_queries(window, NOW) == [OrderQuery(change_interval_minute=30 + INTERVAL_SLACK_MINUTES)]
+
+
+def _quarter(minutes_late: float) -> tuple[SyncWindow, datetime]:
+    """The quarter hour 09:45-10:00 UTC and a run of it ``minutes_late`` after its end."""
+    end = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    return SyncWindow(end - timedelta(minutes=15), end), end + timedelta(minutes=minutes_late)
+
+
+def test_a_quarter_hour_run_on_time_asks_for_the_last_twenty_minutes() -> None:
+    window, now = _quarter(0.5)
+    assert plan_queries(window, now) == [OrderQuery(change_interval_minute=19)]
+    assert reaches_window_start(OrderQuery(change_interval_minute=19), window, now + timedelta(minutes=2))
+    assert not reaches_window_start(OrderQuery(change_interval_minute=19), window, now + timedelta(minutes=3))
+
+
+def test_a_quarter_hour_run_late_by_more_than_forty_two_minutes_takes_dates() -> None:
+    assert plan_queries(*_quarter(42)) == [OrderQuery(change_interval_minute=60)]
+    assert plan_queries(*_quarter(42.5)) == [OrderQuery(latest_change_date="2026-11-27")]
+
+
+def test_date_queries_always_reach_the_window_start() -> None:
+    window, now = _quarter(1)
+    (query,) = date_queries(window, now)
+    assert reaches_window_start(query, window, now + timedelta(days=1))
 
 
 def test_hourly_window_run_at_its_end_uses_dates_so_nothing_is_missed() -> None:
@@ -71,8 +103,13 @@ def test_plan_covers_every_instant_of_the_window(start_minutes: int, length_minu
     queries = plan_queries(window, NOW)
     dates = {q.latest_change_date for q in queries if q.latest_change_date}
     interval = max((q.change_interval_minute or 0) for q in queries)
+    assert interval <= MAX_CHANGE_INTERVAL_MINUTES
+    # A change-interval query still reaches the window's start after two minutes of paging, bol's clock a
+    # minute ahead of ours.
+    reach = NOW + timedelta(minutes=2) + CLOCK_SKEW - timedelta(minutes=interval)
+    assert all(reaches_window_start(q, window, NOW + timedelta(minutes=2)) for q in queries)
     probe = window.start
     while probe < min(window.end, NOW):
-        covered = probe.astimezone(AMSTERDAM).date().isoformat() in dates or probe >= NOW - timedelta(minutes=interval)
+        covered = probe.astimezone(AMSTERDAM).date().isoformat() in dates or (interval and probe >= reach)
         assert covered, (probe, queries)
         probe += timedelta(minutes=7)

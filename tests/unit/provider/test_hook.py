@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -10,14 +11,17 @@ import pytest
 
 from bolsync_provider.auth.cache import MemoryTokenCache
 from bolsync_provider.errors import (
+    RETRIABLE_ERRORS,
     BolAuthError,
     BolClientError,
     BolConfigError,
+    BolInconsistentResponse,
     BolNotFound,
     BolResponseError,
     BolServerError,
     BolTransportError,
 )
+from bolsync_provider.hooks.bol_retailer import V10_CSV
 from bolsync_provider.transport import retry
 from tests.support.fixture_server import Fixture
 from tests.support.jwt_tokens import make_jwt, token_body
@@ -269,3 +273,105 @@ def test_v11_offers_stop_when_bol_repeats_a_cursor(fixture_server, make_hook) ->
     assert next(pages) == [{"offerId": "o-1"}]  # the first cursor: the page it names is fine
     with pytest.raises(BolResponseError, match="next-page cursor 'c-1' a second time"):
         next(pages)
+
+
+def _orders_page(*numbers: int) -> Fixture:
+    orders = [{"orderId": f"O{n:04d}", "orderItems": []} for n in numbers]
+    return Fixture.json(200, json.dumps({"orders": orders}).encode())
+
+
+def test_a_full_page_repeating_the_page_before_is_a_retriable_inconsistency(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    page_1 = _orders_page(*range(50))
+    for fixture in (page_1, page_1, _orders_page(*range(100, 120)), Fixture.json(200, b"{}")):
+        server.queue_fixture(ORDERS, fixture)  # page 2 answers page 1's orders: page 2's own 50 would be lost
+    pages = make_hook(url).iter_order_pages(latest_change_date="2026-11-20")
+    assert len(next(pages)) == 50
+    with pytest.raises(BolInconsistentResponse, match="latest-change-date=2026-11-20: page 2 is a full page") as caught:
+        next(pages)
+    assert not isinstance(caught.value, (BolResponseError, *RETRIABLE_ERRORS))  # retried by the task, not fatal
+    assert [parse_qs(r.query)["page"] for r in server.requests[1:]] == [["1"], ["2"]]
+
+
+def test_a_page_with_one_new_order_among_repeats_is_read_on(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    # An order arrived in front while paging: page 2 starts with page 1's last order, then 49 new ones.
+    for fixture in (_orders_page(*range(50)), _orders_page(*range(49, 99)), Fixture.json(200, b"{}")):
+        server.queue_fixture(ORDERS, fixture)
+    pages = list(make_hook(url).iter_order_pages(change_interval_minute=19))
+    assert [len(p) for p in pages] == [50, 50]
+
+
+def test_an_order_list_that_does_not_end_is_stopped(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    server.queue_fixture(ORDERS, _orders_page(*range(30)))  # every page answers the same 30 orders
+    with pytest.raises(BolInconsistentResponse, match="pages 2-4 listed only orders of earlier pages"):
+        list(make_hook(url).iter_order_pages(change_interval_minute=19))
+    assert [parse_qs(r.query)["page"] for r in server.requests[1:]] == [["1"], ["2"], ["3"], ["4"]]
+
+
+def test_orders_pushed_on_by_arrivals_may_repeat_at_the_end_of_the_list(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    # 99 orders; two arrive in front after page 2 is read, so page 3 answers the two last ones again.
+    for fixture in (_orders_page(*range(50)), _orders_page(*range(50, 99)), _orders_page(97, 98)):
+        server.queue_fixture(ORDERS, fixture)
+    server.queue_fixture(ORDERS, Fixture.json(200, b"{}"))
+    pages = list(make_hook(url).iter_order_pages(latest_change_date="2026-11-20"))
+    assert [len(p) for p in pages] == [50, 49, 2]
+
+
+def test_a_detail_of_another_order_is_refused_naming_both_ids(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    other = json.dumps({"orderId": "O0002", "orderItems": []}).encode()
+    server.queue_fixture("/retailer/orders/O0001", Fixture.json(200, other))
+    with pytest.raises(BolInconsistentResponse, match="order O0001 answered the detail of order 'O0002'") as caught:
+        make_hook(url).get_order("O0001")
+    assert not isinstance(caught.value, (BolResponseError, *RETRIABLE_ERRORS))
+
+
+def test_a_detail_naming_no_order_is_malformed(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    server.queue_fixture("/retailer/orders/O0001", Fixture.json(200, b'{"orderItems": []}'))
+    with pytest.raises(BolResponseError, match="no 'orderId'"):
+        make_hook(url).get_order("O0001")
+
+
+def test_every_id_in_a_path_is_encoded_as_one_segment(fixture_server, make_hook) -> None:
+    server, url = fixture_server
+    _token(server)
+    odd = "A/B C?x#y%"
+    encoded = "A%2FB%20C%3Fx%23y%25"
+    detail = json.dumps({"orderId": odd, "orderItems": []}).encode()
+    status = json.dumps({"processStatusId": odd, "status": "PENDING"}).encode()
+    server.queue_fixture(f"/retailer/orders/{encoded}", Fixture.json(200, detail))
+    server.queue_fixture(f"/shared/process-status/{encoded}", Fixture.json(200, status))
+    server.queue_fixture(f"/retailer/offers/export/{encoded}", Fixture(200, [("Content-Type", V10_CSV)], b"offerId\n"))
+    hook = make_hook(url)
+    assert hook.get_order(odd)["orderId"] == odd
+    assert hook.get_process_status(odd)["processStatusId"] == odd
+    assert hook.download_offer_export(odd) == "offerId\n"
+    assert [r.path for r in server.requests[1:]] == [
+        f"/retailer/orders/{encoded}",
+        f"/shared/process-status/{encoded}",
+        f"/retailer/offers/export/{encoded}",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", ".", ".."])
+def test_ids_that_name_no_resource_are_refused_without_a_request(fixture_server, make_hook, bad: str) -> None:
+    server, url = fixture_server
+    hook = make_hook(url)
+    for call, what in (
+        (hook.get_order, "an order"),
+        (hook.get_process_status, "a process status"),
+        (hook.download_offer_export, "an offer export"),
+    ):
+        with pytest.raises(BolResponseError, match=f"refusing to request {what} with id {bad!r}"):
+            call(bad)
+    assert server.requests == []
