@@ -44,6 +44,13 @@ class Emulator:
         requests.delete(f"{self.url}/_emulator/faults", timeout=10).raise_for_status()
 
 
+@pytest.fixture(autouse=True)
+def own_shared_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test its own shared state (rate slots, token lease, alert claims): tests on one pytest worker share an
+    AIRFLOW_HOME, and an alert one test sent would otherwise count as already sent in the next."""
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__SHARED_STATE_URL", f"sqlite:///{tmp_path / 'shared_state.sqlite'}")
+
+
 @pytest.fixture(scope="module")
 def airflow_db() -> None:
     migrate_airflow_db()
