@@ -204,6 +204,16 @@ class SqlSharedState:
 
         return self._transaction(name, work)  # type: ignore[no-any-return]
 
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        def work(cursor: Any, now: float) -> bool:
+            cursor.execute(
+                self._sql("UPDATE bolsync_leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at > ?"),
+                (now + ttl, name, holder, now),
+            )
+            return bool(cursor.rowcount == 1)
+
+        return self._transaction(name, work)  # type: ignore[no-any-return]
+
     def release(self, name: str, holder: str) -> None:
         def work(cursor: Any, now: float) -> None:
             cursor.execute(self._sql("DELETE FROM bolsync_leases WHERE name = ? AND holder = ?"), (name, holder))
