@@ -137,12 +137,13 @@ class TokenProvider:
             stop=stop_after_attempt(self._settings.max_attempts),
             wait=wait_for_retry,
             before_sleep=log_retry(self._metrics, f"token request of connection '{self._settings.conn_id}'"),
+            sleep=lease.sleep,
             reraise=True,
         )
         return retrying(self._fetch_once, lease)
 
     def _fetch_once(self, lease: HeldLease) -> AccessToken:
-        self._wait_out_token_pause()
+        self._wait_out_token_pause(lease)
         grant = self._endpoint.grant()
         rereads = 0
         while True:
@@ -183,7 +184,7 @@ class TokenProvider:
                 self._refresh_unanswered = True
             raise
 
-    def _wait_out_token_pause(self) -> None:
+    def _wait_out_token_pause(self, lease: HeldLease) -> None:
         paused = self._state.paused_for([self._pause_key])
         if paused > 0:
             log.info(
@@ -191,7 +192,7 @@ class TokenProvider:
                 self._settings.conn_id,
                 paused,
             )
-            time.sleep(paused)
+            lease.sleep(paused)
 
     def _newer_refresh_token(self, refused: str) -> str | None:
         """The stored refresh token when it differs from the refused one (rotated by another process)."""

@@ -94,8 +94,9 @@ class ClockOffset:
 
 class HeldLease:
     """A lease this process holds: a daemon thread renews it every ``ttl / RENEWALS_PER_TTL`` seconds until
-    :meth:`release`, so it lasts as long as the work under it, however long that is, while a holder that
-    crashes (its thread dies with it) blocks the others for at most ``ttl``."""
+    :meth:`release` (so do :meth:`confirm` and :meth:`sleep`), so it lasts as long as the work under it,
+    however long that is, while a holder that crashes (its thread dies with it) blocks the others for at
+    most ``ttl``."""
 
     def __init__(self, state: SharedState, name: str, holder: str, ttl: float) -> None:
         self.state = state
@@ -125,6 +126,13 @@ class HeldLease:
                 f"The lease {self.name} ran out before its work was done (this process stalled for longer than "
                 f"its {self.ttl:g} s TTL) and may be another process's now; nothing was sent without it."
             )
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep under the lease, renewing it on the way (it never depends on the renewing thread alone)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, self.ttl / RENEWALS_PER_TTL))
+            self.confirm()
 
     def _renew_until_released(self) -> None:
         while not self._released.wait(self.ttl / RENEWALS_PER_TTL):
