@@ -112,7 +112,7 @@ def test_a_celery_deployment_without_a_shared_state_url_fails_its_first_task_nam
     assert row[:2] == ("sync_account.check_auth", 1)  # fatal: one try, no retries
     assert "BolConfigError" in row[2]
     assert "[bolsync] shared_state_url is not set" in row[2]
-    assert "'CeleryExecutor' runs tasks on several hosts" in row[2]
+    assert "tasks run on several hosts: [core] executor = 'CeleryExecutor'" in row[2]
     assert "AIRFLOW__BOLSYNC__SHARED_STATE_URL" in row[2]
     assert "[bolsync] single_host = true" in row[2]
     stats = requests.get(f"{env['url']}/_emulator/stats", timeout=10).json()

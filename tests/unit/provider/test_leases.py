@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bolsync_provider.budget.shared_state import SharedState, leased, open_shared_state
+from bolsync_provider.budget.shared_state import SharedState, base, leased, open_shared_state
 from bolsync_provider.budget.shared_state.base import acquire_lease
 from bolsync_provider.errors import BolLeaseLost, BolLeaseUnavailable
 from tests.unit.provider.test_rate_budget import BACKENDS, backend_url
@@ -34,21 +34,24 @@ def test_renew_extends_only_the_holders_unexpired_lease(state: SharedState) -> N
     assert state.try_lease(name, "b", ttl=5)
 
 
-def test_a_held_lease_outlives_its_ttl_and_a_crashed_holders_does_not(state: SharedState) -> None:
+def test_a_held_lease_outlives_its_ttl_and_a_crashed_holders_does_not(
+    state: SharedState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "RENEWALS_PER_TTL", 10)  # late wake-ups on a loaded machine are no test of this
     name = lease_name()
-    with leased(state, name, ttl=0.6, wait=0) as lease:
-        for _ in range(6):  # 1.8 s: three TTLs
-            time.sleep(0.3)
+    with leased(state, name, ttl=1.0, wait=0) as lease:
+        for _ in range(6):  # 2.4 s: over two TTLs
+            time.sleep(0.4)
             assert not state.try_lease(name, "other", ttl=5)
         lease.confirm()
     assert state.try_lease(name, "other", ttl=0.5)  # released at the end of the block
     time.sleep(0.6)
 
-    crashed = acquire_lease(state, name, ttl=0.6, wait=1)
+    crashed = acquire_lease(state, name, ttl=1.0, wait=1)
     crashed._released.set()  # the process died: no renewals, no release
     crashed._renewer.join()
     assert not state.try_lease(name, "other", ttl=5)
-    time.sleep(0.8)
+    time.sleep(1.2)
     assert state.try_lease(name, "other", ttl=5)
     with pytest.raises(BolLeaseLost, match="nothing was sent without it"):
         crashed.confirm()

@@ -94,6 +94,24 @@ def test_a_bad_single_host_value_is_named(fresh_process: None, monkeypatch: pyte
         shared_state()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "sign"),
+    [
+        ("AIRFLOW_IS_K8S_EXECUTOR_POD", "True", "KubernetesExecutor pod"),
+        ("AIRFLOW__EDGE__API_URL", "https://airflow.example/edge_worker/v1/rpcapi", "[edge] api_url is set"),
+    ],
+)
+def test_a_remote_worker_is_told_by_its_own_signs_whatever_its_executor_setting(
+    variable: str, value: str, sign: str, fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(BolConfigError, match="tasks run on several hosts") as raised:
+        shared_state()
+    assert sign in str(raised.value)
+    assert "[core] executor" not in str(raised.value)
+
+
 def test_executor_values_are_read_as_airflow_reads_them() -> None:
     assert executor_classes(f"LocalExecutor, my:{CELERY_PATH};team=KubernetesExecutor") == [
         "LocalExecutor",

@@ -124,7 +124,8 @@ class HeldLease:
         if self._lost:
             raise BolLeaseLost(
                 f"The lease {self.name} ran out before its work was done (this process stalled for longer than "
-                f"its {self.ttl:g} s TTL) and may be another process's now; nothing was sent without it."
+                f"its {self.ttl:g} s TTL, or the shared state lost it) and may be another process's now; nothing "
+                "was sent without it."
             )
 
     def sleep(self, seconds: float) -> None:

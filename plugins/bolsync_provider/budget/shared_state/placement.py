@@ -2,12 +2,15 @@
 
 A SQLite file (the default) or ``memory://`` lives on one host. With an executor that runs tasks on several
 hosts (Celery, Kubernetes, Edge, ...), each host would keep its own rate budget and token lease: N hosts send
-N times the budget and refresh tokens at the same time. Such a deployment is refused at the first use of
-the shared state in a task, with what to set, unless the operator states that every task runs on one host
-(``[bolsync] single_host = true``).
+N times the budget and refresh tokens at the same time. Such a deployment (told by ``[core] executor``, or
+by a worker's own signs: a KubernetesExecutor pod, an Edge worker's ``[edge] api_url``) is refused at the
+first use of the shared state in a task, with what to set, unless the operator states that every task
+runs on one host (``[bolsync] single_host = true``).
 """
 
 from __future__ import annotations
+
+import os
 
 from bolsync_provider.config import SECTION, setting
 from bolsync_provider.errors import BolConfigError
@@ -18,13 +21,13 @@ ONE_HOST_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExe
 HOST_LOCAL_SCHEMES = ("sqlite", "memory")
 
 
-def executor_setting() -> str:
-    """``[core] executor`` as configured (empty outside Airflow)."""
+def setting_of(section: str, key: str) -> str:
+    """An Airflow setting as configured, e.g. ``[core] executor`` (empty when unset or outside Airflow)."""
     try:
         from airflow.configuration import conf
     except ImportError:  # outside Airflow (scripts, benchmarks)
         return ""
-    return str(conf.get("core", "executor", fallback="") or "")
+    return str(conf.get(section, key, fallback="") or "")
 
 
 def executor_classes(value: str) -> list[str]:
@@ -62,16 +65,28 @@ def single_host_declared() -> bool:
     raise BolConfigError(f"[{SECTION}] {SINGLE_HOST_KEY} must be true or false, got {raw!r}.")
 
 
+def remote_worker_signs() -> list[str]:
+    """Signs that this process is a worker on another host than the scheduler's, whatever the executor says."""
+    signs = []
+    if os.environ.get("AIRFLOW_IS_K8S_EXECUTOR_POD"):
+        signs.append("this task runs in a KubernetesExecutor pod")
+    if setting_of("edge", "api_url"):
+        signs.append("[edge] api_url is set (an Edge worker)")
+    return signs
+
+
 def refuse_host_local_state_on_many_hosts(url: str, configured: bool, executor: str | None = None) -> None:
-    """Raise BolConfigError when ``url`` is local to one host and the executor runs tasks on several.
+    """Raise BolConfigError when ``url`` is local to one host and tasks run on several.
 
     ``configured``: whether ``[bolsync] shared_state_url`` was set (else ``url`` is the default).
     """
     if url.split("://", 1)[0].lower() not in HOST_LOCAL_SCHEMES:
         return
-    executor = executor_setting() if executor is None else executor
+    executor = setting_of("core", "executor") if executor is None else executor
     spread = multi_host_executors(executor)
-    if not spread or single_host_declared():
+    reasons = [f"[core] executor = {executor!r} ({', '.join(spread)})"] if spread else []
+    reasons += remote_worker_signs()
+    if not reasons or single_host_declared():
         return
     where = (
         f"[{SECTION}] shared_state_url = {url!r} keeps the shared state on one host"
@@ -79,10 +94,10 @@ def refuse_host_local_state_on_many_hosts(url: str, configured: bool, executor: 
         else f"[{SECTION}] shared_state_url is not set, so the shared state is a SQLite file on each host ({url!r})"
     )
     raise BolConfigError(
-        f"{where}, but [core] executor = {executor!r} runs tasks on several hosts ({', '.join(spread)}): every "
-        "host would keep its own rate budget and token lease, together sending several times the request rate "
-        f"bol allows and refreshing tokens at the same time. Set [{SECTION}] shared_state_url (environment "
-        "variable AIRFLOW__BOLSYNC__SHARED_STATE_URL) to a Redis or PostgreSQL server every worker reaches, e.g. "
-        f"redis://redis:6379/1 or postgresql://user@db-host/bolsync; or, if every task of this deployment runs on "
-        f"this one host, set [{SECTION}] {SINGLE_HOST_KEY} = true (AIRFLOW__BOLSYNC__SINGLE_HOST=true)."
+        f"{where}, but tasks run on several hosts: {'; '.join(reasons)}. Every host would keep its own rate budget "
+        "and token lease, together sending several times the request rate bol allows and refreshing tokens at "
+        f"the same time. Set [{SECTION}] shared_state_url (environment variable AIRFLOW__BOLSYNC__SHARED_STATE_URL) "
+        "to a Redis or PostgreSQL server every worker reaches, e.g. redis://redis:6379/1 or "
+        f"postgresql://user@db-host/bolsync; or, if every task of this deployment runs on this one host, set "
+        f"[{SECTION}] {SINGLE_HOST_KEY} = true (AIRFLOW__BOLSYNC__SINGLE_HOST=true)."
     )
