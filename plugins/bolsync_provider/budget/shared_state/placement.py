@@ -12,22 +12,13 @@ from __future__ import annotations
 
 import os
 
-from bolsync_provider.config import SECTION, setting
+from bolsync_provider.config import SECTION, airflow_setting, setting
 from bolsync_provider.errors import BolConfigError
 
 SINGLE_HOST_KEY = "single_host"
 #: Executors that run every task on the host of the scheduler; any other may use several hosts.
 ONE_HOST_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor", "MockExecutor"})
 HOST_LOCAL_SCHEMES = ("sqlite", "memory")
-
-
-def setting_of(section: str, key: str) -> str:
-    """An Airflow setting as configured, e.g. ``[core] executor`` (empty when unset or outside Airflow)."""
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # outside Airflow (scripts, benchmarks)
-        return ""
-    return str(conf.get(section, key, fallback="") or "")
 
 
 def executor_classes(value: str) -> list[str]:
@@ -70,7 +61,7 @@ def remote_worker_signs() -> list[str]:
     signs = []
     if os.environ.get("AIRFLOW_IS_K8S_EXECUTOR_POD"):
         signs.append("this task runs in a KubernetesExecutor pod")
-    if setting_of("edge", "api_url"):
+    if airflow_setting("edge", "api_url"):
         signs.append("[edge] api_url is set (an Edge worker)")
     return signs
 
@@ -82,7 +73,7 @@ def refuse_host_local_state_on_many_hosts(url: str, configured: bool, executor: 
     """
     if url.split("://", 1)[0].lower() not in HOST_LOCAL_SCHEMES:
         return
-    executor = setting_of("core", "executor") if executor is None else executor
+    executor = airflow_setting("core", "executor") if executor is None else executor
     spread = multi_host_executors(executor)
     reasons = [f"[core] executor = {executor!r} ({', '.join(spread)})"] if spread else []
     reasons += remote_worker_signs()
