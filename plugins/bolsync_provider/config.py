@@ -25,6 +25,15 @@ def setting(key: str) -> str | None:
     return value or None
 
 
+def airflow_setting(section: str, key: str) -> str:
+    """An Airflow setting such as ``[core] executor`` (empty when unset, or outside Airflow)."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # outside Airflow (scripts, benchmarks)
+        return ""
+    return str(conf.get(section, key, fallback="") or "")
+
+
 def _in_task() -> bool:
     """Inside a task the Task SDK talks to the API server; elsewhere Variables live in the metadata DB."""
     from airflow.sdk.execution_time import task_runner
@@ -59,8 +68,4 @@ def set_variable(key: str, value: str, description: str) -> None:
 
 def fernet_key_configured() -> bool:
     """Whether ``[core] fernet_key`` (or ``AIRFLOW__CORE__FERNET_KEY``) is set: Variables are encrypted at rest."""
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # outside Airflow (scripts, benchmarks)
-        return False
-    return bool((conf.get("core", "fernet_key", fallback="") or "").strip())
+    return bool(airflow_setting("core", "fernet_key").strip())

@@ -93,6 +93,14 @@ class BolSharedStateError(BolError):
     """The shared state (rate budget, token lock) could not be used in time; the task's retries may help."""
 
 
+class BolLeaseUnavailable(BolSharedStateError):
+    """A lease (such as the token refresh's) was not had in time: nothing was done without it; a later try may."""
+
+
+class BolLeaseLost(BolLeaseUnavailable):
+    """A held lease ran out before its work was done (the process stalled longer than its TTL)."""
+
+
 class BolWindowTooOld(BolConfigError):
     """A requested window lies beyond bol's 3 months of order history (``first_served``: the oldest date it serves)."""
 

@@ -123,6 +123,22 @@ def test_rotating_refresh_only_newest_is_valid(api: Api) -> None:
     assert refresh(api, third).status_code == 200
 
 
+def test_a_throttled_or_slow_refresh_spends_the_refresh_token_only_when_answered(api: Api) -> None:
+    """What the provider's retries after a 429 rely on: a throttled refresh is not processed."""
+    token = exchange(api, new_code(api)).json()["refresh_token"]
+    api.fault(kind="burst_429", count=2, seconds=7, path_prefix="/token", client_id=CLIENT_A[0])
+    for _ in range(2):
+        throttled = refresh(api, token)
+        assert throttled.status_code == 429
+        assert throttled.headers["Retry-After"] == "7"
+    api.fault(kind="slow", seconds=0.3, path_prefix="/token", client_id=CLIENT_A[0])
+    started = time.monotonic()
+    answered = refresh(api, token)
+    assert time.monotonic() - started >= 0.3
+    assert answered.status_code == 200  # the 429s did not spend it
+    assert_invalid_grant(refresh(api, token))  # the answered refresh did
+
+
 def test_static_refresh_token_stays_the_same(api: Api) -> None:
     first = exchange(api, new_code(api, rotation="static")).json()
     again = [refresh(api, first["refresh_token"]).json() for _ in range(3)]

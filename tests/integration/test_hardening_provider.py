@@ -11,6 +11,7 @@ import requests
 
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
 from bolsync_provider.auth.cache import variable_key
+from bolsync_provider.budget import shared_state as shared_state_module
 from bolsync_provider.config import get_variable
 from tests.support.airflow_env import bol_connection, query, run_dag, warehouse_connection
 from tests.support.smtp_sink import SmtpSink
@@ -91,3 +92,32 @@ def test_an_unknown_connection_fails_at_once_and_says_how_to_create_it(env: dict
     assert "BolConfigError" in row[2]
     assert f"connection '{conn_id}' does not exist" in row[2]
     assert f"airflow connections add {conn_id} --conn-type bol_retailer" in row[2]
+
+
+def test_a_celery_deployment_without_a_shared_state_url_fails_its_first_task_naming_the_setting(
+    env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DAGs import and the run starts (no check at import); the first task that needs the rate budget or
+    the token lease fails, at once, saying what to set. Stating a single host lets the same deployment run."""
+    conn_id = "hard_shop_celery"
+    _, account = ACCOUNT
+    bol_connection(conn_id, env["url"], account.client_id, account.client_secret, **FAST)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    monkeypatch.delenv("AIRFLOW__BOLSYNC__SHARED_STATE_URL", raising=False)
+    monkeypatch.setattr(shared_state_module, "_states", {})  # a fresh worker process
+    requests.post(f"{env['url']}/_emulator/stats/reset", timeout=10).raise_for_status()
+
+    assert run_dag("bol_orders_hourly", _run_hour(), [conn_id]) == "failed"
+    (row,) = _failed_rows(env, conn_id)
+    assert row[:2] == ("sync_account.check_auth", 1)  # fatal: one try, no retries
+    assert "BolConfigError" in row[2]
+    assert "[bolsync] shared_state_url is not set" in row[2]
+    assert "tasks run on several hosts: [core] executor = 'CeleryExecutor'" in row[2]
+    assert "AIRFLOW__BOLSYNC__SHARED_STATE_URL" in row[2]
+    assert "[bolsync] single_host = true" in row[2]
+    stats = requests.get(f"{env['url']}/_emulator/stats", timeout=10).json()
+    assert stats["token_requests"].get(account.client_id, 0) == 0  # nothing reached bol
+    assert not stats["requests"]
+
+    monkeypatch.setenv("AIRFLOW__BOLSYNC__SINGLE_HOST", "true")
+    assert run_dag("bol_orders_hourly", _run_hour() + timedelta(hours=1), [conn_id]) == "success"

@@ -1,9 +1,12 @@
-"""Access tokens for one connection: memory first, then the shared cache, then bol (single-flight).
+"""Access tokens for one connection: memory first, then the shared cache, then bol (single flight).
 
-A refresh happens under a lease in the shared state, so across every process and worker one fetches
-a new token while the others wait briefly and reuse it from the cache. The code flow (intermediary
-partners) refreshes with the stored refresh token under the same lease, because with rotating refresh
-tokens only the newest one is valid.
+A refresh happens only under a lease in the shared state, so across every process and host one fetches a
+new token while the others wait and then find it in the cache. The lease is renewed while held, so it
+lasts the whole fetch, retries and Retry-After waits included; a process that cannot take it in time
+raises a typed, retriable error and never fetches on its own. With rotating refresh tokens (the code
+flow) only the newest one is valid: a refused refresh is retried with the stored refresh token when
+another process stored a newer one meanwhile, and only declared dead when there is none. A 429 from the
+token endpoint pauses that client's token requests in every process (not its API calls).
 """
 
 from __future__ import annotations
@@ -15,29 +18,33 @@ import time
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from bolsync_provider import stats
 from bolsync_provider.auth.cache import RefreshTokenStore, TokenCache
-from bolsync_provider.auth.tokens import AccessToken, parse_token_response, refresh_token_in
+from bolsync_provider.auth.login import Grant, RefreshTokenRefused, TokenEndpoint, refresh_grant
+from bolsync_provider.auth.tokens import AccessToken
 from bolsync_provider.budget.shared_state import SharedState, leased
-from bolsync_provider.errors import BolLoginError
-from bolsync_provider.redaction import remember
-from bolsync_provider.settings import AUTHORIZATION_CODE, BolConnectionSettings
-from bolsync_provider.transport.exchange import exchange
+from bolsync_provider.budget.shared_state.base import HeldLease
+from bolsync_provider.errors import BolLeaseLost, BolRateLimited, BolTransportError
+from bolsync_provider.settings import BolConnectionSettings
 from bolsync_provider.transport.metrics import ApiMetrics
-from bolsync_provider.transport.retry import RETRIABLE, log_retry, wait_for_retry
-from bolsync_provider.transport.status import describe_body, error_for_status, parse_problem
+from bolsync_provider.transport.retry import RETRIABLE, backoff_ceiling, backoff_seconds, log_retry, wait_for_retry
 
 log = logging.getLogger(__name__)
 
-SETTINGS_HINT = (
-    "Check the Client ID and Client Secret of the connection; if they are right, the credentials may "
-    "have been revoked: create new ones in the bol Seller Dashboard (Settings > API settings)."
-)
-REAUTHORIZE_HINT = (
-    "The seller may have revoked the authorization (Settings > Services > API settings > Authorized parties) "
-    "or it expired: have the seller authorize again, then store the new code with "
-    "`python -m bolsync_provider.auth.authorize --conn-id {conn_id} --code CODE --redirect-uri URI`."
-)
+#: The refresh lease's TTL: it is renewed while held, so this only bounds how long a crashed holder blocks.
+TOKEN_LEASE_TTL_SECONDS = 20.0
+#: A holder that lost its lease (it stalled past the TTL) goes back to waiting at most this often.
+MAX_LEASE_LOSSES = 2
+#: A refused refresh is retried at most this often with a newer refresh token another process stored.
+MAX_REFRESH_TOKEN_REREADS = 2
+
+
+def refresh_wait_seconds(settings: BolConnectionSettings) -> float:
+    """How long a process waits for another's refresh: the holder's whole retry schedule with every attempt
+    timing out and every backoff at its ceiling, plus one lease TTL (a crashed holder's lease running out).
+    A 429 pause of the token endpoint extends the wait by the pause (see :meth:`TokenProvider.get`)."""
+    attempts = settings.max_attempts
+    backoffs = sum(backoff_ceiling(attempt) for attempt in range(1, attempts))
+    return attempts * settings.timeout_seconds + backoffs + TOKEN_LEASE_TTL_SECONDS
 
 
 class TokenProvider:
@@ -54,29 +61,56 @@ class TokenProvider:
     ) -> None:
         self._settings = settings
         self._cache = cache
-        self._session = session
         self._metrics = metrics
         self._state = state
-        self._refresh_tokens = refresh_tokens
+        self._endpoint = TokenEndpoint(settings, session, metrics, refresh_tokens)
+        self._lease_name = f"token:{settings.credential_key}"
+        #: bol's login service limits by client: one pause for every connection of the client id.
+        self._pause_key = f"token-endpoint:{settings.client_id}"
         self._token: AccessToken | None = None
         self._lock = threading.Lock()
+        self._refresh_unanswered = False
 
     def get(self) -> AccessToken:
-        """A token that is not within its refresh margin of expiry."""
+        """A token that is not within its refresh margin of expiry.
+
+        Raises BolLeaseUnavailable (retriable) when another process's refresh outlasts the wait.
+        """
         with self._lock:
             if self._token is not None and self._token.is_fresh(time.time()):
                 return self._token
-            cached = self._fresh_cached()
-            if cached is None:
-                # Single flight: whoever holds the lease fetches; the others find its token in the cache.
-                ttl = self._settings.timeout_seconds * self._settings.max_attempts + 30
-                with leased(self._state, f"token:{self._settings.credential_key}", ttl=ttl, wait=ttl):
-                    cached = self._fresh_cached()
-                    if cached is None:
-                        cached = self._fetch()
-                        self._cache.store(self._settings.conn_id, cached)
+            cached = self._fresh_cached() or self._refresh()
             self._token = cached
             return cached
+
+    def _refresh(self) -> AccessToken:
+        """Single flight: whoever holds the lease fetches; the others wait and find its token in the cache."""
+        losses = 0
+        while True:
+            try:
+                with leased(
+                    self._state,
+                    self._lease_name,
+                    ttl=TOKEN_LEASE_TTL_SECONDS,
+                    wait=refresh_wait_seconds(self._settings),
+                    extend=self._wait_longer_while_paused,
+                ) as lease:
+                    cached = self._fresh_cached()
+                    if cached is not None:
+                        return cached
+                    token = self._fetch(lease)
+                    self._cache.store(self._settings.conn_id, token)
+                    return token
+            except BolLeaseLost:
+                losses += 1
+                if losses > MAX_LEASE_LOSSES:
+                    raise
+                log.warning("Lost the token lease of connection '%s'; waiting for it again.", self._settings.conn_id)
+
+    def _wait_longer_while_paused(self) -> float:
+        """More time for a waiter while a 429 pauses the token endpoint (the holder waits it out)."""
+        paused = self._state.paused_for([self._pause_key])
+        return paused + self._settings.timeout_seconds + TOKEN_LEASE_TTL_SECONDS if paused > 0 else 0.0
 
     def _fresh_cached(self) -> AccessToken | None:
         cached = self._cache.load(self._settings.conn_id)
@@ -96,94 +130,80 @@ class TokenProvider:
             if cached is None or cached.value == token.value:
                 self._cache.store(self._settings.conn_id, expired)
 
-    def _fetch(self) -> AccessToken:
+    def _fetch(self, lease: HeldLease) -> AccessToken:
+        self._refresh_unanswered = False
         retrying = Retrying(
             retry=retry_if_exception_type(RETRIABLE),
             stop=stop_after_attempt(self._settings.max_attempts),
             wait=wait_for_retry,
             before_sleep=log_retry(self._metrics, f"token request of connection '{self._settings.conn_id}'"),
+            sleep=lease.sleep,
             reraise=True,
         )
-        return retrying(self._fetch_once)
+        return retrying(self._fetch_once, lease)
 
-    def _grant(self) -> dict[str, str]:
-        if self._settings.grant_type != AUTHORIZATION_CODE:
-            return {"grant_type": "client_credentials"}
-        if self._refresh_tokens is not None:
-            # Before the refresh: bol may rotate the token, and a rotated token that cannot be stored is lost.
-            self._refresh_tokens.ensure_storable(self._settings.conn_id)
-        stored = self._refresh_tokens.load(self._settings.conn_id) if self._refresh_tokens else None
-        refresh_token = stored or self._settings.initial_refresh_token
-        if not refresh_token:
-            raise BolLoginError(
-                f"connection '{self._settings.conn_id}' uses the authorization-code flow but has no refresh token "
-                "yet. " + REAUTHORIZE_HINT.format(conn_id=self._settings.conn_id),
-                status=None,
+    def _fetch_once(self, lease: HeldLease) -> AccessToken:
+        self._wait_out_token_pause(lease)
+        grant = self._endpoint.grant()
+        rereads = 0
+        while True:
+            lease.confirm()
+            try:
+                return self._request(grant)
+            except RefreshTokenRefused as refused:
+                newer = self._newer_refresh_token(grant["refresh_token"])
+                if newer is None or rereads >= MAX_REFRESH_TOKEN_REREADS:
+                    raise self._dead(refused) from None
+            rereads += 1
+            cached = self._fresh_cached()
+            if cached is not None:
+                log.info("Another process refreshed the token of connection '%s'; using it.", self._settings.conn_id)
+                return cached
+            log.info(
+                "bol refused the refresh token of connection '%s', but a newer one is stored (another process "
+                "rotated it); refreshing with that one.",
+                self._settings.conn_id,
             )
-        return {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            grant = refresh_grant(newer)
 
-    def _fetch_once(self) -> AccessToken:
-        label = f"bol login ({self._settings.login_url}) for connection '{self._settings.conn_id}'"
-        grant = self._grant()
-        requested_at = time.time()
-        self._metrics.add(token_requests=1)
-        stats.token_request(self._settings.conn_id)
-        response = exchange(
-            self._session,
-            "POST",
-            self._settings.login_url,
-            what=label,
-            max_bytes=self._settings.max_response_bytes,
-            timeout=self._settings.timeout_seconds,
-            data=grant,
-            auth=(self._settings.client_id, self._settings.client_secret),
-            headers={"Accept": "application/json"},
-        )
-        body = response.text
-        if grant["grant_type"] == "refresh_token" and response.status_code == 400:
-            hint = REAUTHORIZE_HINT.format(conn_id=self._settings.conn_id)
-            raise BolLoginError(
-                f"{label}: bol no longer accepts the refresh token (HTTP 400: "
-                f"{describe_body(body, parse_problem(body))}). {hint}",
-                status=400,
+    def _request(self, grant: Grant) -> AccessToken:
+        try:
+            return self._endpoint.request(grant)
+        except BolRateLimited as throttled:
+            seconds = throttled.retry_after or backoff_seconds(2)
+            self._state.pause(self._pause_key, seconds)
+            log.warning(
+                "bol's login service answered 429 for connection '%s': pausing the token requests of its client "
+                "in every process for %.1fs.",
+                self._settings.conn_id,
+                seconds,
             )
-        if response.status_code in (400, 401, 403):
-            raise BolLoginError(
-                f"{label} refused the credentials (HTTP {response.status_code}: "
-                f"{describe_body(body, parse_problem(body))}). {SETTINGS_HINT}",
-                status=response.status_code,
-            )
-        if response.status_code == 404:
-            raise BolLoginError(
-                f"{label} answered 404: bol shows a blocked IP address this way. Stop the sync and "
-                "contact bol partner service if this persists.",
-                status=404,
-            )
-        failure = error_for_status(response.status_code, body, response.headers, request="POST token")
-        if failure is not None:
-            raise failure
-        token = parse_token_response(
-            body, requested_at=requested_at, client_id=self._settings.client_id, login_label=label
-        )
-        remember(token.value)
-        self._keep_rotated_refresh_token(grant, body)
-        log.info(
-            "Fetched a new access token for connection '%s' (valid %.0fs).",
-            self._settings.conn_id,
-            token.lifetime,
-        )
-        return token
+            raise
+        except BolTransportError:
+            if grant["grant_type"] == "refresh_token":
+                self._refresh_unanswered = True
+            raise
 
-    def _keep_rotated_refresh_token(self, grant: dict[str, str], body: str) -> None:
-        """Store a new refresh token at once: after rotation the old one no longer works."""
-        new = refresh_token_in(body)
-        if grant["grant_type"] != "refresh_token" or not new or new == grant["refresh_token"]:
-            return
-        remember(new)
-        if self._refresh_tokens is None:
-            raise BolLoginError(
-                f"connection '{self._settings.conn_id}': bol rotated the refresh token but there is no store for it.",
-                status=None,
+    def _wait_out_token_pause(self, lease: HeldLease) -> None:
+        paused = self._state.paused_for([self._pause_key])
+        if paused > 0:
+            log.info(
+                "Token requests of connection '%s' are paused for %.1fs after a 429 from bol's login service.",
+                self._settings.conn_id,
+                paused,
             )
-        self._refresh_tokens.store(self._settings.conn_id, new)
-        log.info("Stored the rotated refresh token of connection '%s'.", self._settings.conn_id)
+            lease.sleep(paused)
+
+    def _newer_refresh_token(self, refused: str) -> str | None:
+        """The stored refresh token when it differs from the refused one (rotated by another process)."""
+        stored = self._endpoint.stored_refresh_token()
+        return stored if stored and stored != refused else None
+
+    def _dead(self, refused: RefreshTokenRefused) -> RefreshTokenRefused:
+        if not self._refresh_unanswered:
+            return refused
+        return RefreshTokenRefused(
+            f"{refused} An earlier refresh request of this fetch got no answer (timeout or dropped connection): "
+            "bol may have rotated the refresh token in that lost answer.",
+            status=refused.status,
+        )

@@ -33,9 +33,14 @@ def backoff_base_seconds() -> float:
     return base
 
 
+def backoff_ceiling(attempt: int) -> float:
+    """The longest backoff after failed attempt number ``attempt``: min(cap, base * 2**(attempt-1))."""
+    return min(BACKOFF_CAP_SECONDS, backoff_base_seconds() * 2 ** max(0, attempt - 1))
+
+
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with jitter: uniform(c/2, c), c = min(cap, base * 2**(attempt-1))."""
-    ceiling = min(BACKOFF_CAP_SECONDS, backoff_base_seconds() * 2 ** max(0, attempt - 1))
+    """Exponential backoff with jitter: uniform(c/2, c), c = :func:`backoff_ceiling`."""
+    ceiling = backoff_ceiling(attempt)
     return random.uniform(ceiling / 2, ceiling)
 
 

@@ -4,8 +4,9 @@ Chosen by one setting, ``[bolsync] shared_state_url`` in airflow.cfg or the envi
 ``AIRFLOW__BOLSYNC__SHARED_STATE_URL``:
 
 - ``sqlite:////path/file.sqlite`` (default: ``$AIRFLOW_HOME/bolsync/shared_state.sqlite``): one host,
-  no extra service; right for the LocalExecutor and for the demo.
-- ``redis://host:6379/0`` or ``postgresql://user@host/db``: several hosts (Celery workers).
+  no extra service; right for the LocalExecutor and for the demo. Refused with an executor that runs
+  tasks on several hosts unless ``[bolsync] single_host = true``, and on a network filesystem.
+- ``redis://host:6379/0`` or ``postgresql://user@host/db``: several hosts (Celery, Kubernetes workers).
 - ``memory://``: this process only (unit tests; the benchmarks' naive baseline).
 """
 
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 
 from bolsync_provider.budget.shared_state.base import SharedState, leased
+from bolsync_provider.budget.shared_state.placement import refuse_host_local_state_on_many_hosts
 from bolsync_provider.budget.shared_state.planning import Reservation, WindowLimit
 from bolsync_provider.config import SECTION as CONFIG_SECTION
 from bolsync_provider.config import setting
@@ -34,6 +36,11 @@ def configured_url() -> str:
     url = setting(CONFIG_KEY)
     if url:
         return url
+    return default_url()
+
+
+def default_url() -> str:
+    """The SQLite file used when ``shared_state_url`` is not set: ``$AIRFLOW_HOME/bolsync/shared_state.sqlite``."""
     home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     return f"sqlite:///{(home / 'bolsync' / 'shared_state.sqlite').absolute()}"
 
@@ -69,10 +76,15 @@ def open_shared_state(url: str) -> SharedState:
 
 
 def shared_state() -> SharedState:
-    """The process-wide backend of the configured URL (opened once per process)."""
+    """The process-wide backend of the configured URL (opened once per process).
+
+    Raises BolConfigError, naming the setting, when that backend lives on one host and the executor runs
+    tasks on several (see :mod:`placement`): the first task of such a deployment fails with it.
+    """
     url = configured_url()
     with _states_lock:
         state = _states.get(url)
         if state is None:
+            refuse_host_local_state_on_many_hosts(url, configured=setting(CONFIG_KEY) is not None)
             state = _states[url] = open_shared_state(url)
         return state

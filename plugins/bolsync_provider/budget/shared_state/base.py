@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -10,10 +11,15 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from bolsync_provider.budget.shared_state.planning import Reservation, WindowLimit
+from bolsync_provider.errors import BolLeaseLost, BolLeaseUnavailable
 
 log = logging.getLogger(__name__)
 
+#: A waiter asks for a held lease again after this long at first, then less often, up to the maximum.
 LEASE_POLL_SECONDS = 0.05
+LEASE_POLL_MAX_SECONDS = 0.5
+#: A held lease is renewed this many times per TTL, so a late renewal or two still keeps it.
+RENEWALS_PER_TTL = 4
 
 
 class SharedState(Protocol):
@@ -43,6 +49,10 @@ class SharedState(Protocol):
 
     def try_lease(self, name: str, holder: str, ttl: float) -> bool:
         """Take (or extend) the lease ``name`` for ``ttl`` seconds unless another holder has it."""
+        ...
+
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Extend the lease to ``ttl`` seconds from now if ``holder`` still has it (unexpired); else False."""
         ...
 
     def release(self, name: str, holder: str) -> None:
@@ -86,22 +96,104 @@ class ClockOffset:
         self._measured_at = time.monotonic()
 
 
-@contextmanager
-def leased(state: SharedState, name: str, ttl: float, wait: float) -> Iterator[bool]:
-    """Hold the lease ``name`` for the block; yields False if it could not be had within ``wait`` s.
+class HeldLease:
+    """A lease this process holds: a daemon thread renews it every ``ttl / RENEWALS_PER_TTL`` seconds until
+    :meth:`release` (so do :meth:`confirm` and :meth:`sleep`), so it lasts as long as the work under it,
+    however long that is, while a holder that crashes (its thread dies with it) blocks the others for at
+    most ``ttl``."""
 
-    The lease expires after ``ttl`` seconds, so a holder that crashes never blocks the others for long.
+    def __init__(self, state: SharedState, name: str, holder: str, ttl: float) -> None:
+        self.state = state
+        self.name = name
+        self.holder = holder
+        self.ttl = ttl
+        self._lost = False
+        self._released = threading.Event()
+        self._renewer = threading.Thread(target=self._renew_until_released, name=f"lease {name}", daemon=True)
+        self._renewer.start()
+
+    @property
+    def lost(self) -> bool:
+        """True once a renewal found the lease expired or taken by another holder."""
+        return self._lost
+
+    def confirm(self) -> None:
+        """Renew the lease now; :class:`BolLeaseLost` if it is no longer this holder's.
+
+        Call it right before an action that must never run twice at once: the lease then covers the next
+        ``ttl`` seconds for certain, and the renewing thread the time after.
+        """
+        if not self._lost and not self.state.renew_lease(self.name, self.holder, self.ttl):
+            self._lost = True
+        if self._lost:
+            raise BolLeaseLost(
+                f"The lease {self.name} ran out before its work was done (this process stalled for longer than "
+                f"its {self.ttl:g} s TTL, or the shared state lost it) and may be another process's now; nothing "
+                "was sent without it."
+            )
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep under the lease, renewing it on the way (it never depends on the renewing thread alone)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, self.ttl / RENEWALS_PER_TTL))
+            self.confirm()
+
+    def _renew_until_released(self) -> None:
+        while not self._released.wait(self.ttl / RENEWALS_PER_TTL):
+            try:
+                if not self.state.renew_lease(self.name, self.holder, self.ttl):
+                    self._lost = True
+                    log.warning("The lease %s ran out before it could be renewed.", self.name)
+                    return
+            except Exception as error:  # the lease still runs its TTL; the next renewal or confirm() tries again
+                log.warning("Could not renew the lease %s (%s); trying again.", self.name, type(error).__name__)
+
+    def release(self) -> None:
+        """Stop renewing and give the lease up (never raises: an unreleased lease expires after its TTL)."""
+        self._released.set()
+        self._renewer.join()
+        try:
+            self.state.release(self.name, self.holder)
+        except Exception as error:
+            why = type(error).__name__
+            log.warning("Could not release the lease %s (%s); it expires within %g s.", self.name, why, self.ttl)
+
+
+def acquire_lease(
+    state: SharedState, name: str, ttl: float, wait: float, extend: Callable[[], float] | None = None
+) -> HeldLease:
+    """Take the lease ``name``, waiting up to ``wait`` seconds while another holder has it.
+
+    When the wait is over, ``extend`` (if given) may grant more: the seconds it returns (0: none).
+    Raises :class:`BolLeaseUnavailable` rather than ever going on without the lease.
     """
     holder = uuid.uuid4().hex
-    deadline = time.monotonic() + wait
-    acquired = state.try_lease(name, holder, ttl)
-    while not acquired and time.monotonic() < deadline:
-        time.sleep(LEASE_POLL_SECONDS)
-        acquired = state.try_lease(name, holder, ttl)
-    if not acquired:
-        log.warning("Could not take the lease %s within %.0fs; going on without it.", name, wait)
+    started = time.monotonic()
+    deadline = started + wait
+    poll = LEASE_POLL_SECONDS
+    while not state.try_lease(name, holder, ttl):
+        if time.monotonic() >= deadline:
+            more = extend() if extend is not None else 0.0
+            if more <= 0:
+                raise BolLeaseUnavailable(
+                    f"Could not take the lease {name} within {time.monotonic() - started:.0f} s: another process "
+                    "holds it and is still at work (or stalled). Nothing was done without it; the task is retried "
+                    "later."
+                )
+            deadline = time.monotonic() + more
+        time.sleep(poll)
+        poll = min(LEASE_POLL_MAX_SECONDS, poll * 1.5)
+    return HeldLease(state, name, holder, ttl)
+
+
+@contextmanager
+def leased(
+    state: SharedState, name: str, ttl: float, wait: float, extend: Callable[[], float] | None = None
+) -> Iterator[HeldLease]:
+    """Hold the lease ``name`` for the block, renewed while held (see :func:`acquire_lease`, :class:`HeldLease`)."""
+    lease = acquire_lease(state, name, ttl, wait, extend)
     try:
-        yield acquired
+        yield lease
     finally:
-        if acquired:
-            state.release(name, holder)
+        lease.release()

@@ -61,6 +61,15 @@ class MemorySharedState:
             self._leases[name] = (holder, now + ttl)
             return True
 
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        with self._lock:
+            now = time.time()
+            current = self._leases.get(name)
+            if current is None or current[0] != holder or current[1] <= now:
+                return False
+            self._leases[name] = (holder, now + ttl)
+            return True
+
     def release(self, name: str, holder: str) -> None:
         with self._lock:
             if self._leases.get(name, ("", 0.0))[0] == holder:

@@ -100,6 +100,14 @@ end
 return 0
 """
 
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -122,6 +130,7 @@ class RedisSharedState:
                 "pause": PAUSE,
                 "paused_for": PAUSED_FOR,
                 "lease": LEASE,
+                "renew": RENEW,
                 "release": RELEASE,
             }.items()
         }
@@ -162,6 +171,9 @@ class RedisSharedState:
 
     def try_lease(self, name: str, holder: str, ttl: float) -> bool:
         return bool(int(self._run("lease", [f"lease:{name}"], [holder, max(1, int(ttl * 1000))])))
+
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        return bool(int(self._run("renew", [f"lease:{name}"], [holder, max(1, int(ttl * 1000))])))
 
     def release(self, name: str, holder: str) -> None:
         self._run("release", [f"lease:{name}"], [holder])

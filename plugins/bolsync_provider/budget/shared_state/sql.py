@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bolsync_provider.budget.shared_state.base import ClockOffset
+from bolsync_provider.budget.shared_state.filesystems import network_filesystem
 from bolsync_provider.budget.shared_state.planning import KeyState, Reservation, WindowLimit, plan_reservation
-from bolsync_provider.errors import BolSharedStateError
+from bolsync_provider.errors import BolConfigError, BolSharedStateError
 
 #: Old slots are deleted every this many reservations (reads ignore them anyway).
 TRIM_EVERY = 50
@@ -204,6 +205,16 @@ class SqlSharedState:
 
         return self._transaction(name, work)  # type: ignore[no-any-return]
 
+    def renew_lease(self, name: str, holder: str, ttl: float) -> bool:
+        def work(cursor: Any, now: float) -> bool:
+            cursor.execute(
+                self._sql("UPDATE bolsync_leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at > ?"),
+                (now + ttl, name, holder, now),
+            )
+            return bool(cursor.rowcount == 1)
+
+        return self._transaction(name, work)  # type: ignore[no-any-return]
+
     def release(self, name: str, holder: str) -> None:
         def work(cursor: Any, now: float) -> None:
             cursor.execute(self._sql("DELETE FROM bolsync_leases WHERE name = ? AND holder = ?"), (name, holder))
@@ -237,6 +248,7 @@ class SqliteSharedState(SqlSharedState):
         self.description = f"SQLite file {path} (this host)"
 
     def _connect(self) -> Any:
+        refuse_network_filesystem(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
         try:
@@ -253,6 +265,19 @@ class SqliteSharedState(SqlSharedState):
     def _is_lock_timeout(self, error: BaseException) -> bool:
         text = str(error).lower()
         return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def refuse_network_filesystem(path: Path) -> None:
+    """BolConfigError when ``path`` lies on a network filesystem, where SQLite's WAL cannot work."""
+    kind = network_filesystem(path)
+    if kind is not None:
+        raise BolConfigError(
+            f"The bolsync shared state {path} lies on a {kind} network filesystem. Its SQLite file runs in WAL "
+            "mode, which needs memory shared by the processes of one host and locks network filesystems do not "
+            "give: it would corrupt or deadlock. Set [bolsync] shared_state_url (AIRFLOW__BOLSYNC__SHARED_STATE_URL) "
+            "to a SQLite file on a local disk (sqlite:////var/lib/bolsync/shared_state.sqlite) or, with several "
+            "hosts, to Redis or PostgreSQL (redis://host:6379/1, postgresql://user@host/db)."
+        )
 
 
 def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
