@@ -164,7 +164,8 @@ def _replay_orders(
     target: WarehouseTarget, location: ArchiveLocation, run: ReplayRun, lineage: Lineage
 ) -> dict[str, int]:
     from bolsync.orders.extract import extract_orders
-    from bolsync.orders.load import known_order_ids, load_staged_orders
+    from bolsync.orders.load import STREAM, known_order_ids, load_staged_orders
+    from bolsync.runs.quarantine import Quarantine
 
     attempt = run.attempt
     own = list(attempt.responses())
@@ -195,8 +196,12 @@ def _replay_orders(
                 attempt.conn_id,
                 len(lacking),
             )
+        window = attempt.window
+        quarantine = Quarantine(
+            STREAM, attempt.conn_id, attempt.retailer_id, lineage.dag_id, lineage.run_id, window.start, window.end
+        )
         with connect_warehouse(target) as conn:
-            result = load_staged_orders(conn, attempt.retailer_id, staging, lineage=lineage)
+            result = load_staged_orders(conn, attempt.retailer_id, staging, lineage=lineage, quarantine=quarantine)
     log.info(
         "Replayed run %s of %s: orders %s, items %s.", attempt.run_id, attempt.conn_id, result.orders, result.items
     )
@@ -205,6 +210,7 @@ def _replay_orders(
         "orders_updated": result.orders.updated,
         "items_inserted": result.items.inserted,
         "items_updated": result.items.updated,
+        "quarantined": len(result.held),
     }
 
 

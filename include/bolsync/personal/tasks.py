@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +28,13 @@ def personal_secret_for(conn_id: str) -> bytes | None:
     return pseudonym_secret() if policy_for(conn_id).store else None
 
 
-def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, dag_id: str) -> None:
-    """Move staged personal rows into the personal store of ``target``; in the nightly run, purge the store."""
+def store_personal_data(
+    conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, dag_id: str, skip: Collection[str] = ()
+) -> None:
+    """Move staged personal rows into the personal store of ``target`` (but those of the orders in ``skip``: held
+    in the quarantine); in the nightly run, purge the store."""
     policy = policy_for(conn_id)
-    rows = staged_personal_rows(staging)
+    rows = [row for row in staged_personal_rows(staging) if row.get("order_id") not in skip]
     if rows and not policy.store:
         log.info("Connection '%s' no longer opts in to personal data: %d staged rows not stored.", conn_id, len(rows))
     nightly = dag_id in PURGING_DAG_IDS
