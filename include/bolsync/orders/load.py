@@ -31,6 +31,7 @@ from bolsync.orders.transform import (
     ITEM_STATUS_DTYPES,
     ORDER_ITEMS,
     ORDERS,
+    STREAM,
     OrderChecks,
     order_item_detail_rows,
     order_item_status_rows,
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 
 #: Orders read, transformed and merged at a time: memory stays flat in the size of the window.
 CHUNK_ORDERS = 5_000
-#: The stream's name in the quarantine and the coverage.
-STREAM = "orders"
 
 T = TypeVar("T")
 

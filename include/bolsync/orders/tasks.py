@@ -12,8 +12,9 @@ from airflow.sdk import get_current_context, task
 
 from bolsync.archive.tasks import archive_responses, purge_expired_archives
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
-from bolsync.orders.load import STREAM, LoadResult, known_order_ids, load_staged_orders
+from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
+from bolsync.orders.transform import STREAM
 from bolsync.personal.tasks import PURGING_DAG_IDS, personal_secret_for, store_personal_data
 from bolsync.runs import assets
 from bolsync.runs.audit import audited

@@ -31,6 +31,8 @@ from bolsync_provider.errors import BolResponseError
 
 log = logging.getLogger(__name__)
 
+#: The stream's name in the quarantine and the coverage.
+STREAM = "orders"
 #: The orders stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
 ORDERS = Table("bol.orders", ("retailer_id", "order_id"))
 ORDER_ITEMS = Table("bol.order_items", ("retailer_id", "order_item_id"), version="latest_changed_at")
