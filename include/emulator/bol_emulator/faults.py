@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bol_emulator.offer_faults import OFFER_FAULT_KINDS, OfferFaults
+from bol_emulator.order_faults import ORDER_FAULT_KINDS, OrderFaults
 from bol_emulator.problems import Response
 
 RULE_KINDS = ("server_error", "drop_connection", "slow", "burst_429", "respond")
@@ -107,6 +108,7 @@ class FaultBook:
         self.inactive: set[str] = set()
         self.token_lifetimes: dict[str | None, int] = {}
         self.offers = OfferFaults()
+        self.orders = OrderFaults()
 
     def add(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Validate and add one fault given as JSON; ValueError if malformed."""
@@ -115,6 +117,8 @@ class FaultBook:
         path_prefix = _optional_str(raw, "path_prefix")
         if kind in OFFER_FAULT_KINDS:
             return self.offers.add(raw, client_id)
+        if kind in ORDER_FAULT_KINDS:
+            return self.orders.add(raw, client_id)
         if kind in RULE_KINDS:
             rule = FaultRule(kind=kind, count=_int(raw, "count", 1, 1), client_id=client_id, path_prefix=path_prefix)
             if kind == "server_error":
@@ -142,7 +146,7 @@ class FaultBook:
             with self.lock:
                 (self.revoked if kind == "revoke" else self.inactive).add(client_id)
             return {"kind": kind, "client_id": client_id}
-        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS)
+        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS + ORDER_FAULT_KINDS)
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {kinds}")
 
     def take(self, client_id: str | None, path: str) -> FaultRule | None:
@@ -177,6 +181,7 @@ class FaultBook:
             self.inactive.clear()
             self.token_lifetimes.clear()
         self.offers.clear()
+        self.orders.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -186,4 +191,5 @@ class FaultBook:
                 "inactive": sorted(self.inactive),
                 "token_lifetime": {str(k) if k else "*": v for k, v in self.token_lifetimes.items()},
                 **self.offers.snapshot(),
+                **self.orders.snapshot(),
             }

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from bol_emulator import problems
 from bol_emulator.model import AMSTERDAM
+from bol_emulator.order_faults import OrderFaults
 from bol_emulator.problems import Response
 from bol_emulator.world import OrderFilter, World
 
@@ -107,20 +108,24 @@ def parse_filter(params: dict[str, str], now: datetime) -> tuple[OrderFilter, in
     return flt, page, bad
 
 
-def list_orders(world: World, client_id: str, params: dict[str, str], instance: str) -> Response:
-    """One page of ReducedOrders, or ``{}`` past the end."""
+def list_orders(
+    world: World, client_id: str, params: dict[str, str], instance: str, faults: OrderFaults | None = None
+) -> Response:
+    """One page of ReducedOrders, or ``{}`` past the end (``faults``: odd values served in some orders)."""
     flt, page, violations = parse_filter(params, world.clock.now())
     if violations:
         return problems.bad_request(violations, instance)
     orders = world.order_page(client_id, flt, page, PAGE_SIZE)
     if not orders:
         return problems.empty_page()
-    return problems.json_response(200, {"orders": orders})
+    return problems.json_response(200, {"orders": faults.list_entries(client_id, orders) if faults else orders})
 
 
-def get_order(world: World, client_id: str, order_id: str, instance: str) -> Response:
+def get_order(
+    world: World, client_id: str, order_id: str, instance: str, faults: OrderFaults | None = None
+) -> Response:
     """One full Order, or a 404 Problem."""
     order = world.order_detail(client_id, order_id)
     if order is None:
         return problems.problem(404, f"Order for order id {order_id} not found.", instance)
-    return problems.json_response(200, order)
+    return problems.json_response(200, faults.detail(client_id, order) if faults else order)
