@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import get_current_context, task
 
 from bolsync.archive.tasks import archive_responses, purge_expired_archives
+from bolsync.orders.detail_exchange import withdraw
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
@@ -137,6 +138,7 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
             window_end=audit["window_end"],
         )
         result = load_staged_orders(conn, extracted.retailer_id, staging, lineage=lineage, quarantine=quarantine)
+        withdraw(staging_root(database.staging_anchor), str(database), extracted.retailer_id, result.details_held)
         audit.update(_load_counts(result))
         notes = [_check_load(conn, extracted, staging, result), held_note(result.held)]
         audit["error"] = "; ".join(note for note in notes if note) or None

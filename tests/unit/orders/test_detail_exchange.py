@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bolsync.orders.detail_exchange import DetailExchange, exchanged_details
+from bolsync.orders.detail_exchange import DetailExchange, exchanged_details, withdraw
 from bolsync_provider.budget.shared_state.memory import MemorySharedState
 
 
@@ -70,3 +70,15 @@ def test_without_an_exchange_every_order_is_fetched(tmp_path: Path) -> None:
     calls: list[str] = []
     assert [d.fetched for d in exchanged_details(["A", "B"], _fetcher(calls), None)] == [True, True]
     assert calls == ["A", "B"]
+
+
+def test_a_withdrawn_detail_is_asked_of_bol_again(tmp_path: Path) -> None:
+    exchange = DetailExchange(tmp_path, MemorySharedState(), "42", warehouse="w")
+    exchange.publish("O1", {"orderId": "O1", "orderItems": [{"quantity": 3_000_000_000}]})
+    exchange.publish("O2", {"orderId": "O2", "orderItems": []})
+    assert withdraw(tmp_path, "w", "42", ["O1", "O9"]) == 1  # the load held O1; O9 was never published
+    assert withdraw(tmp_path, "other warehouse", "42", ["O2"]) == 0
+    calls: list[str] = []
+    details = list(exchanged_details(["O1", "O2"], _fetcher(calls), exchange))
+    assert calls == ["O1"]
+    assert [(d.order_id, d.fetched) for d in details] == [("O1", True), ("O2", False)]
