@@ -68,14 +68,9 @@ def faulted(airflow_db, emulator, warehouse, sink: SmtpSink, day: date) -> Itera
     """One daily run of ``day`` while two of its orders carry odd values in their full order."""
     truth = [t for t in emulator.truth(SHOP) if _amsterdam_date(t["latest_changed_at"]) == day]
     big, timeless = sorted({t["order_id"] for t in truth})[:2]
-    emulator.fault(
-        kind="order_value", client_id=CLIENT, order_id=big, field="orderItems.0.quantity", value=3_000_000_000,
-        where="detail",
-    )  # fmt: skip
-    emulator.fault(
-        kind="order_value", client_id=CLIENT, order_id=timeless, field="orderItems.0.latestChangedDateTime",
-        remove=True, where="detail",
-    )  # fmt: skip
+    in_detail = {"kind": "order_value", "client_id": CLIENT, "where": "detail"}
+    emulator.fault(**in_detail, order_id=big, field="orderItems.0.quantity", value=3_000_000_000)
+    emulator.fault(**in_detail, order_id=timeless, field="orderItems.0.latestChangedDateTime", remove=True)
     sink.clear()
     state, run_id = _run("bol_orders_daily", _daily_run_for(day))
     yield {"state": state, "run_id": run_id, "truth": truth, "held": {big, timeless}, "mails": list(sink.bodies())}
@@ -184,10 +179,8 @@ def test_once_bol_serves_them_right_the_next_run_lands_them_and_the_quarantine_i
 
 def test_a_known_order_held_by_its_list_entry_has_its_detail_fetched_again(faulted, emulator, warehouse, day) -> None:
     known = sorted({t["order_id"] for t in faulted["truth"]} - faulted["held"])[0]
-    emulator.fault(
-        kind="order_value", client_id=CLIENT, order_id=known, field="orderItems.0.quantityShipped", value="1",
-        where="list",
-    )  # fmt: skip
+    in_list = {"kind": "order_value", "client_id": CLIENT, "where": "list"}
+    emulator.fault(**in_list, order_id=known, field="orderItems.0.quantityShipped", value="1")
     assert _run("bol_orders_daily", _daily_run_for(day))[0] == "success"
     assert [(key, field) for key, field, *_ in _open(warehouse)] == [(known, "orderItems[0].quantityShipped")]
     emulator.clear_faults()
