@@ -333,6 +333,7 @@ _DETAIL_ITEM_CHECKS: tuple[tuple[str, Check], ...] = (
     ("totalPrice", values.amount),
     ("commission", values.amount),
 )
+_SHIPMENT_CHECKS: tuple[tuple[str, Check], ...] = (("countryCode", values.code),)
 _NESTED_CHECKS: dict[str, tuple[tuple[str, Check], ...]] = {
     "fulfilment": (
         ("method", values.code),
@@ -357,41 +358,47 @@ class OrderChecks:
 
     def __init__(self, not_after: datetime | None = None) -> None:
         self.not_after = not_after
+        version = ("latestChangedDateTime", self._version)
+        self._list_item = (*_LIST_ITEM_CHECKS, version)
+        self._detail_item = (*_DETAIL_ITEM_CHECKS, version)
+        self._order = (
+            ("pickupPoint", values.boolean),
+            ("pickUpPoint", values.boolean),
+            ("orderPlacedDateTime", self._time),
+        )
 
     def list_entry(self, order: Mapping[str, Any]) -> None:
         """A ``GET /retailer/orders`` entry: its id and the items the window kept."""
         for at, item in _items(_At.order(order), order):
-            at.check_all(_LIST_ITEM_CHECKS, item)
-            self._changed(at, item)
+            at.check_all(self._list_item, item)
 
     def detail(self, order: Mapping[str, Any]) -> None:
         """A full order (``GET /retailer/orders/{id}``, without personal data): order and item columns."""
         top = _At.order(order)
-        for name in ("pickupPoint", "pickUpPoint"):
-            top.check(values.boolean, order.get(name), name)
-        top.check(self._time, order.get("orderPlacedDateTime"), "orderPlacedDateTime")
+        top.check_all(self._order, order)
         shipment = top.as_object(order.get("shipmentDetails"), "shipmentDetails")
-        top.check(values.code, shipment.get("countryCode"), "shipmentDetails.countryCode")
+        top.check_all(_SHIPMENT_CHECKS, shipment, "shipmentDetails.")
         for at, item in _items(top, order):
-            at.check_all(_DETAIL_ITEM_CHECKS, item)
+            at.check_all(self._detail_item, item)
             for parent, checks in _NESTED_CHECKS.items():
                 at.check_all(checks, at.as_object(item.get(parent), parent), f"{parent}.")
-            total = 0.0
-            for number, discount in enumerate(at.as_array(item.get("discounts"), "discounts")):
-                amount = at.as_object(discount, f"discounts[{number}]").get("amount")
-                at.check(values.amount, amount, f"discounts[{number}].amount")
-                total += float(amount or 0)
-            at.check(values.amount, total, "discounts", "(their total)")
-            self._changed(at, item)
+            discounts = item.get("discounts")
+            if discounts:
+                self._discounts(at, at.as_array(discounts, "discounts"))
+
+    def _discounts(self, at: _At, discounts: list[Any]) -> None:
+        total = 0.0
+        for number, discount in enumerate(discounts):
+            amount = at.as_object(discount, f"discounts[{number}]").get("amount")
+            at.check(values.amount, amount, f"discounts[{number}].amount")
+            total += float(amount or 0)
+        at.check(values.amount, total, "discounts", "(their total)")
 
     def _time(self, value: Any) -> None:
         values.moment(value, self.not_after)
 
-    def _changed(self, at: _At, item: Mapping[str, Any]) -> None:
-        """The item's version: required, with a zone, not in the future."""
-        at.check(self._version, item.get("latestChangedDateTime"), "latestChangedDateTime")
-
     def _version(self, value: Any) -> None:
+        """The item's version: required, with a zone, not in the future."""
         values.moment(value, self.not_after, required=True)
 
 
@@ -423,8 +430,13 @@ class _At:
             raise self.refuse(field, f"{label} {problem}".lstrip()) from None
 
     def check_all(self, checks: Sequence[tuple[str, Check]], obj: Mapping[str, Any], prefix: str = "") -> None:
-        for name, check in checks:
-            self.check(check, obj.get(name), prefix + name)
+        """Each ``(field, check)`` on ``obj[field]`` (one loop: this runs for every item of every order)."""
+        name = ""
+        try:
+            for name, check in checks:
+                check(obj.get(name))
+        except values.ValueProblem as problem:
+            raise self.refuse(prefix + name, str(problem)) from None
 
     def as_object(self, value: Any, field: str) -> Mapping[str, Any]:
         """``value`` as an object (``{}`` when absent); anything else is refused."""

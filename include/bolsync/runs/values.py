@@ -69,9 +69,10 @@ def kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _missing(value: Any, required: bool) -> bool:
-    """True for an absent value that may be absent; ValueProblem for one that must be there."""
-    if value is None or value == "":
+def _missing(value: Any, required: bool, empty: bool = True) -> bool:
+    """True for an absent value (null; with ``empty``, also ``""``) that may be absent; ValueProblem for one that
+    must be there."""
+    if value is None or (empty and value == ""):
         if required:
             raise ValueProblem("is missing (the warehouse column is NOT NULL)")
         return True
@@ -82,7 +83,7 @@ def integer(value: Any, required: bool = False) -> None:
     """An ``INTEGER``: a JSON number without fraction within 32 bits (a string, NaN or Infinity is not one)."""
     if type(value) is int and INTEGER_MIN <= value <= INTEGER_MAX:
         return
-    if _missing(value, required):
+    if _missing(value, required, empty=False):
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{shown(value)} is {kind(value)}, not a whole number")
@@ -96,7 +97,7 @@ def amount(value: Any, required: bool = False) -> None:
     """A ``DECIMAL(12, 2)``: a finite JSON number of at most ten digits before the point (in cents)."""
     if type(value) is float and -DECIMAL_12_2_MAX <= value <= DECIMAL_12_2_MAX:
         return
-    if _missing(value, required):
+    if _missing(value, required, empty=False):
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{shown(value)} is {kind(value)}, not a number")
