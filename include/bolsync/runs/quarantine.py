@@ -84,10 +84,17 @@ class Rejected:
     field: str | None = None
 
     @classmethod
-    def of(cls, error: InvalidRecord, raw: Any) -> Rejected:
+    def of_record(cls, key: Any, raw: Any, reason: str, field: str | None = None) -> Rejected:
+        """A refused record from its key (anything; one that cannot be a key is replaced by a hash of the record),
+        the raw record (JSON-able, without customer data) and why."""
         text = raw_json(raw)
-        key = error.key or UNKEYED + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
-        return cls(key, str(error), text, error.field)
+        usable = record_key(key) or UNKEYED + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+        return cls(usable, reason, text, field)
+
+    @classmethod
+    def of(cls, error: InvalidRecord, raw: Any) -> Rejected:
+        """The record a transform refused with ``error``."""
+        return cls.of_record(error.key, raw, str(error), error.field)
 
     @property
     def keyed(self) -> bool:
