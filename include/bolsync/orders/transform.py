@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -359,8 +358,8 @@ class OrderChecks:
     def __init__(self, not_after: datetime | None = None) -> None:
         self.not_after = not_after
         version = ("latestChangedDateTime", self._version)
-        self._list_item = (*_LIST_ITEM_CHECKS, version)
-        self._detail_item = (*_DETAIL_ITEM_CHECKS, version)
+        self._list_item = (("orderItemId", _required_code), *_LIST_ITEM_CHECKS, version)
+        self._detail_item = (("orderItemId", _required_code), *_DETAIL_ITEM_CHECKS, version)
         self._order = (
             ("pickupPoint", values.boolean),
             ("pickUpPoint", values.boolean),
@@ -402,18 +401,18 @@ class OrderChecks:
         values.moment(value, self.not_after, required=True)
 
 
-@dataclass(frozen=True)
 class _At:
     """Where in an order a value sits: for the message (order, item) and the stored field path."""
 
-    order_id: Any
-    item_id: Any = None
-    path: str = ""
+    __slots__ = ("item_id", "order_id", "path")
+
+    def __init__(self, order_id: Any, item_id: Any = None, path: str = "") -> None:
+        self.order_id, self.item_id, self.path = order_id, item_id, path
 
     @classmethod
     def order(cls, order: Mapping[str, Any]) -> _At:
         at = cls(order.get("orderId"))
-        at.check(lambda v: values.code(v, required=True), at.order_id, "orderId")
+        at.check(_required_code, at.order_id, "orderId")
         return at
 
     def refuse(self, field: str, problem: str) -> InvalidRecord:
@@ -455,15 +454,17 @@ class _At:
         return value
 
 
+def _required_code(value: Any) -> None:
+    values.code(value, required=True)
+
+
 def _items(top: _At, order: Mapping[str, Any]) -> Iterator[tuple[_At, Mapping[str, Any]]]:
-    """Each item of the order (an object with an id), with where it sits."""
+    """Each item of the order (an object), with where it sits."""
     for number, item in enumerate(top.as_array(order.get("orderItems"), "orderItems")):
         if not isinstance(item, Mapping):
             field = f"orderItems[{number}]"
             raise top.refuse(field, f"is {values.described(item)}, not an object")
-        at = _At(top.order_id, item.get("orderItemId"), f"orderItems[{number}].")
-        at.check(lambda v: values.code(v, required=True), at.item_id, "orderItemId")
-        yield at, item
+        yield _At(top.order_id, item.get("orderItemId"), f"orderItems[{number}]."), item
 
 
 #: Blocks of a full order that hold customer data.
