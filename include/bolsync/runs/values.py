@@ -86,7 +86,7 @@ def integer(value: Any, required: bool = False) -> None:
     if _missing(value, required, empty=False):
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not a whole number")
+        raise ValueProblem(f"is {described(value)}, not a whole number")
     if isinstance(value, float) and not value.is_integer():
         raise ValueProblem(f"{shown(value)} is not a whole number")
     if not INTEGER_MIN <= value <= INTEGER_MAX:
@@ -100,7 +100,7 @@ def amount(value: Any, required: bool = False) -> None:
     if _missing(value, required, empty=False):
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not a number")
+        raise ValueProblem(f"is {described(value)}, not a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueProblem(f"{shown(value)} is not a finite number")
     if abs(round(value, 2)) > DECIMAL_12_2_MAX:
@@ -113,7 +113,7 @@ def boolean(value: Any, required: bool = False) -> None:
         return
     if value is None:
         raise ValueProblem("is missing (the warehouse column is NOT NULL)")
-    raise ValueProblem(f"{shown(value)} is {kind(value)}, not true or false")
+    raise ValueProblem(f"is {described(value)}, not true or false")
 
 
 def code(value: Any, required: bool = False) -> None:
@@ -123,7 +123,7 @@ def code(value: Any, required: bool = False) -> None:
     if _missing(value, required):
         return
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not a string")
+        raise ValueProblem(f"is {described(value)}, not a string")
     found = CONTROL.search(str(value))
     if found:
         raise ValueProblem(
@@ -136,7 +136,9 @@ def text(value: Any, required: bool = False) -> None:
     if type(value) is str or _missing(value, required):
         return
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not text")
+        raise ValueProblem(f"is {described(value)}, not text")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueProblem(f"{shown(value)} is not text")
 
 
 def moment(value: Any, not_after: datetime | None = None, required: bool = False) -> None:
@@ -144,7 +146,7 @@ def moment(value: Any, not_after: datetime | None = None, required: bool = False
     if _missing(value, required):
         return
     if not isinstance(value, str):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not an ISO 8601 date/time")
+        raise ValueProblem(f"is {described(value)}, not an ISO 8601 date/time")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -165,7 +167,7 @@ def day(value: Any, required: bool = False) -> None:
     if _missing(value, required):
         return
     if not isinstance(value, str):
-        raise ValueProblem(f"{shown(value)} is {kind(value)}, not an ISO 8601 date")
+        raise ValueProblem(f"is {described(value)}, not an ISO 8601 date")
     try:
         datetime.fromisoformat(value)
     except ValueError:
