@@ -120,6 +120,8 @@ def partition(
 
 @dataclass(frozen=True)
 class Settled:
+    """What one load did to the quarantine: records it held, held records it released."""
+
     held: int = 0
     released: int = 0
 
@@ -160,10 +162,12 @@ class Quarantine:
     def settle(
         self, conn: Warehouse, rejected: Sequence[Rejected], landed: Iterable[str], now: datetime | None = None
     ) -> Settled:
-        """Hold ``rejected`` and release the held records among ``landed`` (keys this load landed whole), in the
-        caller's transaction; repeating it changes nothing more."""
+        """Hold ``rejected`` and release the held records among ``landed`` (keys this load landed whole; a key it
+        also rejected stays held), in the caller's transaction; repeating it changes nothing more."""
         now = now or datetime.now(UTC)
-        settled = Settled(self.hold(conn, rejected, now), self.release(conn, landed, now))
+        refused = {r.key for r in rejected}
+        released = self.release(conn, (key for key in landed if key not in refused), now)
+        settled = Settled(self.hold(conn, rejected, now), released)
         if settled.held or settled.released:
             log.warning(
                 "%s of account %s (retailer %s): %d records held in %s, %d released (landed now).",

@@ -72,3 +72,11 @@ def test_a_key_that_cannot_be_stored_becomes_a_hash_of_the_record(key: Any) -> N
     assert first.key.startswith("unkeyed:")
     assert first.key == Rejected.of_record(key, {"id": key}, "why").key
     assert not first.keyed
+
+
+def test_a_key_both_refused_and_landed_in_one_load_stays_held(warehouse) -> None:
+    refused = Rejected.of_record("R9", {"returnId": "R9"}, "quantity is a string ('1'), not a whole number")
+    with connect_warehouse(warehouse) as conn:
+        RETURNS.settle(conn, [refused], [], NOW)
+        assert RETURNS.settle(conn, [refused], ["R9"], NOW).released == 0
+        assert RETURNS.open_keys(conn) == {"R9"}
