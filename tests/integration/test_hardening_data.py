@@ -1,9 +1,10 @@
 """Bad bol data through the real DAGs (emulator over HTTP, dag.test, PostgreSQL warehouse): every defect fails
-with a clear, fatal error or is cleaned, and a failed run changes nothing.
+with a clear, fatal error, is cleaned, or holds just its record in the quarantine; a failed run changes nothing.
 
 - an offer export that is only a header, ends inside a line, or is shorter than its Content-Length;
 - an empty v11 full sweep (also an empty first page that still names a next cursor), and incremental runs;
-- control characters: removed from free text (it lands on PostgreSQL), refused in ids (no retries).
+- control characters: removed from free text (it lands on PostgreSQL), refused in ids: that offer or order is
+  held in bol.quarantine and the rest lands (no retries).
 """
 
 from __future__ import annotations
@@ -221,13 +222,27 @@ def test_control_characters_in_offer_free_text_land_cleaned_on_postgres(faults, 
     assert {status for _, _, status, _ in tries(warehouse, run_id)} == {"success"}
 
 
-def test_a_control_character_in_an_offer_id_fails_at_once_and_changes_nothing(faults, warehouse) -> None:
-    before = all_rows(warehouse)
+def test_a_control_character_in_an_offer_id_holds_that_line_and_flags_no_offer_deleted(faults, warehouse) -> None:
+    live_before = live(warehouse)
     faults.fault(kind="offer_value", field="offerId", value="bad\x00id", client_id=CLIENT)
     state, run_id = run_offers()
-    assert state == "failed"
-    assert all_rows(warehouse) == before
-    assert_failed_once(warehouse, run_id, "extract", "export line 2, offerId", "U+0000", "never cleaned")
+    assert state == "success"
+    assert {status for _, _, status, _ in tries(warehouse, run_id)} == {"success"}  # no retries
+    assert live(warehouse) == live_before  # which offer the line is cannot be told: none is flagged deleted
+    held = query(
+        warehouse,
+        "SELECT record_key, reason FROM bol.quarantine WHERE stream = 'offers' AND run_id = ? AND released_at IS NULL",
+        [run_id],
+    )
+    [(key, reason)] = held
+    assert key.startswith("unkeyed:")
+    for phrase in ("export line 2, offerId", "U+0000", "never cleaned"):
+        assert phrase in reason
+    deleted = "SELECT offers_deleted, quarantined FROM bol.sync_runs WHERE run_id = ? AND task_id = 'sync_account.load'"
+    assert query(warehouse, deleted, [run_id]) == [(0, 1)]
+    faults.clear_faults()
+    assert run_offers()[0] == "success"
+    assert_matches_truth(warehouse, faults, SHOP)
 
 
 def _daily_run_for(day: date) -> datetime:
@@ -267,18 +282,30 @@ def test_a_nul_in_a_product_title_lands_cleaned_on_postgres(env, warehouse, monk
     assert {status for _, _, status, _ in tries(warehouse, run_id)} == {"success"}
 
 
-def test_a_nul_in_an_order_item_id_fails_at_once_without_retries(env, warehouse, monkeypatch) -> None:
+def test_a_nul_in_an_order_item_id_holds_that_order_without_retries(env, warehouse, monkeypatch) -> None:
     def item_id(item: dict) -> None:
         item["orderItemId"] = f"{item['orderItemId']}\x00"
 
     changed = _dirty_orders(monkeypatch, item_id)
-    before = query(warehouse, "SELECT count(*) FROM bol.order_items")
     day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=3)
     state, run_id = _run("bol_orders_daily", _daily_run_for(day), {})
-    assert state == "failed"
+    assert state == "success"
     assert changed
-    assert query(warehouse, "SELECT count(*) FROM bol.order_items") == before
-    assert_failed_once(warehouse, run_id, "load", "orderItemId", "U+0000", "never cleaned")
+    assert {status for _, _, status, _ in tries(warehouse, run_id)} == {"success"}
+    held = query(
+        warehouse,
+        "SELECT record_key, field, reason FROM bol.quarantine WHERE stream = 'orders' AND run_id = ? "
+        "AND released_at IS NULL",
+        [run_id],
+    )
+    assert len(held) == len(changed)  # every order whose full order came with the broken id, and only those
+    for _, field, reason in held:
+        assert field == "orderItems[0].orderItemId"
+        for phrase in ("orderItemId", "U+0000", "never cleaned"):
+            assert phrase in reason
+    orders = [key for key, _, _ in held]
+    landed = query(warehouse, "SELECT count(*) FROM bol.order_items WHERE order_id = ANY(?)", [orders])
+    assert landed == [(0,)]
 
 
 def test_the_module_ran_on_postgres(env, warehouse) -> None:

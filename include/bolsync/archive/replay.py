@@ -165,6 +165,8 @@ def _replay_orders(
 ) -> dict[str, int]:
     from bolsync.orders.extract import extract_orders
     from bolsync.orders.load import known_order_ids, load_staged_orders
+    from bolsync.orders.transform import STREAM
+    from bolsync.runs.quarantine import Quarantine
 
     attempt = run.attempt
     own = list(attempt.responses())
@@ -195,8 +197,12 @@ def _replay_orders(
                 attempt.conn_id,
                 len(lacking),
             )
+        window = attempt.window
+        quarantine = Quarantine(
+            STREAM, attempt.conn_id, attempt.retailer_id, lineage.dag_id, lineage.run_id, window.start, window.end
+        )
         with connect_warehouse(target) as conn:
-            result = load_staged_orders(conn, attempt.retailer_id, staging, lineage=lineage)
+            result = load_staged_orders(conn, attempt.retailer_id, staging, lineage=lineage, quarantine=quarantine)
     log.info(
         "Replayed run %s of %s: orders %s, items %s.", attempt.run_id, attempt.conn_id, result.orders, result.items
     )
@@ -205,6 +211,7 @@ def _replay_orders(
         "orders_updated": result.orders.updated,
         "items_inserted": result.items.inserted,
         "items_updated": result.items.updated,
+        "quarantined": len(result.held),
     }
 
 
@@ -231,18 +238,21 @@ def _replay_offers(
 ) -> dict[str, int]:
     from bolsync.offers.extract import snapshot_date
     from bolsync.offers.tasks import OffersExtracted, _load
-    from bolsync.offers.transform import parse_export_csv, parse_v11_offers
+    from bolsync.offers.transform import STREAM, parse_export_csv, parse_v11_offers
+    from bolsync.runs.quarantine import Quarantine
+    from bolsync.runs.values import latest_allowed
 
     attempt = run.attempt
     responses = list(attempt.responses())
     export = [r for r in responses if r.get("endpoint") == OFFER_EXPORT_FILE_ENDPOINT]
     pages = [r for r in responses if r.get("endpoint") == OFFERS_V11_ENDPOINT]
+    not_after = latest_allowed(attempt.extracted_at)
     if export:
-        rows, source, full = parse_export_csv(str(export[-1]["body"])), "export", True
+        rows, source, full = parse_export_csv(str(export[-1]["body"]), not_after), "export", True
     elif pages:
         offers = [offer for page in pages for offer in (page.get("body") or {}).get("offers") or []]
         full = "last-modified-date-time" not in (pages[0].get("params") or {})
-        rows, source = parse_v11_offers(offers), "v11"
+        rows, source = parse_v11_offers(offers, not_after), "v11"
     else:
         raise ReplayError(f"the archived attempt {attempt.folder} holds no offer export and no v11 offer page.")
     window = attempt.window
@@ -257,10 +267,18 @@ def _replay_offers(
         source_rows=rows.source_rows,
         extracted_at=attempt.extracted_at.isoformat(),
     )
+    quarantine = Quarantine(
+        STREAM, attempt.conn_id, attempt.retailer_id, lineage.dag_id, lineage.run_id, window.start, window.end
+    )
     with connect_warehouse(target) as conn, conn.transaction():
-        counts = _load(conn, attempt.retailer_id, extracted, rows, confirm_empty, dag_id, lineage)
+        counts = _load(conn, attempt.retailer_id, extracted, rows, confirm_empty, dag_id, lineage, quarantine)
     log.info("Replayed run %s of %s (%s): %s.", attempt.run_id, attempt.conn_id, source, counts)
-    return {"offers_inserted": counts.inserted, "offers_updated": counts.updated, "offers_deleted": counts.deleted}
+    return {
+        "offers_inserted": counts.inserted,
+        "offers_updated": counts.updated,
+        "offers_deleted": counts.deleted,
+        "quarantined": len(rows.rejected),
+    }
 
 
 def _audit(target: WarehouseTarget, row: dict[str, Any], started: datetime) -> None:

@@ -7,6 +7,8 @@ source provided, so switching between the export and v11 never blanks a column t
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -61,8 +63,10 @@ def upsert_offers(
     seen_at: datetime,
     full: bool,
     lineage: Lineage | None = None,
+    held: Collection[str] = (),
 ) -> OfferLoadCounts:
-    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted.
+    """Upsert ``offers`` (one row per offer id); with ``full``, flag the retailer's other offers deleted, but the
+    ``held`` ones (listed, but held in the quarantine: they are not gone).
 
     Counted as updated: offers whose content changed or that come back from deleted. Every offer seen gets
     its ``last_seen_at`` moved on (a rerun of the same day writes nothing). ``lineage`` marks the offers
@@ -104,7 +108,7 @@ def upsert_offers(
         inserted, updated = len(frame), 0
         if full:
             with conn.staged(frame[["retailer_id", "offer_id"]], OFFERS.name) as incoming:
-                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks)
+                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks, held)
     else:
         with conn.staged(frame, OFFERS.name) as incoming:
             updated = count(
@@ -123,19 +127,25 @@ def upsert_offers(
                 update_when=rewrite,
             )
             if full:
-                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks)
+                counts.deleted = flag_deleted(conn, retailer_id, incoming, seen_at, marks, held)
     counts.inserted, counts.updated = int(inserted), int(updated)
     return counts
 
 
-def flag_deleted(conn: Any, retailer_id: str, incoming: str, seen_at: datetime, marks: dict[str, str]) -> int:
-    """Flag the retailer's live offers missing from ``incoming`` (a full list) deleted; how many."""
+def flag_deleted(
+    conn: Any, retailer_id: str, incoming: str, seen_at: datetime, marks: dict[str, str], held: Collection[str] = ()
+) -> int:
+    """Flag the retailer's live offers missing from ``incoming`` (a full list) and from ``held`` deleted; how many."""
     missing = f"retailer_id = ? AND NOT deleted AND offer_id NOT IN (SELECT offer_id FROM {incoming})"
-    deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
-    marked = "".join(f", {c} = {value}" for c, value in marks.items())
-    conn.execute(
-        f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ?{marked} WHERE {missing}", [seen_at, retailer_id]
-    )
+    kept = pd.DataFrame({"offer_id": sorted(held)}, dtype="string")
+    with conn.staged(kept, OFFERS.name) if held else nullcontext(None) as listed:
+        if listed is not None:
+            missing += f" AND offer_id NOT IN (SELECT offer_id FROM {listed})"
+        deleted = count(conn, f"SELECT count(*) FROM bol.offers WHERE {missing}", [retailer_id])
+        marked = "".join(f", {c} = {value}" for c, value in marks.items())
+        conn.execute(
+            f"UPDATE bol.offers SET deleted = TRUE, deleted_at = ?{marked} WHERE {missing}", [seen_at, retailer_id]
+        )
     return deleted
 
 

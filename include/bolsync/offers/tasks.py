@@ -17,11 +17,12 @@ from bolsync.offers import extract as ex
 from bolsync.offers.guard import CONFIRM_EMPTY_PARAM, check_empty_list
 from bolsync.offers.load import OfferLoadCounts, record_sync_state, sync_state, upsert_offers, write_snapshots
 from bolsync.offers.quality import check_offers_load
-from bolsync.offers.transform import OfferRows, latest_per_offer, parse_export_csv, parse_v11_offers
-from bolsync.runs import assets, config
+from bolsync.offers.transform import STREAM, OfferRows, latest_per_offer, parse_export_csv, parse_v11_offers
+from bolsync.runs import assets, config, values
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import WAREHOUSE_POOL
 from bolsync.runs.payload import Payload
+from bolsync.runs.quarantine import Quarantine, alert_new, held_note
 from bolsync.runs.staging import (
     clean_up_after_load,
     new_attempt,
@@ -215,9 +216,11 @@ def _attempt(context: Any, conn_id: str) -> Any:
 
 def read_staged(extracted: OffersExtracted) -> OfferRows:
     path = Path(str(extracted.staging_file))
+    when = datetime.fromisoformat(extracted.extracted_at) if extracted.extracted_at else None
+    not_after = values.latest_allowed(when) if when else None
     if extracted.source == "export":
-        return parse_export_csv(path.read_text(encoding="utf-8"))
-    return parse_v11_offers(read_ndjson(path))
+        return parse_export_csv(path.read_text(encoding="utf-8"), not_after)
+    return parse_v11_offers(read_ndjson(path), not_after)
 
 
 @task(
@@ -245,10 +248,17 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
     ):
         rows = read_staged(extracted)
         confirmed = bool((context.get("params") or {}).get(CONFIRM_EMPTY_PARAM))
+        window = extracted.window
+        scope = {"conn_id": extracted.conn_id, "retailer_id": retailer_id}
+        quarantine = Quarantine.of_run(STREAM, context, **scope, window_start=window.start, window_end=window.end)
         with connect_warehouse(database) as conn:
             with conn.transaction():
                 lineage = Lineage.of_run(context, extracted.extracted_at)
-                counts = _load(conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id, lineage)
+                counts = _load(
+                    conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id, lineage, quarantine
+                )
+            audit.update(quarantined=len(rows.rejected), error=held_note(rows.rejected))
+            alert_new(conn, STREAM, extracted.conn_id, context)
             changes = {"inserted": counts.inserted, "updated": counts.updated, "flagged_deleted": counts.deleted}
             assets.emit(context, assets.offers_event_extras(conn, **_event_args(context, extracted, changes)))
         audit.update(offers_inserted=counts.inserted, offers_updated=counts.updated, offers_deleted=counts.deleted)
@@ -281,20 +291,31 @@ def _load(
     confirmed: bool,
     dag_id: str,
     lineage: Lineage | None = None,
+    quarantine: Quarantine | None = None,
 ) -> OfferLoadCounts:
     """The offers, the day's snapshot and the sync state, in the caller's transaction (an unconfirmed empty
-    full list changes nothing: ``guard``)."""
-    source, full, seen_at = str(extracted.source), extracted.full, extracted.seen_at
+    full list changes nothing: ``guard``).
+
+    Offers the transform refused are held in ``quarantine`` (and never flagged deleted: they were listed); a
+    full list with a line that names no usable offer id cannot tell which offers are gone, so it flags none and
+    counts as no full sweep."""
+    source, full, seen_at = str(extracted.source), extracted.full and rows.keys_complete, extracted.seen_at
+    if extracted.full and not full:
+        log.warning("A line of the full offer list names no usable offer id: no offer is flagged deleted this time.")
     check_empty_list(
         conn, retailer_id, source=source, full=full, listed=rows.source_rows, confirmed=confirmed, dag_id=dag_id
     )
+    held = {record.key for record in rows.rejected}
     offers = latest_per_offer(rows.frame)
+    offers = offers[~offers["offer_id"].isin(held)] if held else offers
     counts = upsert_offers(
-        conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full, lineage=lineage
+        conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full, lineage=lineage, held=held
     )
     day = datetime.fromisoformat(extracted.snapshot_date).date()
     counts.snapshots = write_snapshots(conn, retailer_id, day, lineage)
     record_sync_state(conn, retailer_id, source=source, seen_at=seen_at, full=full)
+    if quarantine is not None:
+        quarantine.settle(conn, rows.rejected, offers["offer_id"])
     return counts
 
 
@@ -316,7 +337,9 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
     if extracted.skipped:
         log.warning("Nothing to check: %s", extracted.skipped)
         return {"conn_id": extracted.conn_id, "skipped": extracted.skipped}
-    offer_ids = [str(v) for v in read_staged(extracted).frame["offer_id"]]
+    rows = read_staged(extracted)
+    held = {record.key for record in rows.rejected}  # in the quarantine, not loaded
+    offer_ids = [str(v) for v in rows.frame["offer_id"] if v not in held]
     with connect_warehouse(warehouse_target()) as conn:
         check_offers_load(conn, conn_id=extracted.conn_id, retailer_id=str(extracted.retailer_id), offer_ids=offer_ids)
     log.info("Offer data-quality checks passed: %d offers, keys unique and not null.", extracted.source_rows)

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,7 +72,7 @@ class DetailExchange:
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
         scope = hashlib.sha256(warehouse.encode("utf-8")).hexdigest()[:16]
-        self.folder = root / FOLDER / scope / safe_segment(retailer_id, "retailer id")
+        self.folder = published_folder(root, warehouse, retailer_id)
         self._state = state
         self._lease_prefix = f"order-detail:{scope}:{retailer_id}"
         self._holder = uuid.uuid4().hex
@@ -137,10 +137,34 @@ class DetailExchange:
         return removed
 
     def _path(self, order_id: str) -> Path:
-        return self.folder / f"{hashlib.sha256(order_id.encode('utf-8')).hexdigest()[:40]}.json"
+        return published_path(self.folder, order_id)
 
     def _lease(self, order_id: str) -> str:
         return f"{self._lease_prefix}:{order_id}"
+
+
+def published_folder(root: Path, warehouse: str, retailer_id: str) -> Path:
+    """Where the details of one retailer's orders bound for ``warehouse`` are published."""
+    scope = hashlib.sha256(warehouse.encode("utf-8")).hexdigest()[:16]
+    return root / FOLDER / scope / safe_segment(retailer_id, "retailer id")
+
+
+def published_path(folder: Path, order_id: str) -> Path:
+    return folder / f"{hashlib.sha256(order_id.encode('utf-8')).hexdigest()[:40]}.json"
+
+
+def withdraw(root: Path, warehouse: str, retailer_id: str, order_ids: Iterable[str]) -> int:
+    """Remove the published details of ``order_ids`` (the load held them in the quarantine), so the next run
+    asks bol again instead of taking the same detail; how many were removed. Never raises."""
+    folder = published_folder(root, warehouse, retailer_id)
+    removed = 0
+    for order_id in order_ids:
+        try:
+            published_path(folder, order_id).unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def exchanged_details(

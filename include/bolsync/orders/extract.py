@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ DETAILS_FILE = "order_details.ndjson"
 
 #: Settle passes after a multi-page read of one query: re-reads while a pass still finds unlisted orders.
 MAX_SETTLE_PASSES = 3
+#: bol's date and interval filters list no item changed this long after the window's end (its last Dutch date
+#: ends within a day of it): a later change time is bad data, kept for the transform to refuse.
+LATEST_LISTED = timedelta(days=2)
 
 
 def _utc_now() -> datetime:
@@ -190,12 +193,12 @@ def _list_query(
             seen.add(order_id)
             new += 1
             in_window = _items_in_window(order, window)
-            result.items_outside_window += len(order.get("orderItems") or []) - len(in_window)
+            result.items_outside_window += _count(order.get("orderItems")) - _count(in_window)
             if not in_window:
                 continue
             listed.write({**order, "orderItems": in_window})
             order_ids.add(order_id)
-            result.items_listed += len(in_window)
+            result.items_listed += _count(in_window)
         return new
 
     pages, last_size = 0, 0
@@ -250,19 +253,32 @@ def _list_query(
         )
 
 
-def _items_in_window(order: dict[str, Any], window: SyncWindow) -> list[dict[str, Any]]:
-    """The order's items whose latest change falls in [start, end); unreadable times are kept (and
-    rejected with a clear error by the transform), never silently dropped."""
+def _items_in_window(order: dict[str, Any], window: SyncWindow) -> Any:
+    """The order's items whose latest change falls in [start, end).
+
+    What the filter cannot judge is kept for the transform to refuse (the load holds the order in the
+    quarantine), never silently dropped: an item that is no object, an unreadable time or one without a zone, a
+    time more than ``LATEST_LISTED`` after the window (bol's filters list no such item), and an ``orderItems``
+    that is no array (returned as it is).
+    """
+    items = order.get("orderItems") or []
+    if not isinstance(items, list):
+        return items
     kept = []
-    for item in order.get("orderItems") or []:
+    for item in items:
         try:
             changed = datetime.fromisoformat(str(item["latestChangedDateTime"]))
-        except (KeyError, ValueError):
+        except (KeyError, TypeError, ValueError):
             kept.append(item)
             continue
-        if changed.tzinfo is None or window.start <= changed < window.end:
+        if changed.tzinfo is None or window.start <= changed < window.end or changed > window.end + LATEST_LISTED:
             kept.append(item)
     return kept
+
+
+def _count(items: Any) -> int:
+    """How many items ``orderItems`` names (one for anything that is no array)."""
+    return len(items) if isinstance(items, list) else int(bool(items))
 
 
 def _fetch_new_orders(

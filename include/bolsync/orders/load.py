@@ -3,6 +3,13 @@
 Keys: ``ORDERS`` and ``ORDER_ITEMS`` (declared in ``transform``). An item row is only updated by data whose
 ``latest_changed_at`` is at least as new as the stored one, so an old page can never overwrite a newer
 state; order-detail columns (prices, offer, product) are filled once and kept.
+
+Orders the warehouse cannot hold (``transform.OrderChecks``) are held in the quarantine (``runs.quarantine``,
+stream ``orders``, keyed by order id) and the rest lands. A full order that fails holds the whole order: its
+detail and its list entries, so no item lands without its order row and prices. A list entry that fails holds
+that entry; a valid full order of it in the same load still lands (it is the newer, complete state of the
+whole order). A held order is released when a later load lands its full order with nothing of it held:
+``known_order_ids`` leaves held orders out, so the next run listing one fetches its detail again.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -23,10 +31,16 @@ from bolsync.orders.transform import (
     ITEM_STATUS_DTYPES,
     ORDER_ITEMS,
     ORDERS,
+    STREAM,
+    OrderChecks,
     order_item_detail_rows,
     order_item_status_rows,
     order_rows,
+    without_personal_data,
 )
+from bolsync.runs import values
+from bolsync.runs.quarantine import TABLE as QUARANTINE
+from bolsync.runs.quarantine import Quarantine, Rejected, partition
 from bolsync.runs.staging import read_ndjson
 from bolsync.warehouse.base import Staged, Table, UpsertCounts, Warehouse
 from bolsync.warehouse.lineage import Lineage, new_row_sql
@@ -53,14 +67,17 @@ INSERTED_ONLY = {"first_synced_at": "now()"}
 
 
 def known_order_ids(conn: Warehouse, retailer_id: str, order_ids: Iterable[str]) -> set[str]:
-    """The subset of ``order_ids`` already in bol.orders for this retailer."""
+    """The subset of ``order_ids`` already in bol.orders for this retailer, less orders held in the quarantine
+    (their detail is fetched again, so a valid one lands and releases them)."""
     wanted = pd.DataFrame({"order_id": sorted(set(order_ids))}, dtype="string")
     if wanted.empty:
         return set()
     with conn.staged(wanted, ORDERS.name) as wanted_orders:
         rows = conn.query(
-            f"SELECT o.order_id FROM {ORDERS.name} o JOIN {wanted_orders} w USING (order_id) WHERE o.retailer_id = ?",
-            [retailer_id],
+            f"""SELECT o.order_id FROM {ORDERS.name} o JOIN {wanted_orders} w USING (order_id)
+                WHERE o.retailer_id = ? AND NOT EXISTS (SELECT 1 FROM {QUARANTINE} q WHERE q.stream = ?
+                    AND q.retailer_id = o.retailer_id AND q.record_key = o.order_id AND q.released_at IS NULL)""",
+            [retailer_id, STREAM],
         )
     return {row[0] for row in rows}
 
@@ -137,6 +154,50 @@ def merge_order_items(
 class LoadResult:
     orders: UpsertCounts = field(default_factory=UpsertCounts)
     items: UpsertCounts = field(default_factory=UpsertCounts)
+    #: Orders (or list entries) kept out of this load, one per order id.
+    held: list[Rejected] = field(default_factory=list)
+    #: The orders among them whose full order was kept out (the others' full orders landed, if staged).
+    details_held: set[str] = field(default_factory=set)
+    #: Orders held by earlier loads that this one landed whole.
+    released: int = 0
+
+    @property
+    def held_ids(self) -> set[str]:
+        return {r.key for r in self.held}
+
+
+class Screen:
+    """Splits a load's staged orders into those the warehouse can hold and those it holds (see the module
+    docstring), as the chunks stream by: full orders first, then list entries."""
+
+    def __init__(self, checks: OrderChecks, watched: set[str]) -> None:
+        self.checks = checks
+        self.held: dict[str, Rejected] = {}
+        #: Orders held by their full order.
+        self.details_held: set[str] = set()
+        #: Orders held by earlier loads: those whose full order lands now are released.
+        self.watched = watched
+        self._landed: set[str] = set()
+
+    def details(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        good, rejected = partition(orders, self.checks.detail, without_personal_data)
+        self._hold(rejected)
+        self.details_held.update(r.key for r in rejected)
+        self._landed.update(order_id for o in good if (order_id := str(o.get("orderId"))) in self.watched)
+        return good
+
+    def listed(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh = [o for o in orders if str(o.get("orderId")) not in self.held]
+        good, rejected = partition(fresh, self.checks.list_entry, without_personal_data)
+        self._hold(rejected)
+        return good
+
+    def released(self) -> set[str]:
+        return self._landed - set(self.held)
+
+    def _hold(self, rejected: list[Rejected]) -> None:
+        for record in rejected:
+            self.held.setdefault(record.key, record)
 
 
 def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -186,7 +247,12 @@ def merge_staged(
 
 
 def load_staged_orders(
-    conn: Warehouse, retailer_id: str, staging: Path, chunk: int = CHUNK_ORDERS, lineage: Lineage | None = None
+    conn: Warehouse,
+    retailer_id: str,
+    staging: Path,
+    chunk: int = CHUNK_ORDERS,
+    lineage: Lineage | None = None,
+    quarantine: Quarantine | None = None,
 ) -> LoadResult:
     """Upsert full orders, then list states, atomically; older states never overwrite newer ones.
 
@@ -195,32 +261,50 @@ def load_staged_orders(
     then one transaction merges the three of them. Where the engine stages inside that transaction
     (PostgreSQL), chunks of full orders whose keys are all new land straight in their tables instead (see
     :func:`new_keys_first`). ``lineage`` marks the rows it inserts or really changes.
+
+    Orders the warehouse cannot hold are kept out (``result.held``); with ``quarantine`` they are held in it
+    and held orders that land now are released, in the same transaction.
     """
     details, listed = staging / DETAILS_FILE, staging / LIST_FILE
+    extracted_at = lineage.extracted_at if lineage else datetime.now(UTC)
+    screen = Screen(
+        OrderChecks(values.latest_allowed(extracted_at)), quarantine.open_keys(conn) if quarantine else set()
+    )
     landed = [0, 0]
     detail_chunks: Iterable[Sequence[pd.DataFrame]] = (
         [order_rows(retailer_id, orders), order_item_detail_rows(retailer_id, orders)]
-        for orders in chunked(read_ndjson(details), chunk)
+        for orders in (screen.details(c) for c in chunked(read_ndjson(details), chunk))
     )
     if conn.stages_in_transaction:
         constants = new_row_sql(INSERTED_ONLY, lineage)
         detail_chunks = new_keys_first(conn, detail_chunks, [ORDERS, ORDER_ITEMS], constants, landed)
+
+    def merges() -> LoadResult:
+        merged = merge_staged(conn, orders, [detail_items, status_items], lineage)
+        if quarantine is not None:
+            merged.released = quarantine.settle(conn, list(screen.held.values()), screen.released()).released
+        return merged
+
     with (
         conn.transaction() if conn.stages_in_transaction else nullcontext(),
         conn.staged_latest_many(detail_chunks, [ORDERS, ORDER_ITEMS]) as (orders, detail_items),
         conn.staged_latest(
-            (order_item_status_rows(retailer_id, c) for c in chunked(read_ndjson(listed), chunk)), ORDER_ITEMS
+            (order_item_status_rows(retailer_id, screen.listed(c)) for c in chunked(read_ndjson(listed), chunk)),
+            ORDER_ITEMS,
         ) as status_items,
     ):
-        result = conn.run_merges(lambda: merge_staged(conn, orders, [detail_items, status_items], lineage))
+        result = conn.run_merges(merges)
     result.orders.inserted += landed[0]
     result.items.inserted += landed[1]
+    result.held, result.details_held = list(screen.held.values()), set(screen.details_held)
     log.info(
-        "Loaded retailer %s: orders +%d/~%d, items +%d/~%d.",
+        "Loaded retailer %s: orders +%d/~%d, items +%d/~%d; %d orders held in the quarantine, %d released.",
         retailer_id,
         result.orders.inserted,
         result.orders.updated,
         result.items.inserted,
         result.items.updated,
+        len(result.held),
+        result.released,
     )
     return result

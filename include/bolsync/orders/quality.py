@@ -17,7 +17,7 @@ Checks (``retailer`` = the account just loaded):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +36,22 @@ class StagedKeys:
     item_order_ids: frozenset[str]  # the orders those items belong to
 
 
-def staged_keys(listed: Iterable[Mapping[str, Any]], details: Iterable[Mapping[str, Any]]) -> StagedKeys:
-    """Distinct keys of the staged list entries and full orders (as the extract wrote them)."""
+def staged_keys(
+    listed: Iterable[Mapping[str, Any]],
+    details: Iterable[Mapping[str, Any]],
+    held: Collection[str] = (),
+    details_held: Collection[str] = (),
+) -> StagedKeys:
+    """Distinct keys of the staged list entries and full orders (as the extract wrote them), less what the load
+    held in the quarantine: the list entries of the ``held`` orders, the full orders of ``details_held``."""
     order_ids: set[str] = set()
     item_ids: set[str] = set()
     item_order_ids: set[str] = set()
     for source, is_detail in ((details, True), (listed, False)):
         for order in source:
             order_id = str(order.get("orderId"))
+            if order_id in (details_held if is_detail else held):
+                continue
             if is_detail:
                 order_ids.add(order_id)
             for item in order.get("orderItems") or []:

@@ -11,15 +11,18 @@ from typing import Any
 from airflow.sdk import get_current_context, task
 
 from bolsync.archive.tasks import archive_responses
+from bolsync.orders.detail_exchange import withdraw
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
+from bolsync.orders.transform import STREAM
 from bolsync.orders.unsettled import unsettled_alert
 from bolsync.personal.tasks import personal_secret_for, store_personal_data
 from bolsync.runs import alerts, assets
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
 from bolsync.runs.payload import Payload
+from bolsync.runs.quarantine import Quarantine, alert_new, held_note
 from bolsync.runs.staging import (
     clean_up_after_load,
     new_attempt,
@@ -131,11 +134,22 @@ def load(payload: dict[str, Any]) -> dict[str, Any]:
         connect_warehouse(database) as conn,
     ):
         lineage = Lineage.of_run(context, extracted.extracted_at)
-        result = load_staged_orders(conn, extracted.retailer_id, staging, lineage=lineage)
+        quarantine = Quarantine.of_run(
+            STREAM,
+            context,
+            conn_id=extracted.conn_id,
+            retailer_id=extracted.retailer_id,
+            window_start=audit["window_start"],
+            window_end=audit["window_end"],
+        )
+        result = load_staged_orders(conn, extracted.retailer_id, staging, lineage=lineage, quarantine=quarantine)
+        withdraw(staging_root(database.staging_anchor), str(database), extracted.retailer_id, result.details_held)
         audit.update(_load_counts(result))
-        audit["error"] = _check_load(conn, extracted, staging, result)
+        notes = [_check_load(conn, extracted, staging, result), held_note(result.held)]
+        audit["error"] = "; ".join(note for note in notes if note) or None
+        alert_new(conn, STREAM, extracted.conn_id, context)
         # Opted-in accounts only: customer data goes to the personal store (own file / schema; bol_retention purges it).
-        store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database)
+        store_personal_data(extracted.conn_id, extracted.retailer_id, staging, database, skip=result.details_held)
         assets.emit(context, assets.load_event_extras(conn, **_event_args(context, audit)))
     clean_up_after_load(staging)
     if not settled:
@@ -151,6 +165,7 @@ def _load_counts(result: LoadResult) -> dict[str, int]:
         "orders_updated": result.orders.updated,
         "items_inserted": result.items.inserted,
         "items_updated": result.items.updated,
+        "quarantined": len(result.held),
     }
 
 
@@ -160,7 +175,9 @@ def _check_load(conn: Warehouse, extracted: OrdersExtracted, staging: Path, resu
         conn,
         conn_id=extracted.conn_id,
         retailer_id=extracted.retailer_id,
-        staged=staged_keys(read_ndjson(staging / LIST_FILE), read_ndjson(staging / DETAILS_FILE)),
+        staged=staged_keys(
+            read_ndjson(staging / LIST_FILE), read_ndjson(staging / DETAILS_FILE), result.held_ids, result.details_held
+        ),
         details_not_found=extracted.details_not_found,
         orders_upserted=result.orders.inserted + result.orders.updated,
         items_inserted=result.items.inserted,

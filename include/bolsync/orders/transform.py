@@ -1,4 +1,10 @@
-"""Pure pandas transforms from bol order JSON to warehouse rows (no I/O).
+"""Pure pandas transforms from bol order JSON to warehouse rows (no I/O), and the checks that decide which
+orders the warehouse can hold.
+
+:class:`OrderChecks` checks one list entry or full order against what the warehouse columns hold
+(``runs.values``: 32-bit quantities, ``DECIMAL(12,2)`` prices, times with a zone and not in the future, ids
+without control characters, items that are objects) and raises ``InvalidRecord`` naming the order, the item
+and the field; the load holds such an order in the quarantine (``runs.quarantine``) and lands the rest.
 
 Customer personal data (names, addresses, e-mail, phone, VAT/KvK numbers) is never read here.
 Missing optional fields become nulls; a missing required field raises BolResponseError naming it.
@@ -11,17 +17,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from bolsync.runs import values
+from bolsync.runs.quarantine import InvalidRecord
 from bolsync.warehouse.base import Table
 from bolsync_provider.errors import BolResponseError
 
 log = logging.getLogger(__name__)
 
+#: The stream's name in the quarantine and the coverage.
+STREAM = "orders"
 #: The orders stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
 ORDERS = Table("bol.orders", ("retailer_id", "order_id"))
 ORDER_ITEMS = Table("bol.order_items", ("retailer_id", "order_item_id"), version="latest_changed_at")
@@ -302,10 +312,176 @@ def latest_per_item(items: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates(list(ORDER_ITEMS.key), keep="last").reset_index(drop=True)
 
 
+Check = Callable[[Any], None]
+
+#: ReducedOrderItem fields of a list entry the warehouse stores (``latestChangedDateTime`` is checked apart).
+_LIST_ITEM_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("ean", values.code),
+    ("fulfilmentMethod", values.code),
+    ("fulfilmentStatus", values.code),
+    ("quantity", values.integer),
+    ("quantityShipped", values.integer),
+    ("quantityCancelled", values.integer),
+    ("cancellationRequest", values.boolean),
+)
+#: OrderOrderItem fields of a full order the warehouse stores (nested objects and discounts apart).
+_DETAIL_ITEM_CHECKS: tuple[tuple[str, Check], ...] = (
+    *_LIST_ITEM_CHECKS[:1],
+    *_LIST_ITEM_CHECKS[2:],
+    ("unitPrice", values.amount),
+    ("totalPrice", values.amount),
+    ("commission", values.amount),
+)
+_SHIPMENT_CHECKS: tuple[tuple[str, Check], ...] = (("countryCode", values.code),)
+_NESTED_CHECKS: dict[str, tuple[tuple[str, Check], ...]] = {
+    "fulfilment": (
+        ("method", values.code),
+        ("distributionParty", values.code),
+        ("latestDeliveryDate", values.day),
+        ("exactDeliveryDate", values.day),
+        ("expiryDate", values.day),
+        ("timeFrameType", values.code),
+    ),
+    "offer": (("offerId", values.code), ("reference", values.text)),
+    "product": (("ean", values.code), ("title", values.text)),
+}
+
+
+class OrderChecks:
+    """One order-list entry or full order against what the warehouse holds; :class:`InvalidRecord` names the
+    order, the item and the field of the first value it cannot store.
+
+    ``not_after`` is the latest time a record may carry (``values.latest_allowed`` of the extract's clock): a
+    later change or placement time is garbage, and as an item's version it would freeze the item.
+    """
+
+    def __init__(self, not_after: datetime | None = None) -> None:
+        self.not_after = not_after
+        version = ("latestChangedDateTime", self._version)
+        self._list_item = (("orderItemId", _required_code), *_LIST_ITEM_CHECKS, version)
+        self._detail_item = (("orderItemId", _required_code), *_DETAIL_ITEM_CHECKS, version)
+        self._order = (
+            ("pickupPoint", values.boolean),
+            ("pickUpPoint", values.boolean),
+            ("orderPlacedDateTime", self._time),
+        )
+
+    def list_entry(self, order: Mapping[str, Any]) -> None:
+        """A ``GET /retailer/orders`` entry: its id and the items the window kept."""
+        for at, item in _items(_At.order(order), order):
+            at.check_all(self._list_item, item)
+
+    def detail(self, order: Mapping[str, Any]) -> None:
+        """A full order (``GET /retailer/orders/{id}``, without personal data): order and item columns."""
+        top = _At.order(order)
+        top.check_all(self._order, order)
+        shipment = top.as_object(order.get("shipmentDetails"), "shipmentDetails")
+        top.check_all(_SHIPMENT_CHECKS, shipment, "shipmentDetails.")
+        for at, item in _items(top, order):
+            at.check_all(self._detail_item, item)
+            for parent, checks in _NESTED_CHECKS.items():
+                at.check_all(checks, at.as_object(item.get(parent), parent), f"{parent}.")
+            discounts = item.get("discounts")
+            if discounts:
+                self._discounts(at, at.as_array(discounts, "discounts"))
+
+    def _discounts(self, at: _At, discounts: list[Any]) -> None:
+        total = 0.0
+        for number, discount in enumerate(discounts):
+            amount = at.as_object(discount, f"discounts[{number}]").get("amount")
+            at.check(values.amount, amount, f"discounts[{number}].amount")
+            total += float(amount or 0)
+        at.check(values.amount, total, "discounts", "(their total)")
+
+    def _time(self, value: Any) -> None:
+        values.moment(value, self.not_after)
+
+    def _version(self, value: Any) -> None:
+        """The item's version: required, with a zone, not in the future."""
+        values.moment(value, self.not_after, required=True)
+
+
+class _At:
+    """Where in an order a value sits: for the message (order, item) and the stored field path."""
+
+    __slots__ = ("item_id", "order_id", "path")
+
+    def __init__(self, order_id: Any, item_id: Any = None, path: str = "") -> None:
+        self.order_id, self.item_id, self.path = order_id, item_id, path
+
+    @classmethod
+    def order(cls, order: Mapping[str, Any]) -> _At:
+        at = cls(order.get("orderId"))
+        at.check(_required_code, at.order_id, "orderId")
+        return at
+
+    def refuse(self, field: str, problem: str) -> InvalidRecord:
+        where = f"order {str(self.order_id)[:40]!r}"
+        if self.item_id is not None:
+            where += f" item {str(self.item_id)[:40]!r}"
+        message = f"bol sent malformed order data: {where}: {field} {problem}"
+        return InvalidRecord(message, key=self.order_id, field=self.path + field)
+
+    def check(self, check: Check, value: Any, field: str, label: str = "") -> None:
+        try:
+            check(value)
+        except values.ValueProblem as problem:
+            raise self.refuse(field, f"{label} {problem}".lstrip()) from None
+
+    def check_all(self, checks: Sequence[tuple[str, Check]], obj: Mapping[str, Any], prefix: str = "") -> None:
+        """Each ``(field, check)`` on ``obj[field]`` (one loop: this runs for every item of every order)."""
+        name = ""
+        try:
+            for name, check in checks:
+                check(obj.get(name))
+        except values.ValueProblem as problem:
+            raise self.refuse(prefix + name, str(problem)) from None
+
+    def as_object(self, value: Any, field: str) -> Mapping[str, Any]:
+        """``value`` as an object (``{}`` when absent); anything else is refused."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.refuse(field, f"is {values.described(value)}, not an object")
+        return value
+
+    def as_array(self, value: Any, field: str) -> list[Any]:
+        """``value`` as an array (``[]`` when absent); anything else is refused."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.refuse(field, f"is {values.described(value)}, not an array")
+        return value
+
+
+def _required_code(value: Any) -> None:
+    values.code(value, required=True)
+
+
+def _items(top: _At, order: Mapping[str, Any]) -> Iterator[tuple[_At, Mapping[str, Any]]]:
+    """Each item of the order (an object), with where it sits."""
+    for number, item in enumerate(top.as_array(order.get("orderItems"), "orderItems")):
+        if not isinstance(item, Mapping):
+            field = f"orderItems[{number}]"
+            raise top.refuse(field, f"is {values.described(item)}, not an object")
+        yield _At(top.order_id, item.get("orderItemId"), f"orderItems[{number}]."), item
+
+
+#: Blocks of a full order that hold customer data.
+PERSONAL_BLOCKS = ("shipmentDetails", "billingDetails")
+
+
 def without_personal_data(order: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a full order the warehouse uses; names, addresses, e-mail, phone, VAT/KvK dropped."""
-    shipment = order.get("shipmentDetails") or {}
-    kept = {k: v for k, v in order.items() if k not in ("shipmentDetails", "billingDetails")}
-    if "countryCode" in shipment:
-        kept["shipmentDetails"] = {"countryCode": shipment["countryCode"]}
+    """The parts of a full order the warehouse uses; names, addresses, e-mail, phone, VAT/KvK dropped.
+
+    A ``shipmentDetails`` that is no object is replaced by a note of its type (it may hold an address as text),
+    so the checks refuse the order instead of losing its country silently.
+    """
+    shipment = order.get("shipmentDetails")
+    kept = {k: v for k, v in order.items() if k not in PERSONAL_BLOCKS}
+    if isinstance(shipment, Mapping):
+        if "countryCode" in shipment:
+            kept["shipmentDetails"] = {"countryCode": shipment["countryCode"]}
+    elif shipment is not None:
+        kept["shipmentDetails"] = f"(personal data removed: shipmentDetails was {values.kind(shipment)})"
     return kept

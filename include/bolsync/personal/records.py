@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: Contact details: purged after the account's retention period.
 CONTACT_COLUMNS = (
@@ -50,17 +53,19 @@ _FIELDS = {
 }
 
 
-def pseudonym(email: str | None, secret: bytes) -> str | None:
+def pseudonym(email: Any, secret: bytes) -> str | None:
     """A stable keyed hash of the normalised e-mail: joins across orders without the address itself."""
     if not email:
         return None
-    return hmac.new(secret, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+    text = str(email).strip().lower().encode("utf-8", "surrogatepass")
+    return hmac.new(secret, text, hashlib.sha256).hexdigest()
 
 
 def personal_record(order: Mapping[str, Any], secret: bytes) -> dict[str, Any]:
-    """The personal fields of a full order (``GET /retailer/orders/{id}``) as one flat row."""
-    shipment = order.get("shipmentDetails") or {}
-    billing = order.get("billingDetails") or {}
+    """The personal fields of a full order (``GET /retailer/orders/{id}``) as one flat row; a block that is no
+    object gives no fields, with a warning naming the order."""
+    shipment = _block(order, "shipmentDetails")
+    billing = _block(order, "billingDetails")
     row: dict[str, Any] = {
         "order_id": str(order.get("orderId")),
         "email_pseudonym": pseudonym(shipment.get("email") or billing.get("email"), secret),
@@ -79,3 +84,12 @@ def personal_record(order: Mapping[str, Any], secret: bytes) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _block(order: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    block = order.get(name)
+    if block is None or isinstance(block, Mapping):
+        return block or {}
+    kind = type(block).__name__
+    log.warning("Order %r: %s is a %s, not an object; none of its fields is stored.", order.get("orderId"), name, kind)
+    return {}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +36,13 @@ def personal_secret_for(conn_id: str) -> bytes | None:
     return pseudonym_secret() if policy_for(conn_id).store else None
 
 
-def store_personal_data(conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget) -> None:
-    """Move staged personal rows into the personal store of ``target`` when the account opts in."""
+def store_personal_data(
+    conn_id: str, retailer_id: str, staging: Path, target: WarehouseTarget, skip: Collection[str] = ()
+) -> None:
+    """Move staged personal rows into the personal store of ``target`` when the account opts in (but those of
+    the orders in ``skip``: held in the quarantine)."""
     policy = policy_for(conn_id)
-    rows = staged_personal_rows(staging)
+    rows = [row for row in staged_personal_rows(staging) if row.get("order_id") not in skip]
     if not policy.store:
         if rows:
             log.info(

@@ -1,7 +1,8 @@
 """bol.sync_coverage: which [start, end) window of which stream and account a load synced successfully.
 
 Written by ``audit.audited`` when a load task succeeds; a rerun of the same window refreshes its row (the
-run that synced it last, and when). The nightly coverage check (``runs.gaps``) reads it.
+run that synced it last, and when, and how many records it held in the quarantine: ``runs.quarantine``).
+The nightly coverage check (``runs.gaps``) reads it.
 """
 
 from __future__ import annotations
@@ -39,14 +40,15 @@ def record_coverage(conn: Warehouse, context: Any, audit: Mapping[str, Any]) -> 
     if stream is None or start is None or end is None:
         return False
     ti = context["ti"]
+    held = int(audit.get("quarantined") or 0)
     conn.execute(
         """INSERT INTO bol.sync_coverage
-               (stream, conn_id, retailer_id, window_start, window_end, dag_id, run_id, synced_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               (stream, conn_id, retailer_id, window_start, window_end, dag_id, run_id, synced_at, quarantined)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (stream, conn_id, window_start, window_end) DO UPDATE SET
                retailer_id = excluded.retailer_id, dag_id = excluded.dag_id, run_id = excluded.run_id,
-               synced_at = excluded.synced_at""",
-        [stream, audit["conn_id"], audit.get("retailer_id"), start, end, ti.dag_id, ti.run_id, datetime.now(UTC)],
+               synced_at = excluded.synced_at, quarantined = excluded.quarantined""",
+        [stream, audit["conn_id"], audit.get("retailer_id"), start, end, ti.dag_id, ti.run_id, datetime.now(UTC), held],
     )
     return True
 

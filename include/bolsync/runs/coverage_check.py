@@ -4,6 +4,9 @@ Each hole is alerted once (``bol.coverage_alerts``, remembered once its mail got
 alerted again for its new part only, and a hole that gets filled is forgotten (should it open again, it is
 alerted again). A coverage alert in ``bol.alerts`` is cleared once none of its holes is remembered any more.
 The estimate of each backfill comes from the planner's ``history`` mode: no API call.
+
+Records held in the quarantine (``runs.quarantine``: covered windows that landed without them) are listed every
+night until none is left, and alerted if no alert named them yet.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from bolsync.planner.plan import HISTORY_SAMPLE_DAYS, backfill_command, history_plan
 from bolsync.planner.report import duration
-from bolsync.runs import alert_log, alerts, config
+from bolsync.runs import alert_log, alerts, config, quarantine
 from bolsync.runs.coverage import STREAMS, covered_windows
 from bolsync.runs.gaps import Hole, Span, check_span, holes, subtract
 from bolsync.runs.windows import oldest_allowed_date
@@ -194,7 +197,11 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
             forget_filled(conn, stream, conn_id, [(h.start, h.end) for h in found])
             clear_resolved(conn, stream, conn_id, now)
             fresh = new_holes(conn, found)
-            summary[f"{conn_id}/{stream}"] = {"open": len(found), "alerted": len(fresh)}
+            summary[f"{conn_id}/{stream}"] = {
+                "open": len(found),
+                "alerted": len(fresh),
+                "quarantined": report_held(conn, stream, conn_id, context),
+            }
             for hole in found:
                 log.info("Open hole: %s %s %s .. %s (%s)", conn_id, stream, _iso(hole.start), _iso(hole.end), hole.kind)
             if not fresh:
@@ -207,6 +214,25 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
                 continue  # not remembered: the next check alerts these holes again
             remember(conn, fresh, now, alert.key)
     return summary
+
+
+def report_held(conn: Warehouse, stream: str, conn_id: str, context: Any) -> int:
+    """List the account's records of ``stream`` held in the quarantine, alert those no alert named yet; how many."""
+    held = quarantine.open_records(conn, stream, conn_id)
+    if held:
+        shown = "\n".join(f"- {record.describe()}" for record in held[: quarantine.MAX_SHOWN])
+        more = f"\n- ... and {len(held) - quarantine.MAX_SHOWN} more" if len(held) > quarantine.MAX_SHOWN else ""
+        log.warning(
+            "%d %s record(s) of %s held in %s (their windows landed without them):\n%s%s",
+            len(held),
+            stream,
+            conn_id,
+            quarantine.TABLE,
+            shown,
+            more,
+        )
+        quarantine.alert_new(conn, stream, conn_id, context)
+    return len(held)
 
 
 def run_check(context: Any, accounts: Sequence[str]) -> dict[str, Any]:

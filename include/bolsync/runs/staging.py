@@ -264,12 +264,16 @@ def read_ndjson(path: Path) -> Iterator[dict[str, Any]]:
 
 class NdjsonWriter:
     """Appends one JSON object per line (to an owner-only file) and flushes each, so a crash loses at most
-    the last line."""
+    the last line.
+
+    A lone surrogate (bol may send ``"\\ud800"`` in a text) cannot be written as UTF-8; it is written as its JSON
+    escape instead (it only occurs inside JSON strings), so the line reads back the same.
+    """
 
     def __init__(self, path: Path, *, append: bool) -> None:
         path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         fd = open_private(path, os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
-        self._handle = os.fdopen(fd, "a" if append else "w", encoding="utf-8")
+        self._handle = os.fdopen(fd, "a" if append else "w", encoding="utf-8", errors="backslashreplace")
 
     def write(self, obj: dict[str, Any]) -> None:
         self._handle.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")

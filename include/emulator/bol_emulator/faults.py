@@ -10,6 +10,7 @@ from typing import Any
 
 from bol_emulator.business_faults import BUSINESS_FAULT_KINDS, BusinessFaults
 from bol_emulator.offer_faults import OFFER_FAULT_KINDS, OfferFaults
+from bol_emulator.order_faults import ORDER_FAULT_KINDS, OrderFaults
 from bol_emulator.page_faults import PAGE_FAULT_KINDS, PageFaults
 from bol_emulator.problems import Response
 
@@ -111,6 +112,7 @@ class FaultBook:
         self.offers = OfferFaults()
         self.business = BusinessFaults()
         self.pages = PageFaults()
+        self.orders = OrderFaults()
 
     def add(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Validate and add one fault given as JSON; ValueError if malformed."""
@@ -123,6 +125,8 @@ class FaultBook:
             return self.business.add(raw, client_id, path_prefix)
         if kind in PAGE_FAULT_KINDS:
             return self.pages.add(raw, client_id)
+        if kind in ORDER_FAULT_KINDS:
+            return self.orders.add(raw, client_id)
         if kind in RULE_KINDS:
             rule = FaultRule(kind=kind, count=_int(raw, "count", 1, 1), client_id=client_id, path_prefix=path_prefix)
             if kind == "server_error":
@@ -150,7 +154,9 @@ class FaultBook:
             with self.lock:
                 (self.revoked if kind == "revoke" else self.inactive).add(client_id)
             return {"kind": kind, "client_id": client_id}
-        kinds = ", ".join(RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS + BUSINESS_FAULT_KINDS + PAGE_FAULT_KINDS)
+        kinds = ", ".join(
+            RULE_KINDS + STATE_KINDS + OFFER_FAULT_KINDS + BUSINESS_FAULT_KINDS + PAGE_FAULT_KINDS + ORDER_FAULT_KINDS
+        )
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {kinds}")
 
     def take(self, client_id: str | None, path: str) -> FaultRule | None:
@@ -187,6 +193,7 @@ class FaultBook:
         self.offers.clear()
         self.business.clear()
         self.pages.clear()
+        self.orders.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -198,4 +205,5 @@ class FaultBook:
                 **self.offers.snapshot(),
                 **self.business.snapshot(),
                 **self.pages.snapshot(),
+                **self.orders.snapshot(),
             }

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from bol_emulator import problems
 from bol_emulator.model import AMSTERDAM
+from bol_emulator.order_faults import OrderFaults
 from bol_emulator.page_faults import PageFaults
 from bol_emulator.problems import Response
 from bol_emulator.world import OrderFilter, World
@@ -116,9 +117,10 @@ def list_orders(
     instance: str,
     faults: PageFaults | None = None,
     on_fault: Callable[[str], None] | None = None,
+    values: OrderFaults | None = None,
 ) -> Response:
     """One page of ReducedOrders, or ``{}`` past the end; a ``repeat_page`` fault serves the page before it
-    (reported to ``on_fault``)."""
+    (reported to ``on_fault``), ``values`` odd values in some orders."""
     flt, page, violations = parse_filter(params, world.clock.now())
     if violations:
         return problems.bad_request(violations, instance)
@@ -128,12 +130,14 @@ def list_orders(
     orders = world.order_page(client_id, flt, served, PAGE_SIZE)
     if not orders:
         return problems.empty_page()
-    return problems.json_response(200, {"orders": orders})
+    return problems.json_response(200, {"orders": values.list_entries(client_id, orders) if values else orders})
 
 
-def get_order(world: World, client_id: str, order_id: str, instance: str) -> Response:
+def get_order(
+    world: World, client_id: str, order_id: str, instance: str, faults: OrderFaults | None = None
+) -> Response:
     """One full Order, or a 404 Problem."""
     order = world.order_detail(client_id, order_id)
     if order is None:
         return problems.problem(404, f"Order for order id {order_id} not found.", instance)
-    return problems.json_response(200, order)
+    return problems.json_response(200, faults.detail(client_id, order) if faults else order)

@@ -85,10 +85,10 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
         return business_routes.dispatch(app, template, param or "", media, client, request, instance)
     if template == "/retailer/orders":
         return orders_api.list_orders(
-            app.world, client, request.query, instance, app.faults.pages, app.stats.record_fault
+            app.world, client, request.query, instance, app.faults.pages, app.stats.record_fault, app.faults.orders
         )
     if template == "/retailer/orders/{order-id}":
-        return orders_api.get_order(app.world, client, param or "", instance)
+        return orders_api.get_order(app.world, client, param or "", instance, app.faults.orders)
     if template == "/retailer/offers":
         return offers_api.list_offers(app.world, client, request.query, request.multi, instance, app.faults.offers)
     if template == "/retailer/offers/{offer-id}":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -75,11 +76,15 @@ def test_free_text_loses_control_characters_and_the_warning_names_each(caplog) -
         (",FBR,", ",F\x00BR,", r"fulfilmentType"),
     ],
 )
-def test_an_id_or_code_with_a_control_character_is_malformed_and_fatal(column: str, value: str, match: str) -> None:
-    with pytest.raises(BolResponseError, match=match) as raised:
-        parse_export_csv(_csv(HEADER, LINE_A.replace(column, value, 1)))
-    assert isinstance(raised.value, FATAL_ERRORS)  # audited: failed at once, never retried
-    assert "never cleaned" in str(raised.value)
+def test_an_id_or_code_with_a_control_character_refuses_that_offer_alone(column: str, value: str, match: str) -> None:
+    rows = parse_export_csv(_csv(HEADER, LINE_A.replace(column, value, 1), LINE_B))
+    assert list(rows.frame["offer_id"]) == ["o-2"]  # the other line lands
+    assert rows.source_rows == 2
+    [refused] = rows.rejected
+    assert re.search(match, refused.reason), refused.reason
+    assert "never cleaned" in refused.reason
+    assert json.loads(refused.raw_json)["offerId"] == ("o\x00-1" if column == "o-1" else "o-1")
+    assert refused.keyed == (column != "o-1")  # a broken id names no offer
 
 
 def test_v11_free_text_is_cleaned_and_ids_are_refused(caplog) -> None:
@@ -90,12 +95,19 @@ def test_v11_free_text_is_cleaned_and_ids_are_refused(caplog) -> None:
     assert (record["reference_code"], record["condition_comment"]) == ("REF-9", "ok")
     assert ascii(json.loads(record["extra"])["unknownProductTitle"]) == ascii("Title ")  # a surrogate prints
     assert "v11 offer o-9, reference" in caplog.text
-    with pytest.raises(BolResponseError, match=r"v11 offer, offerId: 'o\\x00-9'"):
-        parse_v11_offers([{**V11, "offerId": "o\x00-9"}])
-    with pytest.raises(BolResponseError, match=r"v11 offer o-9, ean"):
-        parse_v11_offers([{**V11, "ean": "8712345678906\x00"}])
-    with pytest.raises(BolResponseError, match=r"v11 offer o-9, condition.category"):
-        parse_v11_offers([{**V11, "condition": {"category": "NEW\x00"}}])
+    refused = parse_v11_offers(
+        [
+            {**V11, "offerId": "o\x00-9"},
+            {**V11, "ean": "8712345678906\x00"},
+            {**V11, "condition": {"category": "NEW\x00"}},
+        ]
+    )
+    assert refused.frame.empty
+    reasons = [r.reason for r in refused.rejected]
+    assert re.search(r"v11 offer, offerId: 'o\\x00-9'", reasons[0])
+    assert re.search(r"v11 offer o-9, ean", reasons[1])
+    assert re.search(r"v11 offer o-9, condition.category", reasons[2])
+    assert [r.field for r in refused.rejected] == ["offerId", "ean", "condition.category"]
 
 
 def test_cleaned_offers_land_on_both_engines(warehouse) -> None:

@@ -86,13 +86,17 @@ def test_missing_columns_are_not_provided() -> None:
     assert rows.frame.loc[0, "offer_id"] == "o-1"
 
 
-def test_malformed_exports_fail_clearly() -> None:
+def test_malformed_exports_fail_clearly_and_malformed_lines_are_refused_alone() -> None:
     with pytest.raises(BolResponseError, match="without an 'offerId' column"):
         parse_export_csv("ean,price\n1,2\n")
-    with pytest.raises(BolResponseError, match=r"line 2 \(offer o-1\), stockAmount"):
-        parse_export_csv(_csv(HEADER, LINE_A.replace(",3,false", ",three,false")))
-    with pytest.raises(BolResponseError, match="line 2 has no offerId"):
-        parse_export_csv(_csv(HEADER, "," + LINE_A.split(",", 1)[1]))
+    rows = parse_export_csv(_csv(HEADER, LINE_A.replace(",3,false", ",three,false"), LINE_B))
+    assert list(rows.frame["offer_id"]) == ["o-2"]
+    [refused] = rows.rejected
+    assert (refused.key, refused.field) == ("o-1", "stockAmount")
+    assert "line 2 (offer o-1), stockAmount: 'three' is not a whole number" in refused.reason
+    [unnamed] = parse_export_csv(_csv(HEADER, "," + LINE_A.split(",", 1)[1])).rejected
+    assert "line 2 has no offerId" in unnamed.reason
+    assert not unnamed.keyed
 
 
 def test_empty_export_has_no_rows() -> None:

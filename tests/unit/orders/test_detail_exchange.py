@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bolsync.orders.detail_exchange import DetailExchange, exchanged_details
+from bolsync.orders.detail_exchange import DetailExchange, exchanged_details, withdraw
 from bolsync_provider.budget.shared_state.memory import MemorySharedState
 from bolsync_provider.errors import BolInconsistentResponse
 
@@ -98,3 +98,13 @@ def test_a_published_file_of_another_order_is_not_used(tmp_path: Path) -> None:
     calls: list[str] = []
     (detail,) = exchanged_details(["A"], _fetcher(calls), exchange)
     assert (calls, detail.fetched, detail.order) == (["A"], True, {"orderId": "A", "orderItems": []})
+def test_a_withdrawn_detail_is_asked_of_bol_again(tmp_path: Path) -> None:
+    exchange = DetailExchange(tmp_path, MemorySharedState(), "42", warehouse="w")
+    exchange.publish("O1", {"orderId": "O1", "orderItems": [{"quantity": 3_000_000_000}]})
+    exchange.publish("O2", {"orderId": "O2", "orderItems": []})
+    assert withdraw(tmp_path, "w", "42", ["O1", "O9"]) == 1  # the load held O1; O9 was never published
+    assert withdraw(tmp_path, "other warehouse", "42", ["O2"]) == 0
+    calls: list[str] = []
+    details = list(exchanged_details(["O1", "O2"], _fetcher(calls), exchange))
+    assert calls == ["O1"]
+    assert [(d.order_id, d.fetched) for d in details] == [("O1", True), ("O2", False)]

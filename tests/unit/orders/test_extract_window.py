@@ -30,6 +30,14 @@ def test_unreadable_times_are_kept_for_the_transform_to_reject() -> None:
     assert len(_items_in_window({"orderId": "A", "orderItems": [{"orderItemId": "1"}]}, WINDOW)) == 1
 
 
+def test_what_the_filter_cannot_judge_is_kept_for_the_checks_never_dropped() -> None:
+    far = _order("2026-11-30T10:00:00+01:00", "9999-12-31T23:59:59+01:00", "2026-11-28T10:00:00+01:00")
+    assert [i["orderItemId"] for i in _items_in_window(far, WINDOW)] == ["0", "1"]  # days after: bad data
+    odd = {"orderId": "A", "orderItems": ["6107771545", None, [1], {"orderItemId": "1"}]}
+    assert _items_in_window(odd, WINDOW) == odd["orderItems"]
+    assert _items_in_window({"orderId": "A", "orderItems": "6107771545"}, WINDOW) == "6107771545"
+
+
 class _StubHook:
     """The two hook calls extract uses, answering from memory (unit test of the extract layer only)."""
 

@@ -18,7 +18,7 @@ from bolsync.warehouse import migrations
 from bolsync.warehouse.base import Table
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
 from bolsync.warehouse.migrations import migration_files
-from bolsync_provider.errors import BolConfigError, BolResponseError
+from bolsync_provider.errors import BolConfigError
 from tests.support.fixture_server import Fixture
 from tests.support.warehouses import reset_postgres
 
@@ -133,12 +133,17 @@ def test_retailers_are_kept_apart(database: WarehouseTarget, tmp_path: Path) -> 
         assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (2,)
 
 
-def test_failed_load_leaves_nothing(database: WarehouseTarget, tmp_path: Path) -> None:
-    broken = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
-    broken["orderItems"].append({"orderItemId": "x"})  # no latestChangedDateTime: transform refuses
+def test_failed_load_leaves_nothing(database: WarehouseTarget, tmp_path: Path, monkeypatch) -> None:
+    from bolsync.orders import load
+
+    def broken_merge(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the item merge failed")
+
+    monkeypatch.setattr(load, "merge_order_items", broken_merge)  # after the orders merged
+    listed = _listed("O1", "O1-0", "2026-11-20T10:00:00+01:00")
     with connect_warehouse(database) as conn:
-        with pytest.raises(BolResponseError, match="latestChangedDateTime"):
-            load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], [broken]))
+        with pytest.raises(RuntimeError, match="item merge failed"):
+            load_staged_orders(conn, "42", _stage(tmp_path / "s", [_detail("O1")], [listed]))
         assert conn.execute("SELECT count(*) FROM bol.orders").fetchone() == (0,)
 
 

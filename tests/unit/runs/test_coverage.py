@@ -40,3 +40,19 @@ def test_a_rerun_refreshes_the_same_row(warehouse) -> None:
         windows = covered_windows(conn, "orders", "bol_shop")
     assert rows == [("offers", "offers"), ("orders", "again")]
     assert [(w.start, w.end, w.retailer_id) for w in windows] == [(START, START + timedelta(days=1), "2000001")]
+
+
+def test_the_row_counts_the_records_the_load_held_and_a_rerun_refreshes_it(warehouse) -> None:
+    audit = {
+        "conn_id": "bol_shop",
+        "retailer_id": "2000001",
+        "window_start": START,
+        "window_end": START + timedelta(days=1),
+        "quarantined": 2,
+    }
+    with connect_warehouse(warehouse) as conn:
+        record_coverage(conn, context("first", ["orders"]), audit)
+        held = conn.query("SELECT quarantined FROM bol.sync_coverage")
+        record_coverage(conn, context("again", ["orders"]), {**audit, "quarantined": 0})
+        after = conn.query("SELECT quarantined FROM bol.sync_coverage")
+    assert (held, after) == ([(2,)], [(0,)])

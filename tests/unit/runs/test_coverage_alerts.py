@@ -110,3 +110,22 @@ def test_holes_whose_mail_could_not_be_sent_are_alerted_again_by_the_next_check(
         remembered = conn.query("SELECT hole_start, alert_key FROM bol.coverage_alerts")
     assert len(mailed) == 2
     assert [(start, key) for start, key in remembered] == [(day(21), mailed[1])]
+def test_held_records_are_listed_every_night_until_released_and_alerted_once(warehouse, monkeypatch, caplog) -> None:
+    from bolsync.runs import quarantine
+    from bolsync.runs.coverage_check import report_held
+
+    sent: list[quarantine.alerts.Alert] = []
+    monkeypatch.setattr(quarantine.alerts, "send", lambda alert, context: sent.append(alert) or True)
+    scope = quarantine.Quarantine("orders", "bol_shop", "2000001", "bol_orders_daily", "run_1", day(20), day(21))
+    held = [quarantine.Rejected("O2", "quantity 3000000000 is outside INTEGER", '{"orderId":"O2"}', "quantity")]
+    with connect_warehouse(warehouse) as conn:
+        assert report_held(conn, "orders", "bol_shop", {}) == 0
+        scope.settle(conn, held, [], NOW)
+        assert report_held(conn, "orders", "bol_shop", {}) == 1
+        assert report_held(conn, "orders", "bol_shop", {}) == 1  # still listed, not alerted again
+        assert report_held(conn, "offers", "bol_shop", {}) == 0
+        scope.settle(conn, [], ["O2"], NOW)
+        assert report_held(conn, "orders", "bol_shop", {}) == 0
+    assert len(sent) == 1
+    assert "O2 (window 2026-11-19T23:00Z .. 2026-11-20T23:00Z" in sent[0].body
+    assert "1 orders record(s) of bol_shop held in bol.quarantine" in caplog.text

@@ -351,3 +351,12 @@ def test_dag_and_run_ids_are_safe_folder_names_too(tmp_path: Path) -> None:
         assert len(folder.parent.name) <= 200
     assert len({f.parent for f in folders.values()}) == len(folders)  # distinct runs never share a folder
     assert staging_dir(tmp_path, "d", "scheduled__2026", "shop") == tmp_path / "d" / "scheduled__2026" / "shop"
+
+
+def test_a_lone_surrogate_bol_sent_is_staged_and_read_back_unchanged(tmp_path: Path) -> None:
+    from bolsync.runs.staging import NdjsonWriter, read_ndjson
+
+    record = {"orderId": "A1", "title": "Zoë \ud800 lamp 🙂", "ke\udc00y": [1, "\ud83d"]}
+    with NdjsonWriter(tmp_path / "x.ndjson", append=False) as writer:
+        writer.write(record)
+    assert list(read_ndjson(tmp_path / "x.ndjson")) == [record]
