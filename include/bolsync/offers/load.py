@@ -1,10 +1,11 @@
 """Idempotent writes of one offer list into the warehouse (the same SQL on DuckDB and PostgreSQL).
 
 ``bol.offers`` is the current state per (retailer_id, offer_id). A load updates only the columns its source
-provided, so switching between the export and v11 never blanks a column the other one fills, and only with an
-equal or newer version: ``mutation_date_time``, or where either side has none, the later observation
-(``last_seen_at``). ``first_seen_at`` and ``last_seen_at`` only widen; a deleted offer comes back only with a
-list taken after it was flagged. So a replay of an old day or a late list never takes an offer back in time.
+provided, so switching between the export and v11 never blanks a column the other one fills, and only with a
+newer version (``mutation_date_time``), or the same version seen no earlier (``last_seen_at``: the other
+source's columns of it); where either side has no version, the later observation wins. A deleted offer comes
+back only with a list taken after it was flagged. So a replay of an old day or a late list never takes an offer
+back in time: at most it widens ``first_seen_at``/``last_seen_at``, which record every list that saw the offer.
 
 A full list flags the live offers it does not name deleted (never one seen after it was taken), unless the
 evidence rule (``runs.evidence``) holds those deletions. Times: see ``offers.listing``.
@@ -166,14 +167,15 @@ def upsert_offers(
 
 
 def _newer(columns: list[str]) -> str:
-    """The incoming row (``excluded``) is at least as new as the stored one (``t``)."""
+    """The incoming row (``excluded``) may replace the stored one (``t``): a newer version, or the same version
+    seen no earlier (another source's columns of it); where either has no version, seen no earlier."""
     seen = "excluded.last_seen_at >= t.last_seen_at"
     version = OFFERS.version
     if version not in columns:
         return seen
     return (
         f"CASE WHEN excluded.{version} IS NULL OR t.{version} IS NULL THEN {seen} "
-        f"ELSE excluded.{version} >= t.{version} END"
+        f"ELSE excluded.{version} > t.{version} OR (excluded.{version} = t.{version} AND {seen}) END"
     )
 
 
