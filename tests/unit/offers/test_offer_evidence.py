@@ -83,7 +83,8 @@ def test_an_export_of_one_of_120_offers_holds_the_deletions_until_confirmed(conn
     assert len(day) == 120 == held.snapshots
     assert day["o007"] == "99.00"  # the listed offer landed
     assert day["o008"] == "18.00"  # a held one, at its last known state
-    assert held.check is not None and held.check.held
+    assert held.check is not None
+    assert held.check.held
     assert (held.deleted, held.held, held.updated) == (0, 119, 1)
     assert full_sweep_at(conn) == SEEN  # not a full sweep whose deletions applied
     (hold,) = open_holds(conn, "offers", "R1")
@@ -105,7 +106,8 @@ def test_an_export_of_one_of_120_offers_holds_the_deletions_until_confirmed(conn
 
 def test_deletions_below_the_limits_apply_as_before(conn) -> None:
     counts = run(conn, ALL[:100], day=1)  # 20 of 120: not more than 20
-    assert counts.check is not None and not counts.check.held
+    assert counts.check is not None
+    assert not counts.check.held
     assert (counts.deleted, counts.held) == (20, 0)
     assert live(conn) == 100
     assert len(snapshot(conn, DAY + timedelta(days=1))) == 100

@@ -71,11 +71,12 @@ def conn(warehouse):
 
 
 def test_an_older_list_loaded_after_a_newer_one_changes_nothing(conn) -> None:
-    load(conn, export(("a", "10.00", 1, "11-24 10:00"), ("b", "20.00", 2, "11-20 09:00"), ("c", "5.00", 3, "11-20 09:00")), night(0))  # fmt: skip
-    load(conn, export(("a", "12.00", 1, "11-26 10:00"), ("b", "20.00", 2, "11-20 09:00")), night(2), "day2")
+    b, c = ("b", "20.00", 2, "11-20 09:00"), ("c", "5.00", 3, "11-20 09:00")
+    load(conn, export(("a", "10.00", 1, "11-24 10:00"), b, c), night(0))
+    load(conn, export(("a", "12.00", 1, "11-26 10:00"), b), night(2), "day2")
     assert state(conn) == {"a": ("12.00", False), "b": ("20.00", False), "c": ("5.00", True)}
     before = offers(conn, "last_seen_at")
-    late = load(conn, export(("a", "11.00", 9, "11-25 10:00"), ("b", "20.00", 2, "11-20 09:00"), ("c", "5.00", 3, "11-20 09:00")), night(1), "day1")  # fmt: skip
+    late = load(conn, export(("a", "11.00", 9, "11-25 10:00"), b, c), night(1), "day1")
     assert (late.inserted, late.updated, late.deleted) == (0, 0, 0)
     assert state(conn) == {"a": ("12.00", False), "b": ("20.00", False), "c": ("5.00", True)}
     last_seen = "SELECT offer_id, last_seen_at FROM bol.offers ORDER BY 1"
@@ -114,9 +115,10 @@ def test_a_list_taken_before_an_offer_appeared_never_flags_it_deleted(conn) -> N
 
 
 def test_a_replay_of_a_day_after_the_next_one_keeps_offers_and_gives_the_day_its_own_snapshot(conn) -> None:
-    day0 = export(("a", "10.00", 1, "11-24 10:00"), ("b", "20.00", 2, "11-20 09:00"), ("c", "5.00", 3, "11-20 09:00"))
+    b, c = ("b", "20.00", 2, "11-20 09:00"), ("c", "5.00", 3, "11-20 09:00")
+    day0 = export(("a", "10.00", 1, "11-24 10:00"), b, c)
     load(conn, day0, night(0), "day0")
-    load(conn, export(("a", "11.00", 0, "11-25 10:00"), ("b", "20.00", 2, "11-20 09:00"), ("d", "8.00", 1, "11-25 12:00")), night(1), "day1")  # fmt: skip
+    load(conn, export(("a", "11.00", 0, "11-25 10:00"), b, ("d", "8.00", 1, "11-25 12:00")), night(1), "day1")
     assert state(conn) == {"a": ("11.00", False), "b": ("20.00", False), "c": ("5.00", True), "d": ("8.00", False)}
     offers_before = offers(conn)
     day0_snapshot = snapshot(conn, FIRST_DAY)
@@ -125,7 +127,9 @@ def test_a_replay_of_a_day_after_the_next_one_keeps_offers_and_gives_the_day_its
         "b": ("20.00", 2, "11-20 09:00"),
         "c": ("5.00", 3, "11-20 09:00"),
     }
-    conn.execute("UPDATE bol.offer_snapshots SET unit_price = 99, stock_amount = 99 WHERE snapshot_date = ?", [FIRST_DAY])
+    conn.execute(
+        "UPDATE bol.offer_snapshots SET unit_price = 99, stock_amount = 9 WHERE snapshot_date = ?", [FIRST_DAY]
+    )
     replayed = load(conn, day0, night(0), "replay")
     assert offers(conn) == offers_before
     assert (replayed.inserted, replayed.updated, replayed.deleted) == (0, 0, 0)
