@@ -13,6 +13,8 @@ evidence rule (``runs.evidence``) holds those deletions. Times: see ``offers.lis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,33 +75,61 @@ def load_offer_list(
     Counted as updated: offers whose content changed or that come back from deleted. ``lineage`` marks the
     offers and snapshot rows inserted or really changed, and the offers flagged deleted.
     """
-    frame = _incoming(retailer_id, latest_per_offer(rows.frame), rows.provided, listing)
-    columns = [c for c in OFFER_DTYPES if c in rows.provided or c == "offer_id"]
     marks = lineage.sql() if lineage else {}
     live = guard.count_live(conn, retailer_id, listing) if listing.full else 0
     counts = OfferLoadCounts()
-    inserted_directly = conn.insert_new(OFFERS.name, frame, OFFERS.key, marks)
-    with conn.staged(frame, OFFERS.name) as incoming:
-        if inserted_directly:  # none of its offers was stored
-            counts.inserted, named = len(frame), 0
-        else:
-            named = guard.count_named(conn, retailer_id, listing, incoming) if listing.full else 0
-            counts.inserted, counts.updated = upsert_offers(
-                conn, incoming, list(frame.columns), columns, listing, marks
-            )
+    with merged_list(conn, retailer_id, rows, listing, marks) as merged:
+        counts.inserted, counts.updated = merged.inserted, merged.updated
         if listing.full:
-            evidence = FullListEvidence(live, named, guard.count_missing(conn, retailer_id, listing, incoming))
+            missing = guard.count_missing(conn, retailer_id, listing, merged.relation)
+            evidence = FullListEvidence(live, merged.named, missing)
             counts.check = guard.deletion_check(
-                listing, listed=len(frame), evidence=evidence, threshold=threshold, confirmed=confirmed
+                listing, listed=merged.listed, evidence=evidence, threshold=threshold, confirmed=confirmed
             )
             if not counts.check.held:
-                counts.deleted = flag_deleted(conn, retailer_id, listing, incoming, marks)
+                counts.deleted = flag_deleted(conn, retailer_id, listing, merged.relation, marks)
         keeps_unlisted = counts.check is None or counts.check.held
-        counts.snapshots = write_snapshot(conn, retailer_id, listing, incoming, rows.provided, keeps_unlisted, lineage)
+        counts.snapshots = write_snapshot(
+            conn, retailer_id, listing, merged.relation, merged.values, keeps_unlisted, lineage
+        )
     return counts
 
 
-def _incoming(retailer_id: str, offers: pd.DataFrame, provided: list[str], listing: OfferList) -> pd.DataFrame:
+@dataclass(frozen=True)
+class MergedList:
+    """A list merged into ``bol.offers``: its staged ``relation`` (with the ``values`` columns besides the keys),
+    what the merge did, and how many offers live when it was taken it names (counted before; full lists only)."""
+
+    relation: str
+    values: list[str]
+    listed: int
+    inserted: int
+    updated: int
+    named: int
+
+
+@contextmanager
+def merged_list(
+    conn: Any, retailer_id: str, rows: OfferRows, listing: OfferList, marks: dict[str, str]
+) -> Iterator[MergedList]:
+    """Upsert the list's offers (one row per offer id) and yield it staged for what follows in the transaction.
+
+    A list whose offers are all new goes straight into the table where the engine can (``insert_new``); only its
+    keys are staged then, the stored rows being exactly the list's.
+    """
+    frame = offer_rows(retailer_id, latest_per_offer(rows.frame), rows.provided, listing)
+    columns = [c for c in OFFER_DTYPES if c in rows.provided or c == "offer_id"]
+    if conn.insert_new(OFFERS.name, frame, OFFERS.key, marks):
+        with conn.staged(frame[list(OFFERS.key)], OFFERS.name) as keys:
+            yield MergedList(keys, [], len(frame), len(frame), 0, 0)
+        return
+    with conn.staged(frame, OFFERS.name) as incoming:
+        named = guard.count_named(conn, retailer_id, listing, incoming) if listing.full else 0
+        inserted, updated = upsert_offers(conn, incoming, list(frame.columns), columns, listing, marks)
+        yield MergedList(incoming, columns[1:], len(frame), inserted, updated, named)
+
+
+def offer_rows(retailer_id: str, offers: pd.DataFrame, provided: list[str], listing: OfferList) -> pd.DataFrame:
     """The list's rows as ``bol.offers`` rows: its columns, the source, and the interval that saw them."""
     columns = [c for c in OFFER_DTYPES if c in provided or c == "offer_id"]
     index = offers.index

@@ -37,8 +37,9 @@ def write_snapshot(
     keeps_unlisted: bool,
     lineage: Lineage | None = None,
 ) -> int:
-    """Write the snapshot of ``listing.snapshot_date`` from the staged list ``incoming`` (after its upsert);
-    ``keeps_unlisted``: the offers live then that it does not name belong to the day too. Returns the day's rows."""
+    """Write the snapshot of ``listing.snapshot_date`` from the staged list ``incoming`` (after its upsert; of its
+    columns, ``provided`` give the listed values, the others come from the stored offers); ``keeps_unlisted``: the
+    offers live then that it does not name belong to the day too. Returns the day's rows."""
     day, table = listing.day_sql, OFFER_SNAPSHOTS.name
     previous, previous_params = _previous(listing, retailer_id)
     known = {c: f"CASE WHEN p.offer_id IS NULL THEN o.{c} ELSE p.{c} END" for c in SNAPSHOT_COLUMNS}
