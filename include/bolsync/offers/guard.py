@@ -23,9 +23,12 @@ def live_where(listing: OfferList) -> str:
 
 def missing_where(listing: OfferList, incoming: str) -> str:
     """The offers a full list would flag deleted: live then, not named by ``incoming``, not seen since."""
-    return (
-        f"{live_where(listing)} AND NOT {listing.seen_after()} AND o.offer_id NOT IN (SELECT offer_id FROM {incoming})"
-    )
+    return f"{live_where(listing)} AND NOT {listing.seen_after()} AND NOT {named(incoming)}"
+
+
+def named(incoming: str) -> str:
+    """Offer ``o`` is in the staged list ``incoming``."""
+    return f"EXISTS (SELECT 1 FROM {incoming} AS i WHERE i.offer_id = o.offer_id)"
 
 
 def count_live(conn: Any, retailer_id: str, listing: OfferList) -> int:
@@ -37,8 +40,7 @@ def count_named(conn: Any, retailer_id: str, listing: OfferList, incoming: str) 
     """How many of those ``incoming`` names (before it is loaded)."""
     return _count(
         conn,
-        f"SELECT count(*) FROM {OFFERS.name} AS o WHERE {live_where(listing)} "
-        f"AND o.offer_id IN (SELECT offer_id FROM {incoming})",
+        f"SELECT count(*) FROM {OFFERS.name} AS o WHERE {live_where(listing)} AND {named(incoming)}",
         retailer_id,
     )
 

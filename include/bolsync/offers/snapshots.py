@@ -41,28 +41,31 @@ def write_snapshot(
     columns, ``provided`` give the listed values, the others come from the stored offers); ``keeps_unlisted``: the
     offers live then that it does not name belong to the day too. Returns the day's rows."""
     day, table = listing.day_sql, OFFER_SNAPSHOTS.name
-    previous, previous_params = _previous(listing, retailer_id)
-    known = {c: f"CASE WHEN p.offer_id IS NULL THEN o.{c} ELSE p.{c} END" for c in SNAPSHOT_COLUMNS}
+    newer = f"SELECT count(*) FROM {OFFERS.name} AS o WHERE o.retailer_id = ? AND NOT {listing.current()}"
+    if conn.execute(newer, [retailer_id]).fetchall()[0][0]:
+        previous, previous_params = _previous(listing, retailer_id)
+        known = {c: f"CASE WHEN p.offer_id IS NULL THEN o.{c} ELSE p.{c} END" for c in SNAPSHOT_COLUMNS}
+        join = f" LEFT JOIN {previous} AS p ON p.offer_id = o.offer_id"
+    else:  # a nightly run: every stored offer is as the list found it, and the history is not read
+        previous_params, known, join = [], {c: f"o.{c}" for c in SNAPSHOT_COLUMNS}, ""
     listed = ", ".join(f"i.{c} AS {c}" if c in provided else f"{known[c]} AS {c}" for c in SNAPSHOT_COLUMNS)
     rows = (
         f"SELECT o.retailer_id, o.offer_id, {listed} "
-        f"FROM {incoming} AS i JOIN {OFFERS.name} AS o ON o.retailer_id = i.retailer_id AND o.offer_id = i.offer_id "
-        f"LEFT JOIN {previous} AS p ON p.offer_id = o.offer_id"
+        f"FROM {incoming} AS i JOIN {OFFERS.name} AS o ON o.retailer_id = i.retailer_id AND o.offer_id = i.offer_id"
+        f"{join}"
     )
     params = list(previous_params)
-    unlisted = f"{guard.live_where(listing)} AND o.offer_id NOT IN (SELECT offer_id FROM {incoming})"
+    unlisted = f"{guard.live_where(listing)} AND NOT {guard.named(incoming)}"
     if keeps_unlisted:
         rows += (
             f" UNION ALL SELECT o.retailer_id, o.offer_id, {', '.join(f'{known[c]} AS {c}' for c in SNAPSHOT_COLUMNS)} "
-            f"FROM {OFFERS.name} AS o LEFT JOIN {previous} AS p ON p.offer_id = o.offer_id WHERE {unlisted}"
+            f"FROM {OFFERS.name} AS o{join} WHERE {unlisted}"
         )
         params += [*previous_params, retailer_id]
-    kept = (
-        f" AND offer_id NOT IN (SELECT o.offer_id FROM {OFFERS.name} AS o WHERE {unlisted})" if keeps_unlisted else ""
-    )
+    kept = f" OR EXISTS (SELECT 1 FROM {OFFERS.name} AS o WHERE {unlisted} AND o.offer_id = s.offer_id)"
     conn.execute(
-        f"DELETE FROM {table} WHERE retailer_id = ? AND snapshot_date = {day} "
-        f"AND offer_id NOT IN (SELECT offer_id FROM {incoming}){kept}",
+        f"DELETE FROM {table} AS s WHERE s.retailer_id = ? AND s.snapshot_date = {day} AND NOT ("
+        f"EXISTS (SELECT 1 FROM {incoming} AS i WHERE i.offer_id = s.offer_id){kept if keeps_unlisted else ''})",
         [retailer_id, *([retailer_id] if keeps_unlisted else [])],
     )
     marks = lineage.sql() if lineage else {}
@@ -84,11 +87,12 @@ def write_snapshot(
 
 def _previous(listing: OfferList, retailer_id: str) -> tuple[str, list[Any]]:
     """The newest snapshot row, on the list's day or before, of each offer whose stored state is newer than the
-    list (a subquery aliased by the caller), and its parameters."""
+    list (a subquery aliased by the caller), and its parameters. Such offers come from a replay or a late list:
+    in a nightly run there are none, and the retailer's snapshot history is not read."""
+    newer = f"SELECT o.offer_id FROM {OFFERS.name} AS o WHERE o.retailer_id = ? AND NOT {listing.current()}"
     ranked = (
         f"SELECT s.*, row_number() OVER (PARTITION BY s.offer_id ORDER BY s.snapshot_date DESC) AS newest "
-        f"FROM {OFFER_SNAPSHOTS.name} AS s JOIN {OFFERS.name} AS o ON o.retailer_id = s.retailer_id "
-        f"AND o.offer_id = s.offer_id WHERE s.retailer_id = ? AND s.snapshot_date <= {listing.day_sql} "
-        f"AND NOT {listing.current()}"
+        f"FROM {OFFER_SNAPSHOTS.name} AS s WHERE s.retailer_id = ? AND s.snapshot_date <= {listing.day_sql} "
+        f"AND s.offer_id IN ({newer})"
     )
-    return f"(SELECT * FROM ({ranked}) AS ranked WHERE newest = 1)", [retailer_id]
+    return f"(SELECT * FROM ({ranked}) AS ranked WHERE newest = 1)", [retailer_id, retailer_id]
