@@ -88,10 +88,6 @@ class DeletionCheck:
         return self.needs_confirmation and not self.confirmed
 
     @property
-    def applied_deletions(self) -> int:
-        return 0 if self.held else self.evidence.missing
-
-    @property
     def held_deletions(self) -> int:
         return self.evidence.missing if self.held else 0
 

@@ -2,8 +2,9 @@
 values replaced.
 
 A ``short_list`` fault cuts the next full lists short, the way a partial export or a v11 page that lost its
-``nextCursor`` would: the next ``count`` export files served, and v11 list pages of requests without a
-``last-modified-date-time`` filter, list only the first ``keep`` offers, and such a v11 page names no next page.
+``nextCursor`` would: the next ``count`` (default 1) export files served, and v11 list pages of requests without
+a ``last-modified-date-time`` filter, after ``skip`` (default 0) that pass, list only the first ``keep`` (default
+1) offers, and such a v11 page names no next page.
 """
 
 from __future__ import annotations

@@ -44,9 +44,9 @@ def test_the_limits_are_configurable() -> None:
 def test_a_confirmed_check_applies_and_an_unconfirmed_one_holds() -> None:
     evidence = FullListEvidence(live=120, named=1, missing=119)
     check = DeletionCheck("offers", "bol's offer export", "offers", "bol.offers", listed=1, evidence=evidence)
-    assert (check.held, check.held_deletions, check.applied_deletions) == (True, 119, 0)
+    assert (check.held, check.held_deletions) == (True, 119)
     done = DeletionCheck("offers", "bol's offer export", "offers", "bol.offers", 1, evidence, confirmed=True)
-    assert (done.held, done.needs_confirmation, done.applied_deletions) == (False, True, 119)
+    assert (done.held, done.needs_confirmation, done.held_deletions) == (False, True, 0)
 
 
 def test_the_message_says_what_was_held_and_exactly_how_to_confirm() -> None:
