@@ -10,6 +10,12 @@ day's price and stock in `bol.offer_snapshots` (accounts: Variable `bolsync_acco
 bol prepares the file); `v11` reads the v11 offer list, incrementally by last modification, with a full
 sweep at least weekly (param `full_sweep` forces one) that flags offers bol no longer lists as deleted.
 
+**Mass deletions need confirmation**: a full list (export or full sweep) that names none of the live offers,
+or would flag more than 10 % and more than 20 of them deleted (`[bolsync] mass_deletion_percent` and
+`mass_deletion_count`), flags none: the listed offers still land, the day's snapshot keeps every live offer,
+the hold is alerted and recorded in `bol.deletion_holds`. A run with param `confirm_deletions: true` (older
+name `confirm_empty`) applies them. Loads honour bol's version: an older list never overwrites newer data.
+
 bol keeps no offer history: a backfill or a rerun of a day that ended more than a day ago logs that and
 changes nothing. Rerunning the current day is idempotent.
 """

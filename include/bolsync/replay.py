@@ -38,7 +38,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warehouse", help="a DuckDB file or postgresql:// URI (default: connection bol_warehouse)")
     parser.add_argument("--archive", help="the archive folder or fsspec URL (default: [bolsync] archive_url)")
     parser.add_argument(
-        "--confirm-empty", action="store_true", help="offers: accept an empty full list (flags every offer deleted)"
+        "--confirm-deletions",
+        "--confirm-empty",
+        dest="confirm_deletions",
+        action="store_true",
+        help="offers: apply the deletions of a full list even when they are out of proportion (an empty list, or "
+        "more than [bolsync] mass_deletion_percent %% and mass_deletion_count of the live offers)",
     )
     return parser.parse_args(argv)
 
@@ -59,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.last,
             conn_id=args.account,
             stream=args.stream,
-            confirm_empty=args.confirm_empty,
+            confirm_deletions=args.confirm_deletions,
         )
     except (ReplayError, BolConfigError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -11,7 +11,8 @@ reachable), in one run:
   one transaction; then the same frame again with 10 % of the rows at a newer ``latest_changed_at`` (every
   row compared, 10 % updated, 90 % left alone by the "newer wins" rule);
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
-  the product's ``bolsync.offers.load.upsert_offers`` into ``bol.offers``, the same two merges;
+  the product's offer merge (``bolsync.offers.load.merged_list``, an incremental list: version-checked, no
+  deletions, no snapshot) into ``bol.offers``, the same two merges;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` (streamed in chunks of
@@ -219,7 +220,9 @@ def settle(backend: str, raw: Any) -> None:
 
 def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[float, tuple[int, int]]:
     """One transaction of the product's merge of ``table`` (``order_items`` or ``offers``); seconds, counts."""
-    from bolsync.offers.load import upsert_offers
+    from bolsync.offers.listing import OfferList
+    from bolsync.offers.load import merged_list
+    from bolsync.offers.transform import OfferRows
     from bolsync.orders.load import upsert_order_items
 
     settle(warehouse.backend, warehouse.raw)
@@ -229,10 +232,9 @@ def _merge_once(warehouse: Warehouse, table: str, frame: pd.DataFrame) -> tuple[
             items = upsert_order_items(warehouse, frame)
             counts = (items.inserted, items.updated)
         else:
-            offers = upsert_offers(
-                warehouse, "r1", frame, list(frame.columns), source="export", seen_at=SEEN_AT, full=False
-            )
-            counts = (offers.inserted, offers.updated)
+            listing = OfferList("export", False, SEEN_AT, SEEN_AT, SEEN_AT.date())
+            with merged_list(warehouse, "r1", OfferRows(frame, list(frame.columns)), listing, {}) as offers:
+                counts = (offers.inserted, offers.updated)
     return time.perf_counter() - started, counts
 
 

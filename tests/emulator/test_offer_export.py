@@ -247,3 +247,21 @@ def test_export_rate_limits() -> None:
         downloads = [api.get(f"/retailer/offers/export/{report_id}", accept=V10_CSV).status_code for _ in range(10)]
         assert downloads == [200] * 9 + [429]
         assert [poll(api, accepted[1].json()["processStatusId"]).status_code for _ in range(5)] == [200] * 5
+
+
+def test_a_short_list_fault_serves_a_valid_export_of_the_first_offers(api: Api) -> None:
+    _, complete = export_csv(api)
+    everything = rows_by_header(complete.text)
+    api.fault(kind="short_list", keep=1, client_id="demo-client-a")
+    assert api.control("GET", "/faults").json()["offer_defects"][0]["keep"] == 1
+    _, short = export_csv(api)
+    assert short.status_code == 200
+    assert short.text.split("\n", 1)[0] == HEADER
+    assert rows_by_header(short.text) == everything[:1]  # a well-formed file that lists one offer
+    assert len(everything) > 1
+    assert rows_by_header(export_csv(api)[1].text) == everything  # consumed: the next file is whole again
+
+
+@pytest.mark.parametrize("rule", [{"keep": -1}, {"keep": "1"}, {"count": 0}])
+def test_malformed_short_list_faults(api: Api, rule: dict[str, Any]) -> None:
+    assert api.control("POST", "/faults", json={"kind": "short_list", **rule}).status_code == 400

@@ -327,3 +327,15 @@ def test_v11_offer_rate_limit() -> None:
             assert statuses == [200] * 25 + [429]
         stats = api.control("GET", "/stats").json()["requests"]["GET /retailer/offers"]
         assert stats.get("200", 0) >= 25
+
+
+def test_a_short_list_fault_cuts_a_full_sweep_page_and_its_next_cursor(api: Api) -> None:
+    everything, pages = all_offers(api, **{"page-size": "10"})
+    assert pages > 1
+    api.control("POST", "/faults", json={"kind": "short_list", "keep": 3, "client_id": "demo-client-a"})
+    since = zulu(datetime(2000, 1, 1, tzinfo=UTC))
+    filtered, _ = all_offers(api, **{"page-size": "10", "last-modified-date-time": since})
+    assert len(filtered) == len(everything)  # an incremental list is not a full one: not cut
+    short, short_pages = all_offers(api, **{"page-size": "10"})
+    assert (short, short_pages) == (everything[:3], 1)  # three offers, and no next page named
+    assert all_offers(api, **{"page-size": "10"})[0] == everything  # consumed

@@ -128,3 +128,33 @@ def test_offers_replay_restores_the_day_without_calling_bol(offers_env, warehous
     assert replay.main(args) == 0
     assert offers_env.stats() == calls
     assert _offer_rows(warehouse) == before
+
+
+def test_offers_replay_of_a_day_after_the_next_one_keeps_offers_and_restores_that_days_snapshot(
+    offers_env, warehouse, archive
+) -> None:
+    """Day D's offers were loaded, bol changed (new prices, a deletion, new offers), day D+1 loaded: replaying D
+    leaves bol.offers exactly as it is and gives D's snapshot D's values, not today's."""
+    from tests.integration.test_offers_sync import world
+
+    day = datetime.now(UTC).astimezone(AMSTERDAM).date() - timedelta(days=1)
+    assert run_offers(datetime.now(UTC)) == "success"  # day D (yesterday)
+    day_snapshot = "SELECT * FROM bol.offer_snapshots WHERE snapshot_date = ? ORDER BY 1, 2"
+    before_day = [row[:-3] for row in query(warehouse, day_snapshot, [day])]  # without the lineage columns
+    changed = world(offers_env, "bol_shop_a", "change_offers", 5)
+    deleted = world(offers_env, "bol_shop_a", "delete_offers", 1)
+    world(offers_env, "bol_shop_a", "new_offers", 2)
+    assert run_offers(datetime.now(UTC) + timedelta(days=1)) == "success"  # day D+1 (today)
+    offers = _offer_rows(warehouse)[:2]
+    prices = dict(query(warehouse, "SELECT offer_id, unit_price FROM bol.offers WHERE offer_id IN (?, ?)", changed[:2]))
+    with connect_warehouse(warehouse) as conn:
+        conn.execute("DELETE FROM bol.offer_snapshots WHERE snapshot_date = ?", [day])
+    args = ["--dag", "bol_offers_daily", "--from", str(day), "--to", str(day), "--warehouse", _where(warehouse)]
+    assert replay.main(args) == 0
+    assert _offer_rows(warehouse)[:2] == offers
+    assert (
+        dict(query(warehouse, "SELECT offer_id, unit_price FROM bol.offers WHERE offer_id IN (?, ?)", changed[:2]))
+        == prices
+    )
+    assert query(warehouse, "SELECT deleted FROM bol.offers WHERE offer_id = ?", deleted) == [(True,)]
+    assert [row[:-3] for row in query(warehouse, day_snapshot, [day])] == before_day

@@ -22,6 +22,9 @@ test_replay_restores_the_wiped_rows_without_calling_bol = same.test_replay_resto
 test_replay_names_the_days_the_archive_lacks = same.test_replay_names_the_days_the_archive_lacks
 offers_env = same.offers_env
 test_offers_replay_restores_the_day_without_calling_bol = same.test_offers_replay_restores_the_day_without_calling_bol
+test_offers_replay_of_a_day_after_the_next_one_keeps_offers_and_restores_that_days_snapshot = (
+    same.test_offers_replay_of_a_day_after_the_next_one_keeps_offers_and_restores_that_days_snapshot
+)
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,11 @@ class ArchivedAttempt:
     def extracted_at(self) -> datetime:
         return datetime.fromisoformat(self.manifest["extracted_at"])
 
+    @property
+    def listed_at(self) -> datetime:
+        """When the source took the archived list (attempts archived without it: their extract time)."""
+        return datetime.fromisoformat(self.manifest.get("listed_at") or self.manifest["extracted_at"])
+
     def responses(self) -> Iterator[dict[str, Any]]:
         """The archived responses in the order they were received (a cut-off end is logged and skipped)."""
         try:

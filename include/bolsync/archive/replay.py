@@ -28,6 +28,10 @@ from bolsync_provider.hooks.bol_retailer import OFFER_EXPORT_FILE_ENDPOINT, OFFE
 log = logging.getLogger(__name__)
 
 STREAMS = ("orders", "offers")
+#: How a replay confirms held mass deletions (see ``runs.evidence``).
+CONFIRM_IN_REPLAY = (
+    "replay the days again with --confirm-deletions: the replay then applies the deletions its lists show."
+)
 #: Order details another run fetched for a replayed one (the detail exchange of concurrent runs) are looked up
 #: in the attempts archived this close to the replayed extract.
 CONCURRENT_WITHIN = timedelta(days=1)
@@ -115,7 +119,7 @@ def replay(
     *,
     conn_id: str | None = None,
     stream: str | None = None,
-    confirm_empty: bool = False,
+    confirm_deletions: bool = False,
 ) -> list[AccountReplay]:
     """Replay ``first``..``last`` of ``dag_id`` from ``location`` into ``target`` (see the module docstring)."""
     kind = stream_of(dag_id, stream)
@@ -124,7 +128,7 @@ def replay(
     replay_one: Callable[[WarehouseTarget, ReplayRun, Lineage], dict[str, int]] = (
         (lambda t, r, lin: _replay_orders(t, location, r, lin))
         if kind == "orders"
-        else (lambda t, r, lin: _replay_offers(t, r, lin, dag_id, confirm_empty))
+        else (lambda t, r, lin: _replay_offers(t, r, lin, confirm_deletions))
     )
     done = []
     for index, account in enumerate(sorted({run.attempt.conn_id for run in runs})):
@@ -234,11 +238,12 @@ def _details_elsewhere(
 
 
 def _replay_offers(
-    target: WarehouseTarget, run: ReplayRun, lineage: Lineage, dag_id: str, confirm_empty: bool
+    target: WarehouseTarget, run: ReplayRun, lineage: Lineage, confirm_deletions: bool
 ) -> dict[str, int]:
     from bolsync.offers.extract import snapshot_date
     from bolsync.offers.tasks import OffersExtracted, _load
     from bolsync.offers.transform import STREAM, parse_export_csv, parse_v11_offers
+    from bolsync.runs.evidence import DeletionThreshold
     from bolsync.runs.quarantine import Quarantine
     from bolsync.runs.values import latest_allowed
 
@@ -266,17 +271,27 @@ def _replay_offers(
         full=full,
         source_rows=rows.source_rows,
         extracted_at=attempt.extracted_at.isoformat(),
+        listed_at=attempt.listed_at.isoformat(),
     )
+    threshold = DeletionThreshold.configured()
     quarantine = Quarantine(
         STREAM, attempt.conn_id, attempt.retailer_id, lineage.dag_id, lineage.run_id, window.start, window.end
     )
     with connect_warehouse(target) as conn, conn.transaction():
-        counts = _load(conn, attempt.retailer_id, extracted, rows, confirm_empty, dag_id, lineage, quarantine)
+        counts = _load(conn, attempt.retailer_id, extracted, rows, confirm_deletions, lineage, threshold, quarantine)
+    if counts.check is not None and counts.check.held:
+        log.warning(
+            "Run %s of %s: %s",
+            attempt.run_id,
+            attempt.conn_id,
+            counts.check.message(attempt.retailer_id, CONFIRM_IN_REPLAY),
+        )
     log.info("Replayed run %s of %s (%s): %s.", attempt.run_id, attempt.conn_id, source, counts)
     return {
         "offers_inserted": counts.inserted,
         "offers_updated": counts.updated,
         "offers_deleted": counts.deleted,
+        "deletions_held": counts.held,
         "quarantined": len(rows.rejected),
     }
 

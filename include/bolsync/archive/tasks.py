@@ -29,11 +29,13 @@ def archive_responses(
     anchor: Path,
     *,
     personal: bool | None = None,
+    listed_at: datetime | None = None,
 ) -> Iterator[None]:
     """Archive every data response ``hook`` receives in the block (nothing when the archive is off).
 
-    ``personal``: whether the responses may keep customer data; by default the account's opt-in. The
-    attempt is marked complete (replayable) only when the block ends without an error.
+    ``personal``: whether the responses may keep customer data; by default the account's opt-in. ``listed_at``:
+    for a list of records, when the source took it (a replay places the list in time by it). The attempt is
+    marked complete (replayable) only when the block ends without an error.
     """
     location = archive_location(anchor)
     if location is None:
@@ -55,6 +57,7 @@ def archive_responses(
         window_start=window.start.isoformat(),
         window_end=window.end.isoformat(),
         extracted_at=extracted_at.isoformat(),
+        **({"listed_at": listed_at.isoformat()} if listed_at else {}),
     )
     log.info("Archived %d API responses in %s.", archive.manifest["responses"], archive.folder)
 

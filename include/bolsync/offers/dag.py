@@ -6,10 +6,10 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param, task_group
 
-from bolsync.offers.guard import CONFIRM_EMPTY_PARAM
 from bolsync.offers.tasks import OffersExtractOperator, check_quality, load_offers
 from bolsync.runs.config import OFFERS_SOURCE_VARIABLE
 from bolsync.runs.defaults import API_POOL, stream_dag
+from bolsync.runs.evidence import CONFIRM_ALIASES, CONFIRM_PARAM
 from bolsync.runs.tasks import check_auth, list_accounts
 
 
@@ -34,12 +34,17 @@ def offers_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
             "full_sweep": Param(
                 False, type="boolean", description="v11 only: list every offer and flag the missing ones deleted."
             ),
-            CONFIRM_EMPTY_PARAM: Param(
+            CONFIRM_PARAM: Param(
                 False,
                 type="boolean",
-                description="Confirm that an account with stored offers really has none now: without it, an empty "
-                "export or full sweep fails the run and flags nothing deleted.",
+                description="Apply a mass deletion: without it, an export or full sweep that names none of the live "
+                "offers, or would flag more than [bolsync] mass_deletion_percent % and more than mass_deletion_count "
+                "of them deleted, flags none deleted (the deletions are held and alerted).",
             ),
+            **{
+                alias: Param(False, type="boolean", description=f"The older name of {CONFIRM_PARAM}; either works.")
+                for alias in CONFIRM_ALIASES
+            },
         },
     ) as dag:
         sync_offers_account.expand(conn_id=list_accounts())

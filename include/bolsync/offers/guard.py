@@ -1,46 +1,81 @@
-"""The evidence a full offers load needs before it flags a retailer's offers deleted."""
+"""The evidence a full offer list gives before it flags offers deleted (the rule itself: ``runs.evidence``).
+
+Counted over ``bol.offers`` as it stood when the list was taken (``offers.listing``): a replay of an old list is
+judged like the original run judged it, and offers seen after the list was taken never count as missing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bolsync.offers.load import count
+from bolsync.offers.listing import OfferList
 from bolsync.offers.transform import OFFERS
-from bolsync_provider.errors import BolResponseError
+from bolsync.runs.evidence import DeletionCheck, DeletionThreshold, FullListEvidence
 
-#: The run param that confirms an empty offer list (the account really has no offers any more).
-CONFIRM_EMPTY_PARAM = "confirm_empty"
+#: The stream name offer holds are recorded under (``bol.deletion_holds``).
+STREAM = "offers"
 
 
-class EmptyOfferList(BolResponseError):
-    """A full source listed no offers for a retailer with live ones: not trusted without confirmation."""
+def live_where(listing: OfferList) -> str:
+    """The retailer's offers (``o``, first parameter: retailer id) live and known when the list was taken."""
+    return f"o.retailer_id = ? AND {listing.live()} AND {listing.known()}"
 
-    #: The alert's advice (a rerun or a cleared task fails the same way).
-    what_to_do = (
-        "Do not clear the task: it fails the same way. If the account really has no offers now, run the DAG "
-        f"again with the param {CONFIRM_EMPTY_PARAM} = true (the error above shows how); otherwise wait for "
-        "tomorrow's run or contact bol if the export stays empty."
+
+def missing_where(listing: OfferList, incoming: str, held: str | None = None) -> str:
+    """The offers a full list would flag deleted: live then, not named by ``incoming`` (or ``held``), not seen
+    since."""
+    return f"{live_where(listing)} AND NOT {listing.seen_after()} AND NOT {named(incoming, held)}"
+
+
+def named(incoming: str, held: str | None = None) -> str:
+    """Offer ``o`` is in the staged list ``incoming``, or among the staged keys ``held`` (listed, but held in the
+    quarantine)."""
+    listed = f"EXISTS (SELECT 1 FROM {incoming} AS i WHERE i.offer_id = o.offer_id)"
+    if held is None:
+        return listed
+    return f"({listed} OR EXISTS (SELECT 1 FROM {held} AS h WHERE h.offer_id = o.offer_id))"
+
+
+def count_live(conn: Any, retailer_id: str, listing: OfferList) -> int:
+    """The offers live when the list was taken (before the list is loaded)."""
+    return _count(conn, f"SELECT count(*) FROM {OFFERS.name} AS o WHERE {live_where(listing)}", retailer_id)
+
+
+def count_named(conn: Any, retailer_id: str, listing: OfferList, incoming: str, held: str | None = None) -> int:
+    """How many of those ``incoming`` (or ``held``) names (before it is loaded)."""
+    return _count(
+        conn,
+        f"SELECT count(*) FROM {OFFERS.name} AS o WHERE {live_where(listing)} AND {named(incoming, held)}",
+        retailer_id,
     )
 
 
-def check_empty_list(
-    conn: Any, retailer_id: str, *, source: str, full: bool, listed: int, confirmed: bool, dag_id: str
-) -> None:
-    """Refuse a full load of zero offers over live ones unless the run confirms it (``confirm_empty``).
-
-    An empty export or v11 sweep is what a failed or cut-off answer looks like, and loading it would flag every
-    offer deleted; an incremental run never flags deletions, so it needs no evidence.
-    """
-    if not full or listed > 0 or confirmed:
-        return
-    live = count(conn, f"SELECT count(*) FROM {OFFERS.name} WHERE retailer_id = ? AND NOT deleted", [retailer_id])
-    if live == 0:
-        return
-    what = "offer export" if source == "export" else "v11 full sweep"
-    raise EmptyOfferList(
-        f"bol's {what} for retailer {retailer_id} listed no offers, but {live} of its offers are live in "
-        f"{OFFERS.name}. An empty list is also what a failed or cut-off answer looks like, so nothing was changed "
-        f"and no offer was flagged deleted. If the account really has no offers now, run {dag_id} again with "
-        f"the param {CONFIRM_EMPTY_PARAM} = true (UI: Trigger DAG with that param; CLI: airflow dags trigger "
-        f"{dag_id} --conf '{{\"{CONFIRM_EMPTY_PARAM}\": true}}'). Clearing this task fails the same way."
+def count_missing(conn: Any, retailer_id: str, listing: OfferList, incoming: str, held: str | None = None) -> int:
+    return _count(
+        conn, f"SELECT count(*) FROM {OFFERS.name} AS o WHERE {missing_where(listing, incoming, held)}", retailer_id
     )
+
+
+def deletion_check(
+    listing: OfferList,
+    *,
+    listed: int,
+    evidence: FullListEvidence,
+    threshold: DeletionThreshold | None,
+    confirmed: bool,
+) -> DeletionCheck:
+    return DeletionCheck(
+        stream=STREAM,
+        what=listing.name,
+        records="offers",
+        table=OFFERS.name,
+        listed=listed,
+        evidence=evidence,
+        threshold=threshold or DeletionThreshold(),
+        confirmed=confirmed,
+    )
+
+
+def _count(conn: Any, sql: str, retailer_id: str) -> int:
+    rows = conn.execute(sql, [retailer_id]).fetchall()
+    return int(rows[0][0]) if rows else 0

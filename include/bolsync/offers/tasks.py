@@ -12,15 +12,16 @@ from typing import Any
 from airflow.sdk import BaseOperator, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.archive.tasks import archive_responses
+from bolsync.archive.tasks import archive_responses, purge_expired_archives
 from bolsync.offers import extract as ex
-from bolsync.offers.guard import CONFIRM_EMPTY_PARAM, check_empty_list
-from bolsync.offers.load import OfferLoadCounts, record_sync_state, sync_state, upsert_offers, write_snapshots
+from bolsync.offers.listing import OfferList
+from bolsync.offers.load import OfferLoadCounts, load_offer_list, record_sync_state, sync_state
 from bolsync.offers.quality import check_offers_load
-from bolsync.offers.transform import STREAM, OfferRows, latest_per_offer, parse_export_csv, parse_v11_offers
-from bolsync.runs import assets, config, values
+from bolsync.offers.transform import STREAM, OfferRows, parse_export_csv, parse_v11_offers
+from bolsync.runs import assets, config, evidence, values
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import WAREHOUSE_POOL
+from bolsync.runs.deletion_holds import ListRun, announce_hold, settle_holds
 from bolsync.runs.payload import Payload
 from bolsync.runs.quarantine import Quarantine, alert_new, held_note
 from bolsync.runs.staging import (
@@ -64,6 +65,9 @@ class OffersExtracted(Payload):
     api: dict[str, float] = field(default_factory=dict)
     #: When the extract pulled the offers from the API (ISO 8601): the rows' lineage.
     extracted_at: str | None = None
+    #: When bol's list was taken (ISO 8601; the export's request, the v11 list's first page): see
+    #: ``offers.listing``.
+    listed_at: str | None = None
 
     @classmethod
     def for_window(cls, conn_id: str, window: SyncWindow) -> OffersExtracted:
@@ -79,6 +83,18 @@ class OffersExtracted(Payload):
     def seen_at(self) -> datetime:
         """The run's data interval end, not the wall clock: rerunning a day writes the same rows."""
         return datetime.fromisoformat(self.window_end)
+
+    @property
+    def listing(self) -> OfferList:
+        """The staged list, placed in time (a payload without ``listed_at``: its extract time)."""
+        listed_at = self.listed_at or self.extracted_at
+        return OfferList(
+            source=str(self.source),
+            full=self.full,
+            seen_at=self.seen_at,
+            listed_at=datetime.fromisoformat(listed_at) if listed_at else self.seen_at,
+            snapshot_date=datetime.fromisoformat(self.snapshot_date).date(),
+        )
 
     def audit(self, **more: Any) -> dict[str, Any]:
         window = self.window
@@ -141,9 +157,17 @@ class OffersExtractOperator(BaseOperator):
         audit = base.audit()
         with audited(context, warehouse_target(), audit, hook):
             audit["retailer_id"] = hook.get_retailer_id()
+            listed_at = datetime.now(UTC)  # bol's file shows the offers of a moment after this
             process = hook.request_offer_export()
             audit["queries"] = f"offer export, process status {process['processStatusId']}"
-        carry = replace(base, retailer_id=audit["retailer_id"], source="export", full=True, api=hook.metrics.as_dict())
+        carry = replace(
+            base,
+            retailer_id=audit["retailer_id"],
+            source="export",
+            full=True,
+            api=hook.metrics.as_dict(),
+            listed_at=listed_at.isoformat(),
+        )
         log.info("bol is preparing the offer export %s; deferring until it is ready.", process["processStatusId"])
         return OfferExportTrigger(
             self.conn_id,
@@ -168,7 +192,10 @@ class OffersExtractOperator(BaseOperator):
                 raise OfferExportFailed(event.get("message") or f"offer export ended with {event.get('status')}")
             extracted_at = datetime.now(UTC)
             anchor = warehouse_target().staging_anchor
-            with archive_responses(hook, context, extracted.window, extracted_at, anchor, personal=False):
+            listed_at = extracted.listing.listed_at
+            with archive_responses(
+                hook, context, extracted.window, extracted_at, anchor, personal=False, listed_at=listed_at
+            ):
                 text = hook.download_offer_export(str(event["report_id"]))
             path = folder / ex.EXPORT_FILE
             ex.write_export(path, text)
@@ -191,7 +218,15 @@ class OffersExtractOperator(BaseOperator):
             log.info("v11 offers of retailer %s: %s.", retailer_id, plan.reason)
             path = folder / ex.V11_FILE
             extracted_at = datetime.now(UTC)
-            with archive_responses(hook, context, base.window, extracted_at, database.staging_anchor, personal=False):
+            with archive_responses(
+                hook,
+                context,
+                base.window,
+                extracted_at,
+                database.staging_anchor,
+                personal=False,
+                listed_at=extracted_at,
+            ):
                 rows, pages = ex.stage_v11(hook, path, plan.modified_since)
             audit.update(queries=f"v11 {plan.reason}", pages=pages, offers_listed=rows)
         return replace(
@@ -203,6 +238,7 @@ class OffersExtractOperator(BaseOperator):
             source_rows=rows,
             api=hook.metrics.as_dict(),
             extracted_at=extracted_at.isoformat(),
+            listed_at=extracted_at.isoformat(),
         )
 
 
@@ -242,35 +278,47 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
     retailer_id = str(extracted.retailer_id)
     staged = Path(str(extracted.staging_file))
     database = warehouse_target()
+    dag_id = context["dag"].dag_id
     with (
         audited(context, database, extracted.audit(offers_listed=extracted.source_rows), None) as audit,
         reading_attempt(staged.parent, staged.name),
     ):
         rows = read_staged(extracted)
-        confirmed = bool((context.get("params") or {}).get(CONFIRM_EMPTY_PARAM))
+        confirmed = evidence.confirmed(context.get("params"))
+        threshold = evidence.DeletionThreshold.configured()
+        lineage = Lineage.of_run(context, extracted.extracted_at)
         window = extracted.window
         scope = {"conn_id": extracted.conn_id, "retailer_id": retailer_id}
         quarantine = Quarantine.of_run(STREAM, context, **scope, window_start=window.start, window_end=window.end)
         with connect_warehouse(database) as conn:
             with conn.transaction():
-                lineage = Lineage.of_run(context, extracted.extracted_at)
-                counts = _load(
-                    conn, retailer_id, extracted, rows, confirmed, context["dag"].dag_id, lineage, quarantine
-                )
+                counts = _load(conn, retailer_id, extracted, rows, confirmed, lineage, threshold, quarantine)
             audit.update(quarantined=len(rows.rejected), error=held_note(rows.rejected))
             alert_new(conn, STREAM, extracted.conn_id, context)
             changes = {"inserted": counts.inserted, "updated": counts.updated, "flagged_deleted": counts.deleted}
+            changes["deletions_held"] = counts.held
             assets.emit(context, assets.offers_event_extras(conn, **_event_args(context, extracted, changes)))
-        audit.update(offers_inserted=counts.inserted, offers_updated=counts.updated, offers_deleted=counts.deleted)
+        audit.update(
+            offers_inserted=counts.inserted,
+            offers_updated=counts.updated,
+            offers_deleted=counts.deleted,
+            deletions_held=counts.held,
+        )
+        if counts.check is not None and counts.check.held:
+            run = _list_run(extracted, lineage)
+            notes = [audit.get("error"), announce_hold(context, counts.check, run, evidence.in_a_run(dag_id))]
+            audit["error"] = "; ".join(note for note in notes if note)
         stats.rows_landed(extracted.conn_id, "offer_snapshots", "inserted", counts.snapshots)
     log.info(
-        "Offers of retailer %s (%s%s): +%d new, %d changed, %d flagged deleted; snapshot %s has %d offers.",
+        "Offers of retailer %s (%s%s): +%d new, %d changed, %d flagged deleted, %d deletions held; snapshot %s has "
+        "%d offers.",
         retailer_id,
         extracted.source,
         ", full" if extracted.full else ", incremental",
         counts.inserted,
         counts.updated,
         counts.deleted,
+        counts.held,
         extracted.snapshot_date,
         counts.snapshots,
     )
@@ -279,6 +327,7 @@ def load_offers(payload: dict[str, Any]) -> dict[str, Any]:
         "offers_inserted": counts.inserted,
         "offers_updated": counts.updated,
         "offers_deleted": counts.deleted,
+        "deletions_held": counts.held,
         "snapshots": counts.snapshots,
     }
 
@@ -289,34 +338,41 @@ def _load(
     extracted: OffersExtracted,
     rows: OfferRows,
     confirmed: bool,
-    dag_id: str,
-    lineage: Lineage | None = None,
+    lineage: Lineage,
+    threshold: evidence.DeletionThreshold | None = None,
     quarantine: Quarantine | None = None,
 ) -> OfferLoadCounts:
-    """The offers, the day's snapshot and the sync state, in the caller's transaction (an unconfirmed empty
-    full list changes nothing: ``guard``).
+    """The offers, the day's snapshot, the sync state and the deletion holds, in the caller's transaction (a
+    full list whose deletions are held changes no offer it does not name: ``offers.load``).
 
     Offers the transform refused are held in ``quarantine`` (and never flagged deleted: they were listed); a
     full list with a line that names no usable offer id cannot tell which offers are gone, so it flags none and
     counts as no full sweep."""
-    source, full, seen_at = str(extracted.source), extracted.full and rows.keys_complete, extracted.seen_at
-    if extracted.full and not full:
+    listing = extracted.listing
+    if listing.full and not rows.keys_complete:
         log.warning("A line of the full offer list names no usable offer id: no offer is flagged deleted this time.")
-    check_empty_list(
-        conn, retailer_id, source=source, full=full, listed=rows.source_rows, confirmed=confirmed, dag_id=dag_id
+        listing = replace(listing, full=False)
+    held = {record.key for record in rows.rejected if record.keyed}
+    counts = load_offer_list(
+        conn, retailer_id, rows, listing, confirmed=confirmed, threshold=threshold, lineage=lineage, held=held
     )
-    held = {record.key for record in rows.rejected}
-    offers = latest_per_offer(rows.frame)
-    offers = offers[~offers["offer_id"].isin(held)] if held else offers
-    counts = upsert_offers(
-        conn, retailer_id, offers, rows.provided, source=source, seen_at=seen_at, full=full, lineage=lineage, held=held
-    )
-    day = datetime.fromisoformat(extracted.snapshot_date).date()
-    counts.snapshots = write_snapshots(conn, retailer_id, day, lineage)
-    record_sync_state(conn, retailer_id, source=source, seen_at=seen_at, full=full)
+    applied_in_full = counts.check is not None and not counts.check.held
+    record_sync_state(conn, retailer_id, source=listing.source, seen_at=listing.seen_at, full=applied_in_full)
+    if counts.check is not None:
+        settle_holds(conn, counts.check, _list_run(extracted, lineage))
     if quarantine is not None:
-        quarantine.settle(conn, rows.rejected, offers["offer_id"])
+        quarantine.settle(conn, rows.rejected, rows.frame["offer_id"])
     return counts
+
+
+def _list_run(extracted: OffersExtracted, lineage: Lineage) -> ListRun:
+    return ListRun(
+        conn_id=extracted.conn_id,
+        retailer_id=str(extracted.retailer_id),
+        dag_id=lineage.dag_id,
+        run_id=lineage.run_id,
+        listed_at=extracted.listing.listed_at,
+    )
 
 
 def _event_args(context: Any, extracted: OffersExtracted, counts: dict[str, Any]) -> dict[str, Any]:
@@ -341,8 +397,15 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
     held = {record.key for record in rows.rejected}  # in the quarantine, not loaded
     offer_ids = [str(v) for v in rows.frame["offer_id"] if v not in held]
     with connect_warehouse(warehouse_target()) as conn:
-        check_offers_load(conn, conn_id=extracted.conn_id, retailer_id=str(extracted.retailer_id), offer_ids=offer_ids)
+        check_offers_load(
+            conn,
+            conn_id=extracted.conn_id,
+            retailer_id=str(extracted.retailer_id),
+            offer_ids=offer_ids,
+            listed_at=extracted.listing.listed_at,
+        )
     log.info("Offer data-quality checks passed: %d offers, keys unique and not null.", extracted.source_rows)
     clean_up_after_load(Path(str(extracted.staging_file)).parent)
+    purge_expired_archives(warehouse_target().staging_anchor)
     summary = ("conn_id", "retailer_id", "source", "full", "source_rows", "offers_inserted", "offers_updated")
-    return {k: loaded.get(k) for k in (*summary, "offers_deleted", "snapshots")}
+    return {k: loaded.get(k) for k in (*summary, "offers_deleted", "deletions_held", "snapshots")}

@@ -43,6 +43,10 @@ ARCHIVE_OFF = ("off", "false", "no", "none")
 ARCHIVE_RETENTION_SETTING = "archive_retention_days"
 DEFAULT_ARCHIVE_RETENTION_DAYS = 30
 MAX_ARCHIVE_RETENTION_DAYS = 3660
+MASS_DELETION_PERCENT_SETTING = "mass_deletion_percent"
+DEFAULT_MASS_DELETION_PERCENT = 10.0
+MASS_DELETION_COUNT_SETTING = "mass_deletion_count"
+DEFAULT_MASS_DELETION_COUNT = 20
 #: Variables an earlier version read, and what replaced them.
 RETIRED_VARIABLES = {
     "bolsync_freshness_hours": f"Variable {STALE_AFTER_VARIABLE} (one freshness check: hours without a successful "
@@ -167,6 +171,34 @@ def archive_retention_days(raw: str | None = None, *, read: bool = True) -> int:
     value = number(name, raw, default=DEFAULT_ARCHIVE_RETENTION_DAYS, minimum=1, maximum=MAX_ARCHIVE_RETENTION_DAYS)
     if not float(value).is_integer():
         raise BolConfigError(f"{name} must be a whole number of days, got {raw!r}.")
+    return int(value)
+
+
+def mass_deletion_percent(raw: str | None = None, *, read: bool = True) -> float:
+    """The share of an account's live records (0-100 %) above which a full list's deletions need confirmation
+    (``[bolsync] mass_deletion_percent``; see ``runs.evidence``)."""
+    if read:
+        raw = setting(MASS_DELETION_PERCENT_SETTING)
+    text = raw.strip().removesuffix("%").strip() if isinstance(raw, str) else raw
+    return number(
+        f"[bolsync] {MASS_DELETION_PERCENT_SETTING} (percent of the live records a full list may flag deleted "
+        "without confirmation)",
+        text,
+        default=DEFAULT_MASS_DELETION_PERCENT,
+        minimum=0,
+        maximum=100,
+    )
+
+
+def mass_deletion_count(raw: str | None = None, *, read: bool = True) -> int:
+    """The number of live records above which a full list's deletions need confirmation
+    (``[bolsync] mass_deletion_count``, a whole number; see ``runs.evidence``)."""
+    if read:
+        raw = setting(MASS_DELETION_COUNT_SETTING)
+    name = f"[bolsync] {MASS_DELETION_COUNT_SETTING} (records a full list may flag deleted without confirmation)"
+    value = number(name, raw, default=DEFAULT_MASS_DELETION_COUNT, minimum=0, maximum=10**9)
+    if not float(value).is_integer():
+        raise BolConfigError(f"{name} must be a whole number, got {raw!r}.")
     return int(value)
 
 

@@ -145,12 +145,16 @@ def process_status(app: Emulator, client_id: str, process_id: str, instance: str
 
 def report(app: Emulator, client_id: str, report_id: str, instance: str) -> Response:
     """The CSV (header by column name), or a 404 Problem. Faults: ``csv_columns`` changes the layout,
-    ``offer_value`` replaces values, ``export_file`` serves a defective file."""
+    ``offer_value`` replaces values, ``short_list`` lists only the first offers, ``export_file`` serves a
+    defective file."""
     rows = app.exports.report(client_id, report_id, app.runtime.process_status_retention)
     if rows is None:
         detail = f"Offer export with report id {report_id} not found."
         return problems.problem(404, detail, instance, content_type=V10_CSV)
     faults = app.faults.offers
+    keep = faults.take_short_list(client_id)
+    if keep is not None:
+        rows = rows[:keep]
     layout = faults.layout(client_id)
     columns = layout.apply(CSV_COLUMNS, report_id) if layout else CSV_COLUMNS
     lines = [

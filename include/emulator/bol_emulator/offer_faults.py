@@ -1,4 +1,11 @@
-"""Offer faults: export outcomes, export file layouts and defects, empty v11 pages, and offer values replaced."""
+"""Offer faults: export outcomes, export file layouts and defects, empty v11 pages, short full lists, and offer
+values replaced.
+
+A ``short_list`` fault cuts the next full lists short, the way a partial export or a v11 page that lost its
+``nextCursor`` would: the next ``count`` (default 1) export files served, and v11 list pages of requests without
+a ``last-modified-date-time`` filter, after ``skip`` (default 0) that pass, list only the first ``keep`` (default
+1) offers, and such a v11 page names no next page.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OFFER_FAULT_KINDS = ("export_outcome", "csv_columns", "export_file", "v11_empty_pages", "offer_value")
+OFFER_FAULT_KINDS = ("export_outcome", "csv_columns", "export_file", "v11_empty_pages", "short_list", "offer_value")
 OUTCOMES = ("FAILURE", "TIMEOUT")
 ORDERS = ("reversed", "shuffled")
 EXTRA_VALUE = "extra"
@@ -125,6 +132,7 @@ class OfferFaults:
             self.layouts: dict[str | None, ColumnLayout] = {}
             self.defects: list[dict[str, Any]] = []
             self.empty_pages: list[dict[str, Any]] = []
+            self.short_lists: list[dict[str, Any]] = []
             self.values: list[ValueOverride] = []
 
     def add(self, raw: dict[str, Any], client_id: str | None) -> dict[str, Any]:
@@ -143,6 +151,14 @@ class OfferFaults:
             rule = {"kind": kind, "count": _count(raw), "skip": _count(raw, "skip", 0, 0)}
             rule["next_cursor"] = bool(raw.get("next_cursor", True))
             return self._rule(self.empty_pages, rule, client_id)
+        if kind == "short_list":
+            rule = {
+                "kind": kind,
+                "keep": _count(raw, "keep", 1, 0),
+                "count": _count(raw),
+                "skip": _count(raw, "skip", 0, 0),
+            }
+            return self._rule(self.short_lists, rule, client_id)
         if kind == "offer_value":
             return self._value(raw, client_id)
         return self._layout(raw, client_id)
@@ -200,6 +216,12 @@ class OfferFaults:
             return None
         return {"offers": [], "next_cursor": (cursor or START_CURSOR) if rule["next_cursor"] else None}
 
+    def take_short_list(self, client_id: str) -> int | None:
+        """How many offers the next full list answer to ``client_id`` keeps, if a rule matches (consumes it)."""
+        with self.lock:
+            rule = _take(self.short_lists, client_id)
+        return int(rule["keep"]) if rule else None
+
     def layout(self, client_id: str) -> ColumnLayout | None:
         with self.lock:
             return self.layouts.get(client_id, self.layouts.get(None))
@@ -209,12 +231,12 @@ class OfferFaults:
             return [v for v in self.values if v.client_id in (None, client_id)]
 
     def snapshot(self) -> dict[str, Any]:
-        """The active faults; file defects, empty pages and replaced values only while any is set."""
+        """The active faults; file defects, empty pages, short lists and replaced values only while any is set."""
         with self.lock:
             listed = {
                 "export_outcomes": [dict(rule) for rule in self.outcomes],
                 "csv_columns": [{"kind": "csv_columns", **asdict(layout)} for layout in self.layouts.values()],
             }
-            defects = [dict(rule) for rule in self.defects + self.empty_pages]
+            defects = [dict(rule) for rule in self.defects + self.empty_pages + self.short_lists]
             defects += [{"kind": "offer_value", **asdict(value)} for value in self.values]
         return {**listed, "offer_defects": defects} if defects else listed

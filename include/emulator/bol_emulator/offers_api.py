@@ -125,7 +125,9 @@ def list_offers(
     faults: OfferFaults | None = None,
 ) -> Response:
     """One page in creation order; ``nextCursor`` is set when the page is full (the next may be empty).
-    Faults: ``v11_empty_pages`` answers an empty page, ``offer_value`` replaces values."""
+    Faults: ``v11_empty_pages`` answers an empty page, ``short_list`` cuts a page of a full list (no
+    ``last-modified-date-time``) to its first offers and drops its ``nextCursor``, ``offer_value`` replaces
+    values."""
     query, violations = parse_query(params, multi)
     if violations:
         return problems.bad_request(violations, instance, V11_JSON)
@@ -134,10 +136,13 @@ def list_offers(
         page_body = {"pageSize": query.page_size, "nextCursor": empty["next_cursor"]}
         return problems.json_response(200, {"offers": [], "page": page_body}, V11_JSON_UTF8)
     overrides = faults.overrides(client_id) if faults else []
+    keep = faults.take_short_list(client_id) if faults and query.modified_since is None else None
 
     def page(offers: list[Offer]) -> tuple[list[dict[str, Any]], str | None]:
         chosen = [offer for offer in offers if query.matches(offer)][: query.page_size]
         cursor = encode_cursor(chosen[-1]) if len(chosen) == query.page_size else None
+        if keep is not None:
+            chosen, cursor = chosen[:keep], None
         bodies = [v11_offer(offer) for offer in chosen]
         replace_v11_values(bodies, offers[0].offer_id if offers else None, overrides)
         return bodies, cursor

@@ -1,4 +1,4 @@
-"""Bad offer data gets a clear error and changes nothing: truncated exports, control characters, empty lists."""
+"""Bad offer data gets a clear error and changes nothing: truncated exports, control characters."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from bolsync.offers.guard import EmptyOfferList, check_empty_list
-from bolsync.offers.load import upsert_offers
-from bolsync.offers.transform import latest_per_offer, parse_export_csv, parse_v11_offers
-from bolsync.runs.audit import FATAL_ERRORS
+from bolsync.offers.load import load_offer_list
+from bolsync.offers.transform import parse_export_csv, parse_v11_offers
 from bolsync.warehouse.connection import connect_warehouse
 from bolsync_provider.errors import BolResponseError
-from tests.unit.offers.test_offer_load import SEEN, _export
+from tests.unit.offers.test_offer_load import _export, listing
 from tests.unit.offers.test_offer_transform import HEADER, LINE_A, LINE_B, _csv
 
 V11: dict[str, Any] = {
@@ -114,21 +112,6 @@ def test_cleaned_offers_land_on_both_engines(warehouse) -> None:
     text = _export(("a", "10.00", 1)).replace(",eo,x", ",eo,x\x00y")
     rows = parse_export_csv(text.replace(",NEW,NEW,,", ",NEW,NEW,c\x00c,"))
     with connect_warehouse(warehouse) as conn:
-        upsert_offers(conn, "R1", latest_per_offer(rows.frame), rows.provided, source="export", seen_at=SEEN, full=True)
+        load_offer_list(conn, "R1", rows, listing())
         stored = conn.execute("SELECT condition_comment, CAST(extra AS VARCHAR) FROM bol.offers").fetchall()
     assert stored == [("cc", '{"futureColumn":"xy"}')]
-
-
-def test_an_unconfirmed_empty_full_list_over_live_offers_is_refused(warehouse) -> None:
-    rows = parse_export_csv(_export(("a", "10.00", 1), ("b", "20.00", 2)))
-    with connect_warehouse(warehouse) as conn:
-        upsert_offers(conn, "R1", latest_per_offer(rows.frame), rows.provided, source="export", seen_at=SEEN, full=True)
-        check: dict[str, Any] = {"source": "export", "listed": 0, "dag_id": "bol_offers_daily"}
-        with pytest.raises(EmptyOfferList, match=r"listed no offers, but 2 of its offers are live") as raised:
-            check_empty_list(conn, "R1", full=True, confirmed=False, **check)
-        assert isinstance(raised.value, FATAL_ERRORS)
-        assert "confirm_empty" in str(raised.value)
-        check_empty_list(conn, "R1", full=True, confirmed=True, **check)  # the run confirmed it
-        check_empty_list(conn, "R1", full=False, confirmed=False, **check)  # incremental: never deletes
-        check_empty_list(conn, "R2", full=True, confirmed=False, **check)  # nothing stored: nothing to lose
-        check_empty_list(conn, "R1", full=True, confirmed=False, **{**check, "listed": 1})

@@ -6,14 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bolsync.offers.load import (
-    record_sync_state,
-    sync_state,
-    upsert_offers,
-    write_snapshots,
-)
+from bolsync.offers.listing import OfferList
+from bolsync.offers.load import load_offer_list, record_sync_state, sync_state
 from bolsync.offers.quality import check_offers_load
-from bolsync.offers.transform import latest_per_offer, parse_export_csv, parse_v11_offers
+from bolsync.offers.transform import parse_export_csv, parse_v11_offers
 from bolsync.runs.quality import QualityCheckFailed
 from bolsync.warehouse.connection import connect_warehouse
 
@@ -33,12 +29,16 @@ def _export(*offers: tuple[str, str, int]) -> str:
     return "\n".join([HEADER, *lines]) + "\n"
 
 
-def _load(conn, text: str, *, seen_at: datetime = SEEN, day: date = DAY, full: bool = True):
+def listing(
+    *, seen_at: datetime = SEEN, day: date = DAY, full: bool = True, source: str = "export", listed_at=None
+) -> OfferList:
+    """A list of ``day`` (whose interval ends at ``seen_at``), taken five minutes after that interval by default."""
+    return OfferList(source, full, seen_at, listed_at or seen_at + timedelta(minutes=5), day)
+
+
+def _load(conn, text: str, *, seen_at: datetime = SEEN, day: date = DAY, full: bool = True, **more):
     rows = parse_export_csv(text)
-    counts = upsert_offers(
-        conn, "R1", latest_per_offer(rows.frame), rows.provided, source="export", seen_at=seen_at, full=full
-    )
-    counts.snapshots = write_snapshots(conn, "R1", day)
+    counts = load_offer_list(conn, "R1", rows, listing(seen_at=seen_at, day=day, full=full), **more)
     record_sync_state(conn, "R1", source="export", seen_at=seen_at, full=full)
     return counts
 
@@ -116,7 +116,7 @@ def test_incremental_loads_flag_nothing_deleted_and_keep_columns_they_lack(conn)
             }
         ]
     )
-    counts = upsert_offers(conn, "R1", v11.frame, v11.provided, source="v11", seen_at=SEEN, full=False)
+    counts = load_offer_list(conn, "R1", v11, listing(source="v11", full=False))
     assert (counts.updated, counts.deleted) == (1, 0)
     row = conn.execute(
         "SELECT fulfilment_delivery_code, corrected_stock, stock_amount, on_hold_by_retailer, source, deleted "

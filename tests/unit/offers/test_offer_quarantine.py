@@ -14,6 +14,7 @@ from bolsync.offers.transform import STREAM, OfferRows, parse_export_csv, parse_
 from bolsync.runs.quarantine import Quarantine
 from bolsync.runs.values import latest_allowed
 from bolsync.warehouse.connection import connect_warehouse
+from bolsync.warehouse.lineage import Lineage
 from tests.unit.offers.test_offer_hardening import V11
 from tests.unit.offers.test_offer_load import HEADER
 
@@ -43,7 +44,8 @@ def _day(conn: Any, day: date, *lines: str) -> tuple[OfferRows, Any]:
     rows = parse_export_csv("\n".join([HEADER, *lines]) + "\n", latest_allowed(extracted.seen_at))
     scope = Quarantine(STREAM, "bol_shop", "R1", "bol_offers_daily", f"run_{day}", extracted.window.start)
     with conn.transaction():
-        counts = _load(conn, "R1", extracted, rows, False, "bol_offers_daily", None, scope)
+        lineage = Lineage("bol_offers_daily", f"run_{day}", datetime.fromisoformat(str(extracted.extracted_at)))
+        counts = _load(conn, "R1", extracted, rows, False, lineage, None, scope)
     return rows, counts
 
 

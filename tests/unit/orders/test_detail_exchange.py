@@ -98,6 +98,8 @@ def test_a_published_file_of_another_order_is_not_used(tmp_path: Path) -> None:
     calls: list[str] = []
     (detail,) = exchanged_details(["A"], _fetcher(calls), exchange)
     assert (calls, detail.fetched, detail.order) == (["A"], True, {"orderId": "A", "orderItems": []})
+
+
 def test_a_withdrawn_detail_is_asked_of_bol_again(tmp_path: Path) -> None:
     exchange = DetailExchange(tmp_path, MemorySharedState(), "42", warehouse="w")
     exchange.publish("O1", {"orderId": "O1", "orderItems": [{"quantity": 3_000_000_000}]})

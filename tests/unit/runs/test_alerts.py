@@ -134,13 +134,14 @@ def test_smtp_channel_needs_recipients() -> None:
 
 
 def test_an_error_that_knows_its_fix_replaces_the_clear_the_task_advice() -> None:
-    from bolsync.offers.guard import EmptyOfferList
+    class EmptyList(Exception):
+        what_to_do = "Do not clear the task: run the DAG again with the param confirm_empty = true."
 
     class Ti:
         dag_id, run_id, task_id, try_number = "bol_offers_daily", "r1", "sync_account.load", 1
 
     alert = alerts.failure_alert(
-        EmptyOfferList("bol's offer export listed no offers"),
+        EmptyList("bol's offer export listed no offers"),
         conn_id="shop",
         retailer_id="42",
         context={"ti": Ti()},

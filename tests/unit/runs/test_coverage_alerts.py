@@ -110,6 +110,8 @@ def test_holes_whose_mail_could_not_be_sent_are_alerted_again_by_the_next_check(
         remembered = conn.query("SELECT hole_start, alert_key FROM bol.coverage_alerts")
     assert len(mailed) == 2
     assert [(start, key) for start, key in remembered] == [(day(21), mailed[1])]
+
+
 def test_held_records_are_listed_every_night_until_released_and_alerted_once(warehouse, monkeypatch, caplog) -> None:
     from bolsync.runs import quarantine
     from bolsync.runs.coverage_check import report_held

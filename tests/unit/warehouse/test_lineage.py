@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.offers.load import upsert_offers, write_snapshots
-from bolsync.offers.transform import latest_per_offer, parse_export_csv
+from bolsync.offers.load import load_offer_list
+from bolsync.offers.transform import parse_export_csv
 from bolsync.orders.load import load_staged_orders
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse, select_all
 from bolsync.warehouse.lineage import COLUMNS, Lineage
-from tests.unit.offers.test_offer_load import DAY, SEEN, _export
+from tests.unit.offers.test_offer_load import _export, listing
 from tests.unit.orders.test_load import _detail, _listed, _stage
 
 FIRST = Lineage("bol_orders_daily", "scheduled__2026-11-20T23:00:00+00:00", datetime(2026, 11, 21, 1, tzinfo=UTC))
@@ -60,11 +60,7 @@ def test_orders_lineage_first_run_rerun_and_one_change(warehouse: WarehouseTarge
 
 
 def _offers(conn, text: str, lineage: Lineage):
-    rows = parse_export_csv(text)
-    offers = latest_per_offer(rows.frame)
-    counts = upsert_offers(conn, "R1", offers, rows.provided, source="export", seen_at=SEEN, full=True, lineage=lineage)
-    write_snapshots(conn, "R1", DAY, lineage)
-    return counts
+    return load_offer_list(conn, "R1", parse_export_csv(text), listing(), lineage=lineage)
 
 
 def test_offers_lineage_first_run_rerun_and_one_change(warehouse: WarehouseTarget) -> None:
