@@ -1,12 +1,13 @@
 """Typed errors of the bol.com Retailer API client.
 
 Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError`.
-Fatal: everything else. Messages never contain credentials or tokens: every message is redacted here, once.
+Later: :class:`BolRetryLater` (the task frees its worker and resumes). Fatal: everything else.
+Messages never contain credentials or tokens: every message is redacted here, once.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from bolsync_provider.redaction import redact
 
@@ -69,6 +70,16 @@ class BolTransportError(BolError):
 
 class BolResponseError(BolError):
     """The API answered 2xx with a body that does not have the documented shape (or is too large)."""
+
+
+class BolRetryLater(BolError):
+    """A wait longer than a task should hold its worker (a long ``Retry-After``, a long pause or a full window
+    of the credential's budget): free the worker and resume at ``resume_at`` (UTC); not a failure, and it
+    spends none of the task's retries."""
+
+    def __init__(self, message: str, *, resume_at: datetime) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
 
 
 class BolSharedStateError(BolError):

@@ -1,4 +1,8 @@
-"""One bol.sync_runs row per task try, and the alert when a try fails in a way that needs a human."""
+"""One bol.sync_runs row per task try, and the alert when a try fails in a way that needs a human.
+
+A try that bol makes wait longer than a worker is held (``runs.waiting``) is recorded as ``waiting`` (with
+when it resumes), not alerted; its resumed execution then records the try's outcome in the same row.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from bolsync.runs import alerts
 from bolsync.runs.coverage import record_coverage
 from bolsync.runs.run_note import add_to_run_note
+from bolsync.runs.waiting import WAITING, ResumeWith, waits_outside_the_worker
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider import stats
 from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
@@ -28,16 +33,25 @@ FATAL_ERRORS = (BolConfigError, BolAuthError, BolClientError, BolResponseError)
 
 @contextmanager
 def audited(
-    context: Any, database: WarehouseTarget, audit: dict[str, Any], hook: BolRetailerHook | None
+    context: Any,
+    database: WarehouseTarget,
+    audit: dict[str, Any],
+    hook: BolRetailerHook | None,
+    resume: ResumeWith | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
 
-    A load try that succeeds also records the window it covered (``runs.coverage``).
+    A load try that succeeds also records the window it covered (``runs.coverage``). A long wait frees the
+    worker (``resume``: where a deferrable operator continues, see ``runs.waiting``).
     """
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
     try:
-        yield audit
+        with waits_outside_the_worker(context, resume):
+            yield audit
+    except WAITING as waiting:
+        status, error_text = "waiting", redact(f"{type(waiting.__cause__).__name__}: {waiting.__cause__}")
+        raise
     except FATAL_ERRORS as error:
         status, error_text = "failed", f"{type(error).__name__}: {error}"
         _alert(error, context, audit, final=True)
