@@ -112,7 +112,7 @@ local function decide(start, why, set_of)
       end
     end
   end
-  return {tostring(delay), booked, sent, why, tostring(slot)}
+  return {string.format('%.17g', delay), booked, sent, why, string.format('%.17g', slot)}
 end
 """
 
