@@ -166,6 +166,21 @@ def test_late_wake_ups_never_crowd_a_window_in_a_shared_backend(backend: str, li
     run()
 
 
+BY_NAME = {limit.name: limit for limit in LIMITS}
+#: Stalls on many wake-ups in a row (the smallest schedules that crowd a window when a send is recorded at
+#: its planned slot instead of when it is sent).
+REPEATED_STALLS = [
+    ("1/s", Schedule(processes=4, lateness=[0.0, 1.0], arrival=[0.0], think=[0.0])),
+    ("2/s", Schedule(processes=3, lateness=[0.015625, 0.015625, 1.5, 0.0, 0.015625], arrival=[0.0], think=[0.5, 0.0])),
+]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "redis"])
+@pytest.mark.parametrize(("limit", "schedule"), REPEATED_STALLS, ids=[name for name, _ in REPEATED_STALLS])
+def test_repeated_stalls_never_crowd_a_window(backend: str, limit: str, schedule: Schedule, tmp_path: Path) -> None:
+    check(open_state(backend, tmp_path), BY_NAME[limit], schedule)
+
+
 def test_a_late_process_is_recorded_when_it_sends_not_when_its_slot_was_planned() -> None:
     """At 2/s: Z is sent at 0 s; A books 0.515 s, B 1.03 s, C 1.545 s; A wakes up 0.4 s late.
 
