@@ -53,15 +53,19 @@ LIMITS = [
 ]
 
 
-def open_state(backend: str, folder: Path) -> Any:
-    """A backend whose windows run on the ``clock`` attribute set for each simulation."""
+PROCESSES = 4
+
+
+def open_states(backend: str, folder: Path) -> list[Any]:
+    """One backend object (own connection) per simulated process, as separate processes would have; their
+    windows run on the clock each simulation sets. ``memory`` is one object: it is one process's state."""
     if backend == "memory":
-        return MemorySharedState()
+        return [MemorySharedState()] * PROCESSES
     if backend == "sqlite":
-        return SqliteSharedState(folder / "state.sqlite", clock=time.time)
+        return [SqliteSharedState(folder / "state.sqlite", clock=time.time) for _ in range(PROCESSES)]
     if backend == "postgres":
-        return PostgresSharedState(postgres_url(), clock=time.time)
-    return RedisSharedState(redis_url(), clock=time.time)
+        return [PostgresSharedState(postgres_url(), clock=time.time) for _ in range(PROCESSES)]
+    return [RedisSharedState(redis_url(), clock=time.time) for _ in range(PROCESSES)]
 
 
 @dataclass(frozen=True)
@@ -83,51 +87,57 @@ def schedules(window: float) -> st.SearchStrategy[Schedule]:
     )
     return st.builds(
         Schedule,
-        processes=st.integers(1, 4),
+        processes=st.integers(1, PROCESSES),
         lateness=st.lists(late, min_size=1, max_size=40),
         arrival=st.lists(st.floats(0.0, 0.8 * margin), min_size=1, max_size=10),
         think=st.lists(st.one_of(st.just(0.0), st.floats(0.0, window)), min_size=1, max_size=10),
     )
 
 
-def simulate(state: Any, limit: Limit, schedule: Schedule) -> tuple[list[float], int]:
-    """Run the schedule on ``state``; the arrival times at bol, and how many requests were asked for."""
+def simulate(states: list[Any], limit: Limit, schedule: Schedule) -> tuple[list[float], int]:
+    """Run the schedule, process ``i`` on ``states[i]``; the arrival times at bol, and how many requests
+    were asked for."""
     clock = VirtualClock(START, itertools.cycle(schedule.lateness))
-    if isinstance(state, MemorySharedState):
-        state._clock = clock.time
-    else:
-        state.clock = clock.time
+    for state in states:
+        if isinstance(state, MemorySharedState):
+            state._clock = clock.time
+        else:
+            state.clock = clock.time
     credential = f"cred:sim-{uuid.uuid4().hex}"
     endpoints = {ENDPOINT: limit.endpoint} if limit.endpoint else {}
-    budget = SharedRateBudget(
-        state,
-        credential,
-        "sim",
-        limit.per_second,
-        limit.per_hour,
-        endpoints,
-        clock=clock,
-        max_wait=10 * limit.window,
-    )
     each = max(2, (3 * limit.count + 2) // schedule.processes)
     arrivals: list[float] = []
     delays = itertools.cycle(schedule.arrival)
     pauses = itertools.cycle(schedule.think)
 
-    def process() -> None:
-        for _ in range(each):
-            budget.acquire(ENDPOINT)
-            arrivals.append(clock.now + next(delays))
-            pause = next(pauses)
-            if pause:
-                clock.sleep(pause)
+    def process(state: Any) -> Callable[[], None]:
+        budget = SharedRateBudget(
+            state,
+            credential,
+            "sim",
+            limit.per_second,
+            limit.per_hour,
+            endpoints,
+            clock=clock,
+            max_wait=10 * limit.window,
+        )
 
-    clock.run([process] * schedule.processes)
+        def requests() -> None:
+            for _ in range(each):
+                budget.acquire(ENDPOINT)
+                arrivals.append(clock.now + next(delays))
+                pause = next(pauses)
+                if pause:
+                    clock.sleep(pause)
+
+        return requests
+
+    clock.run([process(state) for state in states[: schedule.processes]])
     return arrivals, each * schedule.processes
 
 
-def check(state: Any, limit: Limit, schedule: Schedule) -> None:
-    arrivals, asked = simulate(state, limit, schedule)
+def check(states: list[Any], limit: Limit, schedule: Schedule) -> None:
+    arrivals, asked = simulate(states, limit, schedule)
     assert len(arrivals) == asked
     busiest = max_in_window(arrivals, limit.window)
     assert busiest <= limit.count, f"{busiest} requests arrived within {limit.window:g} s at a limit of {limit.name}"
@@ -143,25 +153,29 @@ def simulation(examples: int) -> settings:
 
 @pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
 def test_late_wake_ups_never_crowd_a_window_in_memory(limit: Limit, tmp_path: Path) -> None:
-    state = open_state("memory", tmp_path)
+    states = open_states("memory", tmp_path)
 
     @simulation(60)
     @given(schedules(limit.window))
     def run(schedule: Schedule) -> None:
-        check(state, limit, schedule)
+        check(states, limit, schedule)
 
     run()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres", "redis"])
+#: PostgreSQL runs the SQL backend's rule (as SQLite does) behind a slower round trip: fewer examples.
+SHARED_EXAMPLES = {"sqlite": 12, "redis": 12, "postgres": 4}
+
+
+@pytest.mark.parametrize("backend", list(SHARED_EXAMPLES))
 @pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
 def test_late_wake_ups_never_crowd_a_window_in_a_shared_backend(backend: str, limit: Limit, tmp_path: Path) -> None:
-    state = open_state(backend, tmp_path)
+    states = open_states(backend, tmp_path)
 
-    @simulation(12)
+    @simulation(SHARED_EXAMPLES[backend])
     @given(schedules(limit.window))
     def run(schedule: Schedule) -> None:
-        check(state, limit, schedule)
+        check(states, limit, schedule)
 
     run()
 
@@ -178,7 +192,7 @@ REPEATED_STALLS = [
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "redis"])
 @pytest.mark.parametrize(("limit", "schedule"), REPEATED_STALLS, ids=[name for name, _ in REPEATED_STALLS])
 def test_repeated_stalls_never_crowd_a_window(backend: str, limit: str, schedule: Schedule, tmp_path: Path) -> None:
-    check(open_state(backend, tmp_path), BY_NAME[limit], schedule)
+    check(open_states(backend, tmp_path), BY_NAME[limit], schedule)
 
 
 def test_a_late_process_is_recorded_when_it_sends_not_when_its_slot_was_planned() -> None:
