@@ -25,7 +25,8 @@ from bolsync_provider.transport.status import MAX_RETRY_AFTER_SECONDS
 #: The planning rule of planning.py in Lua, shared by RESERVE and COMMIT.
 #: KEYS: queued pause, probed pause, then per limit its bookings-and-sends set and its sends set.
 #: ARGV: now ('' = the server's TIME), epsilon, max delay, ticket, n limits, then per limit: limit,
-#: period, queued (1/0), smooth (1/0). Both return {delay, booked, sent, binding index, slot}.
+#: period, queued (1/0), smooth (1/0), and last the longest 429 pause (planning.horizon).
+#: Both return {delay, booked, sent, binding index, slot}.
 PLAN = """
 local now
 if ARGV[1] == '' then
@@ -50,8 +51,8 @@ horizon = now + horizon + tonumber(ARGV[6 + 4 * n])
 for i = 1, n do
   local period = tonumber(arg(i, 2))
   for _, key in ipairs({entries(i), sends(i)}) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - period))
-    redis.call('ZREMRANGEBYSCORE', key, '(' .. horizon, '+inf')
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', now - period))
+    redis.call('ZREMRANGEBYSCORE', key, '(' .. string.format('%.17g', horizon), '+inf')
   end
 end
 local function bound(key, i)
@@ -127,8 +128,9 @@ COMMIT = (
     PLAN
     + """
 local start, why = now, 0
-local booked_at = tonumber(redis.call('ZSCORE', entries(1), ticket) or '0')
-if n > 0 and booked_at > now + eps and booked_at <= horizon then start, why = booked_at, -3 end
+local booked_at = 0
+if n > 0 then booked_at = tonumber(redis.call('ZSCORE', entries(1), ticket) or '0') end
+if booked_at > now + eps and booked_at <= horizon then start, why = booked_at, -3 end
 return decide(start, why, sends)
 """
 )
