@@ -30,7 +30,9 @@ ACCOUNTS = {"bol_retailer_default": "demo-client-a", "bol_retailer_shop_b": "dem
 def test_a_rescheduled_extract_gives_its_pool_slot_back_while_it_waits(tmp_path: Path) -> None:
     with running_airflow(tmp_path, AIRFLOW__BOLSYNC__MAX_WORKER_WAIT_SECONDS="2") as airflow:
         client = airflow.client
-        client.request("PATCH", "/pools/bol_api", "shrink bol_api", json={"pool": "bol_api", "slots": 1})
+        client.request(
+            "PATCH", "/pools/bol_api", "shrink bol_api", json={"pool": "bol_api", "slots": 1, "include_deferred": False}
+        )
         for client_id in ACCOUNTS.values():
             rule = {"kind": "burst_429", "client_id": client_id, "path_prefix": "/retailer/orders", "seconds": 60}
             requests.post(f"{airflow.emulator_url}/_emulator/faults", json=rule, timeout=10).raise_for_status()
