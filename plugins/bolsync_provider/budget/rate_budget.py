@@ -138,6 +138,7 @@ class SharedRateBudget:
         pauses = (self._credential, f"{self._credential}|{endpoint}")
         max_wait = self._max_wait if self._max_wait is not None else max_worker_wait_seconds()
         ticket = uuid.uuid4().hex
+        asked = self._clock.monotonic()
         reservation = self._state.reserve(limits, *pauses, ticket, max_wait)
         while not reservation.sent:
             if reservation.delay > max_wait:
@@ -151,16 +152,20 @@ class SharedRateBudget:
                     endpoint,
                     reservation.reason,
                 )
-            self._clock.sleep(self._sleep_seconds(reservation, limits))
+            self._clock.sleep(self._sleep_seconds(reservation, self._clock.monotonic() - asked, limits))
             step = self._state.commit if reservation.booked else self._state.reserve
+            asked = self._clock.monotonic()
             reservation = step(limits, *pauses, ticket, max_wait)
         return self._clock.monotonic() - started
 
-    def _sleep_seconds(self, reservation: Reservation, limits: Sequence[WindowLimit]) -> float:
-        """Until the slot on this host's clock; never longer than a clock step can justify (planning.horizon)."""
+    def _sleep_seconds(self, reservation: Reservation, since_asked: float, limits: Sequence[WindowLimit]) -> float:
+        """Until the slot on this host's clock, but not less than the backend's delay minus the time since it
+        was asked (an error in the clock offset never makes a process ask again and again), and never longer
+        than a clock step can justify (planning.horizon)."""
         until_slot = self._state.local_time_of(reservation.slot) - self._clock.time()
         if abs(until_slot - reservation.delay) > CLOCK_DISAGREEMENT_SECONDS:
             until_slot = reservation.delay
+        until_slot = max(until_slot, reservation.delay - since_asked)
         return min(max(0.0, until_slot), horizon(limits))
 
     def pause(self, seconds: float, reason: str, endpoint: str | None = None) -> None:

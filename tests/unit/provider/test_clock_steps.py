@@ -109,3 +109,16 @@ def test_a_local_step_after_the_offset_was_measured_sleeps_the_backends_delay(st
     clock.run([lambda: [budget.acquire(ENDPOINT) for _ in range(5)]])
     assert len(clock.sleeps) == 4
     assert all(seconds == pytest.approx(1.03 / 2) for seconds in clock.sleeps)  # the spacing, not a day
+
+
+def test_a_small_offset_error_never_makes_a_process_ask_again_and_again() -> None:
+    """The mapped slot is 0.2 s early: the process still sleeps the backend's delay, then commits once."""
+    clock = VirtualClock(START, itertools.repeat(0.0))
+    state = OffsetState(clock, -0.2)
+    calls: list[str] = []
+    for name in ("reserve", "commit"):
+        step = getattr(state, name)
+        setattr(state, name, lambda *args, _step=step, _name=name: calls.append(_name) or _step(*args))
+    budget = _budget(state, clock, max_wait=180)
+    clock.run([lambda: [budget.acquire(ENDPOINT) for _ in range(5)]])
+    assert calls == ["reserve"] + ["reserve", "commit"] * 4
