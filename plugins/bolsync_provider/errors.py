@@ -1,13 +1,14 @@
 """Typed errors of the bol.com Retailer API client.
 
 Retriable: :class:`BolRateLimited`, :class:`BolServerError`, :class:`BolTransportError` (by the transport, seconds
-apart) and :class:`BolInconsistentResponse` (by the task's retries, minutes apart). Fatal: everything else.
+apart) and :class:`BolInconsistentResponse` (by the task's retries, minutes apart). Later: :class:`BolRetryLater`
+(the task frees its worker and resumes). Fatal: everything else.
 Messages never contain credentials or tokens: every message is redacted here, once.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from bolsync_provider.redaction import redact
 
@@ -87,6 +88,16 @@ class BolInconsistentResponse(BolError):
         "of the bol API; once its answers are consistent, clear the task (reruns are idempotent) or let the nightly "
         "coverage check name the backfill that fills the window."
     )
+
+
+class BolRetryLater(BolError):
+    """A wait longer than a task should hold its worker (a long ``Retry-After``, a long pause or a full window
+    of the credential's budget): free the worker and resume at ``resume_at`` (UTC); not a failure, and it
+    spends none of the task's retries."""
+
+    def __init__(self, message: str, *, resume_at: datetime) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
 
 
 class BolSharedStateError(BolError):

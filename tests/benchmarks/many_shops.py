@@ -95,7 +95,17 @@ def cluster_figures(workers: int, accounts: tuple[Account, ...]) -> dict[str, An
         spec_for(workers, accounts), days=DAYS, max_active_runs=DAYS, timeout=RUN_TIMEOUT, idle_seconds=IDLE_SECONDS
     )
     print(format_report(report), flush=True)
-    return summarize(report, len(accounts), load_before)
+    summary = summarize(report, len(accounts), load_before)
+    say(load_line(summary))
+    return summary
+
+
+def load_line(summary: dict[str, Any]) -> str:
+    """What bol would have seen of one configuration, counted on arrival at the emulator."""
+    return (
+        f"load, {summary['workers']} worker(s): {summary['answered_429']} answers of 429, busiest sliding second "
+        f"{summary['max_in_1s_any_account']} requests (budget {RATE:g}/s per account), on arrival at the emulator"
+    )
 
 
 def summarize(report: ClusterReport, accounts: int, load_before: tuple[float, ...]) -> dict[str, Any]:
@@ -293,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "many_shops.json"
     target.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    for summary in configurations:
+        say(load_line(summary))
+    if baseline is not None:
+        say(f"load, sequential baseline: {baseline['answered_429']} answers of 429")
     say(f"wrote {target}")
     ok = all(c["ok"] for c in configurations) and (baseline is None or baseline["rows_exact"])
     return 0 if ok else 1

@@ -18,10 +18,11 @@ Modes, each run on the same world in the same invocation:
 The goals are measured on the emulator side (its request timeline: arrival time and status of every API
 and token request), which is the truth bol would see: duration, achieved rate against the budget, 429s,
 the most requests in any 1-second sliding window, token requests per token lifetime; plus whether every
-order of the ground truth was fetched. For diagnosis the workers also time, client side, every
-``SharedState.reserve()`` and how late each request left after the slot it reserved (the same 1-second
-count over reserved slots and over send times shows where a window got too full); and after each mode the
-main process times ``reserve()`` alone. Writes ``rate_budget.json`` and ``rate_budget.png`` to ``--out``.
+order of the ground truth was fetched. For diagnosis the workers also time, client side, every round trip
+of the budget to the shared state (``reserve()`` and ``commit()``) and how long each request took from the
+moment the budget recorded its send to leaving the process (the same 1-second count over recorded sends and
+over send times shows where a window got too full); and after each mode the main process times
+``reserve()`` alone. Writes ``rate_budget.json`` and ``rate_budget.png`` to ``--out``.
 
 Token cache: the product's ``VariableTokenCache`` keeps the token in an Airflow Variable, which the task
 SDK can only *write* from inside a running task (``Variable.set`` needs the supervisor's channel to the API
@@ -138,19 +139,19 @@ class FileTokenCache:
 
 
 class Probe:
-    """Client-side timing of one single-threaded worker: reserve() round trips and how late each API
-    request left after the slot it reserved (the budget's windows assume it leaves at the slot)."""
+    """Client-side timing of one single-threaded worker: the budget's round trips and how late each API
+    request left after the budget recorded its send (the windows count from the record)."""
 
     def __init__(self) -> None:
         self.reserve_seconds: list[float] = []
         self.slot: float | None = None
         self.acquired: float | None = None
-        #: per API request: (acquire() returned - slot, request sent - acquire() returned), seconds
+        #: per API request: (acquire() returned - record, request sent - acquire() returned), seconds
         self.late: list[tuple[float, float]] = []
-        #: per API request: its reserved slot and when it was sent (epoch seconds, this host's clock)
+        #: per API request: its recorded send and when it was sent (epoch seconds, this host's clock)
         self.slots: list[float] = []
         self.sends: list[float] = []
-        #: the backend clock's offset as the product estimates it (slot - local_time_of(slot)), seconds;
+        #: the backend clock's offset as the product estimates it (record - local_time_of(record)), seconds;
         #: every backend here runs on this host, so the true offset is 0 and this is the mapping error
         self.offsets: set[float] = set()
 
@@ -164,9 +165,9 @@ class Probe:
 
 
 class TimedState:
-    """Wraps a shared-state backend: times every ``reserve()`` and notes the slot of a committed one.
+    """Wraps a shared-state backend: times every ``reserve()`` and ``commit()`` and notes the recorded send.
 
-    The slot on this host's clock: the backend's own mapping (``local_time_of``) where it has one; else
+    The record on this host's clock: the backend's own mapping (``local_time_of``) where it has one; else
     (time the answer arrived + delay), which is a little late, so lateness measured against it is a
     lower bound.
     """
@@ -175,20 +176,26 @@ class TimedState:
         self._inner = inner
         self._probe = probe
         self.description = inner.description
-        self.committed: Any = None
+        self.sent: Any = None
 
-    def reserve(self, limits: Any, queued_pause: str, probed_pause: str) -> Any:
+    def reserve(self, limits: Any, queued_pause: str, probed_pause: str, ticket: str, max_delay: float) -> Any:
+        return self._timed(self._inner.reserve, limits, queued_pause, probed_pause, ticket, max_delay)
+
+    def commit(self, limits: Any, queued_pause: str, probed_pause: str, ticket: str, max_delay: float) -> Any:
+        return self._timed(self._inner.commit, limits, queued_pause, probed_pause, ticket, max_delay)
+
+    def _timed(self, step: Any, *args: Any) -> Any:
         started = time.perf_counter()
-        reservation = self._inner.reserve(limits, queued_pause, probed_pause)
+        reservation = step(*args)
         self._probe.reserve_seconds.append(time.perf_counter() - started)
-        if reservation.committed:
+        if reservation.sent:
             self._probe.slot = time.time() + reservation.delay
-            self.committed = reservation
+            self.sent = reservation
         return reservation
 
     def note_local_slot(self) -> None:
-        """After acquire() (which has just mapped the slot itself, so no clock round trip happens here)."""
-        slot = getattr(self.committed, "slot", 0.0)
+        """After acquire() (the backend's clock offset is fresh, so no clock round trip happens here)."""
+        slot = getattr(self.sent, "slot", 0.0)
         if slot and hasattr(self._inner, "local_time_of"):
             self._probe.slot = self._inner.local_time_of(slot)
             self._probe.offsets.add(round(slot - self._probe.slot, 6))
@@ -460,7 +467,7 @@ def reachable(url: str) -> str | None:
 def solo_reserve_seconds(url: str, client_id: str, budget: float, count: int = 300) -> list[float]:
     """``reserve()`` latency of one process alone (no contention), with the bench's window shapes.
 
-    reserve() only books future slots (the caller sleeps), so back-to-back calls measure the round trip.
+    Back-to-back calls book ever later slots (the caller would sleep), so they measure the round trip.
     """
     from bolsync_provider.budget.rate_budget import window_limits
     from bolsync_provider.budget.shared_state import open_shared_state
@@ -472,7 +479,7 @@ def solo_reserve_seconds(url: str, client_id: str, budget: float, count: int = 3
     seconds = []
     for _ in range(count):
         started = time.perf_counter()
-        state.reserve(limits, credential, f"{credential}|{endpoint}")
+        state.reserve(limits, credential, f"{credential}|{endpoint}", uuid.uuid4().hex, 3600.0)
         seconds.append(time.perf_counter() - started)
     return seconds[10:]  # without the connection set-up
 
@@ -492,7 +499,7 @@ def cleanup_backend(url: str, client_id: str) -> None:
 
             with psycopg2.connect(url, connect_timeout=10) as conn, conn.cursor() as cursor:
                 pattern = f"%{client_id}%"
-                cursor.execute("DELETE FROM bolsync_rate_slots WHERE key LIKE %s", (pattern,))
+                cursor.execute("DELETE FROM bolsync_rate_entries WHERE key LIKE %s", (pattern,))
                 cursor.execute("DELETE FROM bolsync_pauses WHERE key LIKE %s", (pattern,))
                 cursor.execute("DELETE FROM bolsync_leases WHERE name LIKE %s", (pattern,))
             conn.close()
@@ -644,7 +651,7 @@ class Bench:
         reserve = [s for o in outcomes for s in o["reserve_seconds"]]
         from bolsync_provider.budget.rate_budget import WINDOW_SAFETY_FRACTION
 
-        margin = WINDOW_SAFETY_FRACTION * 1.0  # the slack the 1-second window keeps for lateness
+        margin = WINDOW_SAFETY_FRACTION * 1.0  # the slack the 1-second window keeps from record to arrival
         late_parts = [(a, b) for o in outcomes for a, b in o["late"]]
         late = [a + b for a, b in late_parts]
         failures = [f for o in outcomes for f in o["failures"]]
@@ -727,8 +734,8 @@ def render_table(
         ("achieved rate / budget", f">= {GOAL_RATE_FRACTION}", lambda r: r.achieved_over_budget),
         ("answered 429 (API)", "0", lambda r: r.api_429),
         ("max requests in any 1 s", f"<= {args.budget:g}", lambda r: r.max_in_1s),
-        ("  reserved slots in any 1 s (est.)", "", lambda r: r.max_slots_in_1s),
-        (f"  slots < {500 / args.budget:g} ms after the previous", "", lambda r: f"{100 * r.slots_bunched:.0f}%"),
+        ("  recorded sends in any 1 s", "", lambda r: r.max_slots_in_1s),
+        (f"  records < {500 / args.budget:g} ms after the previous", "", lambda r: f"{100 * r.slots_bunched:.0f}%"),
         ("  sent (client clock) in any 1 s", "", lambda r: r.max_sent_in_1s),
         ("token requests", "", lambda r: r.token_requests),
         ("token requests per lifetime", "1", lambda r: r.tokens_per_lifetime),
@@ -736,14 +743,14 @@ def render_table(
         ("requests failed (retries out)", "0", lambda r: r.failures),
         ("workers crashed", "0", lambda r: r.workers_crashed),
         ("client retries", "", lambda r: r.client_retries),
-        ("reserve() ms p50/p95, in the run", "", lambda r: f"{r.reserve_ms_p50:.1f}/{r.reserve_ms_p95:.1f}"),
+        ("budget round trip ms p50/p95, in the run", "", lambda r: f"{r.reserve_ms_p50:.1f}/{r.reserve_ms_p95:.1f}"),
         ("reserve() ms p50/p95, 1 process", "", lambda r: f"{r.solo_reserve_ms_p50:.1f}/{r.solo_reserve_ms_p95:.1f}"),
         (
-            "sent after slot ms p50/p99/max",
+            "sent after its record ms p50/p99/max",
             "",
             lambda r: f"{r.late_ms_p50:.0f}/{r.late_ms_p99:.0f}/{r.late_ms_max:.0f}",
         ),
-        ("sent > margin after slot", "", lambda r: r.late_over_margin),
+        ("sent > margin after its record", "", lambda r: r.late_over_margin),
         ("  of which after acquire()", "", lambda r: r.late_over_margin_after_acquire),
         (
             "backend clock offset ms |max|/spread",
@@ -989,9 +996,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "backend clock offset: the offset of the shared state's clock that the product estimates to map slots "
             "to local time (slot - local_time_of(slot)); every backend here runs on this host, so the true offset "
             "is 0 and the figure is the estimation error (max |offset| over all processes, and max - min).",
-            "reserve() in the run: wall time of SharedState.reserve() in the workers (the budget's round trip per "
-            "request, under contention); 1 process: 290 back-to-back reserve() calls of the main process alone "
-            "after the run (same window shapes).",
+            "budget round trip in the run: wall time of each SharedState.reserve() and commit() in the workers "
+            "(one or more per request, under contention); 1 process: 290 back-to-back reserve() calls of the main "
+            "process alone after the run (same window shapes).",
+            "recorded sends: when the budget recorded each request as sent (its commit at wake-up); the emulator's "
+            "figures count the same requests on arrival.",
         ],
         "skipped": skipped,
         "table": table,

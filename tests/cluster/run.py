@@ -185,6 +185,13 @@ def format_report(report: ClusterReport) -> str:
             f"Rows {r.conn_id}: {r.stored_items} items stored / {r.expected_items} changed in the window "
             f"(+ other items of their orders), {r.stored_orders} / {r.expected_orders} orders: {verdict}"
         )
+    if report.credentials:
+        lines.append(
+            f"Load:      {sum(c.answered_429 for c in report.credentials)} answers of 429, busiest sliding second "
+            f"{max(c.max_in_1s for c in report.credentials)} requests of a credential (budget "
+            f"{spec['rate_per_second']:g}/s each), {sum(c.over_budget for c in report.credentials)} arrived over "
+            "budget; counted on arrival at the emulator"
+        )
     lines.append("During the backfill: " + ", ".join(f"{k} {v:,.1f}" for k, v in report.meters.items()))
     lines.append("Goals:     " + "; ".join(f"{'OK' if ok else 'MISS'} {text}" for text, ok in report.goals()))
     lines.append("Timings:   " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))

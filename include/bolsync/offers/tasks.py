@@ -33,6 +33,7 @@ from bolsync.runs.staging import (
     staging_root,
 )
 from bolsync.runs.tasks import label_task
+from bolsync.runs.waiting import ResumeWith
 from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync.warehouse.lineage import Lineage
@@ -187,7 +188,11 @@ class OffersExtractOperator(BaseOperator):
         hook = BolRetailerHook(extracted.conn_id)
         hook.metrics.add(**extracted.api)
         audit = extracted.audit(queries=f"offer export, process status {event.get('process_status_id')}")
-        with audited(context, warehouse_target(), audit, hook), _attempt(context, extracted.conn_id) as folder:
+        resume = ResumeWith("execute_complete", event)
+        with (
+            audited(context, warehouse_target(), audit, hook, resume=resume),
+            _attempt(context, extracted.conn_id) as folder,
+        ):
             if event.get("status") != SUCCESS:
                 raise OfferExportFailed(event.get("message") or f"offer export ended with {event.get('status')}")
             extracted_at = datetime.now(UTC)

@@ -16,6 +16,7 @@ from bolsync.planner.plan import MODES, PlanInputError, make_plan, parse_request
 from bolsync.planner.report import render, summary
 from bolsync.runs.defaults import API_POOL
 from bolsync.runs.run_note import add_to_run_note
+from bolsync.runs.waiting import waits_outside_the_worker
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -35,7 +36,8 @@ def plan_backfill() -> dict[str, Any]:
             str(params.get("mode") or "probe"), now,
         )  # fmt: skip
         database = warehouse_target()
-        plan = make_plan(request, now, BolRetailerHook(request.account), lambda: connect_warehouse(database))
+        with waits_outside_the_worker(context):
+            plan = make_plan(request, now, BolRetailerHook(request.account), lambda: connect_warehouse(database))
     except (PlanInputError, BolConfigError) as error:
         add_to_run_note(context, f"No plan: {error}")
         raise AirflowFailException(str(error)) from error

@@ -2,6 +2,8 @@
 
 The try's row also carries the alert rows this process queued (``alert_log``); a load that succeeds records
 its window (``coverage``) and clears the alerts it resolves.
+A try that bol makes wait longer than a worker is held (``runs.waiting``) is recorded as ``waiting`` (with
+when it resumes), not alerted; its resumed execution then records the try's outcome in the same row.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from bolsync.runs import alert_log, alerts
 from bolsync.runs.coverage import record_coverage, stream_of
 from bolsync.runs.run_note import add_to_run_note
+from bolsync.runs.waiting import WAITING, ResumeWith, waits_outside_the_worker
 from bolsync.warehouse.connection import Warehouse, WarehouseTarget, connect_warehouse
 from bolsync_provider import stats
 from bolsync_provider.errors import BolAuthError, BolClientError, BolConfigError, BolResponseError
@@ -38,16 +41,22 @@ def audited(
     hook: BolRetailerHook | None,
     *,
     covers_window: bool = True,
+    resume: ResumeWith | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
 
     A load try that succeeds also records the window it covered (``runs.coverage``), unless ``covers_window``
-    is False (its data may be incomplete: the coverage check then reports the window as a hole).
+    is False (its data may be incomplete: the coverage check then reports the window as a hole). A long wait
+    frees the worker (``resume``: where a deferrable operator continues, see ``runs.waiting``).
     """
     started = datetime.now(UTC)
     status, error_text = "success", audit.get("error")
     try:
-        yield audit
+        with waits_outside_the_worker(context, resume):
+            yield audit
+    except WAITING as waiting:
+        status, error_text = "waiting", redact(f"{type(waiting.__cause__).__name__}: {waiting.__cause__}")
+        raise
     except FATAL_ERRORS as error:
         status, error_text = "failed", f"{type(error).__name__}: {error}"
         _alert(error, context, audit, final=True)

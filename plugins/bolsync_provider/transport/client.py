@@ -18,10 +18,10 @@ from bolsync_provider.errors import (
     BolError,
     BolLoginError,
     BolRateLimited,
-    BolResponseError,
     BolTokenExpired,
 )
 from bolsync_provider.settings import BolConnectionSettings
+from bolsync_provider.transport.body import decode_json
 from bolsync_provider.transport.exchange import exchange
 from bolsync_provider.transport.metrics import ApiMetrics
 from bolsync_provider.transport.retry import RETRIABLE, backoff_seconds, log_retry, wait_for_retry
@@ -56,19 +56,7 @@ class BolTransport:
     ) -> Any:
         """GET ``path`` and return the decoded JSON body (``None`` for an empty body)."""
         response = self.request("GET", path, endpoint=endpoint, params=params, accept=accept)
-        if not response.content.strip():
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise BolResponseError(
-                f"{endpoint} answered {response.status_code} with a body that is not JSON "
-                f"(content type {str(response.headers.get('Content-Type'))[:80]!r})."
-            ) from None
-        except RecursionError:
-            raise BolResponseError(
-                f"{endpoint} answered {response.status_code} with JSON nested too deeply to read."
-            ) from None
+        return decode_json(response, endpoint)
 
     def request(
         self,
@@ -117,13 +105,12 @@ class BolTransport:
         accept: str,
         json_body: Any,
     ) -> requests.Response:
-        token = self._tokens.get()  # first: a refresh wait must not push a reserved slot into the next one's
-        waited = self._budget.acquire(endpoint)
+        token = self._tokens.get()  # first: a refresh wait must not delay a send the budget has recorded
         headers = {"Accept": accept, "Authorization": f"Bearer {token.value}"}
         if json_body is not None:
             headers["Content-Type"] = accept
+        waited = self._budget.acquire(endpoint)  # records the send: nothing slow between it and the request
         self._metrics.add(api_calls=1, rate_wait_seconds=waited)
-        stats.rate_wait(self._settings.conn_id, endpoint, waited)
         try:
             response = exchange(
                 self._session,
@@ -139,6 +126,8 @@ class BolTransport:
         except BolError:
             stats.api_call(self._settings.conn_id, endpoint, "error")
             raise
+        finally:
+            stats.rate_wait(self._settings.conn_id, endpoint, waited)
         stats.api_call(self._settings.conn_id, endpoint, response.status_code)
         stats.rate_limit_remaining(self._settings.conn_id, endpoint, response.headers.get("X-RateLimit-Remaining"))
         self._learn_from_rate_headers(response, endpoint)
@@ -148,7 +137,7 @@ class BolTransport:
         if isinstance(failure, BolRateLimited):
             self._metrics.add(throttled=1)
             stats.throttled(self._settings.conn_id, endpoint)
-            pause = failure.retry_after if failure.retry_after is not None else backoff_seconds(2)
+            pause = failure.retry_after or backoff_seconds(2)  # "Retry-After: 0" from a throttling bol is not 0
             self._budget.pause(pause, f"429 on {endpoint}")
         if failure is not None:
             raise failure

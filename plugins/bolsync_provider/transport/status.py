@@ -49,7 +49,11 @@ def describe_body(body: str, problem: Mapping) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None when unusable.
+
+    A date in the past means 0; a negative number of seconds is malformed (None). Either way the retry
+    waits at least its backoff (``retry.wait_for_retry``).
+    """
     if not value:
         return None
     value = value.strip()
@@ -57,10 +61,10 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - time()
+            seconds = max(0.0, parsedate_to_datetime(value).timestamp() - time())
         except (TypeError, ValueError, OverflowError):
             return None
-    if math.isnan(seconds):
+    if math.isnan(seconds) or seconds < 0:
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 

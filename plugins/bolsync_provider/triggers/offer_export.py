@@ -2,7 +2,8 @@
 
 The task that requested the export gives up its worker slot while bol prepares the file (bol says an end
 state can take up to 3 hours). The poll itself is the hook's ordinary synchronous call (budget, token,
-retries, typed errors) run in a thread, so the triggerer's event loop never blocks. Backoff: 5 s doubling
+retries, typed errors) run in a thread, so the triggerer's event loop never blocks; a wait longer than a
+worker should be held (``BolRetryLater``) is awaited here, where it costs nothing. Backoff: 5 s doubling
 to 60 s, as bol advises for process statuses; a 404 means bol no longer keeps the status: stop.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from bolsync_provider.errors import BolError, BolNotFound
+from bolsync_provider.errors import BolError, BolNotFound, BolRetryLater
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 SUCCESS = "SUCCESS"
@@ -80,6 +82,10 @@ class OfferExportTrigger(BaseTrigger):
         while True:
             try:
                 status = await asyncio.to_thread(hook.get_process_status, self.process_status_id)
+            except BolRetryLater as wait:  # the triggerer waits at no cost: no worker is held here
+                self.log.warning("%s", wait)
+                await asyncio.sleep(max(0.0, (wait.resume_at - datetime.now(UTC)).total_seconds()))
+                continue
             except BolNotFound:
                 yield self._event(
                     "EXPIRED",

@@ -710,7 +710,7 @@ def test_a_held_postgres_advisory_lock_times_out_with_a_clear_error() -> None:
     state = PostgresSharedState(url, lock_timeout=0.5)
     try:
         with pytest.raises(BolSharedStateError, match=r"PostgreSQL .*stayed locked for more than 0.5 s"):
-            state.reserve([WindowLimit(key, 5, 1.0, True, "test")], key, f"{key}|x")
+            state.reserve([WindowLimit(key, 5, 1.0, True, "test")], key, f"{key}|x", "ticket", 60.0)
     finally:
         holder.close()
-    assert state.reserve([WindowLimit(key, 5, 1.0, True, "test")], key, f"{key}|x").committed
+    assert state.reserve([WindowLimit(key, 5, 1.0, True, "test")], key, f"{key}|x", "ticket", 60.0).sent

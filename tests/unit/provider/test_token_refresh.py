@@ -24,6 +24,7 @@ from bolsync_provider.budget.shared_state import SharedState, base, open_shared_
 from bolsync_provider.budget.shared_state.memory import MemorySharedState
 from bolsync_provider.errors import BolAuthError, BolLeaseUnavailable, BolLoginError, BolRateLimited
 from bolsync_provider.settings import AUTHORIZATION_CODE, BolConnectionSettings
+from bolsync_provider.transport import retry
 from bolsync_provider.transport.metrics import ApiMetrics
 from tests.support.fake_login import FakeLogin, VirtualClock
 from tests.support.jwt_tokens import make_jwt, token_body
@@ -95,6 +96,7 @@ def test_the_lease_holds_through_a_throttled_fetch_longer_than_any_fixed_ttl(mon
 
 def test_a_token_429_pauses_token_requests_in_every_process_but_not_api_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     VirtualClock().install(monkeypatch)
+    monkeypatch.setattr(retry, "MAX_WORKER_WAIT_SECONDS", 3600.0)  # the 300 s pause is waited out in the process
     state = MemorySharedState()
     login = FakeLogin(retry_after="300", script=[429])
     first = BolConnectionSettings(conn_id="shop_a", client_id="client", client_secret="s", max_attempts=1)

@@ -27,15 +27,27 @@ class SharedState(Protocol):
 
     description: str
 
-    def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
-        """Atomically reserve the next slot under ``limits`` (see planning.plan_reservation)."""
+    def reserve(
+        self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str, ticket: str, max_delay: float
+    ) -> Reservation:
+        """Atomically book the next slot under ``limits`` for ``ticket``, or record it sent when that slot is
+        now (planning.plan_reservation); nothing is booked more than ``max_delay`` seconds ahead."""
+        ...
+
+    def commit(
+        self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str, ticket: str, max_delay: float
+    ) -> Reservation:
+        """At the booked slot: atomically record ``ticket`` sent now if the windows, counted over the
+        recorded sends, allow it; else move its booking (or drop it) and say how long to wait
+        (planning.plan_commit)."""
         ...
 
     def local_time_of(self, backend_time: float) -> float:
         """``backend_time`` (a slot) on this host's ``time.time()`` clock.
 
         Callers sleep until the slot itself rather than for ``delay`` after the answer arrives, so the
-        time a reservation takes (lock waits, network) never shifts a send towards the next one.
+        time a reservation takes (lock waits, network) does not make every send late (and, through its
+        recorded send, the ones after it).
         """
         ...
 

@@ -18,17 +18,27 @@ from typing import Any
 
 from bolsync_provider.budget.shared_state.base import ClockOffset
 from bolsync_provider.budget.shared_state.filesystems import network_filesystem
-from bolsync_provider.budget.shared_state.planning import KeyState, Reservation, WindowLimit, plan_reservation
+from bolsync_provider.budget.shared_state.planning import (
+    KeyState,
+    Reservation,
+    WindowLimit,
+    horizon,
+    plan_commit,
+    plan_reservation,
+)
 from bolsync_provider.errors import BolConfigError, BolSharedStateError
 
-#: Old slots are deleted every this many reservations (reads ignore them anyway).
+#: Entries outside their window are deleted every this many reservation steps (reads ignore them anyway).
 TRIM_EVERY = 50
 #: The longest wait for a lock. Transactions take milliseconds: a lock held this long means a hung holder.
 LOCK_TIMEOUT_SECONDS = 60.0
 
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS bolsync_rate_slots (key TEXT NOT NULL, slot DOUBLE PRECISION NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS bolsync_rate_slots_key_slot ON bolsync_rate_slots (key, slot)",
+    "CREATE TABLE IF NOT EXISTS bolsync_rate_entries "
+    "(key TEXT NOT NULL, ticket TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, sent SMALLINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS bolsync_rate_entries_key_at ON bolsync_rate_entries (key, at)",
+    "CREATE INDEX IF NOT EXISTS bolsync_rate_entries_key_sent_at ON bolsync_rate_entries (key, sent, at)",
+    "CREATE INDEX IF NOT EXISTS bolsync_rate_entries_ticket ON bolsync_rate_entries (ticket)",
     "CREATE TABLE IF NOT EXISTS bolsync_pauses (key TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL)",
     "CREATE TABLE IF NOT EXISTS bolsync_leases "
     "(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
@@ -43,7 +53,9 @@ class SqlSharedState:
     placeholder = "?"
     greatest = "max"
 
-    def __init__(self, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, lock_timeout: float = LOCK_TIMEOUT_SECONDS, clock: Callable[[], float] | None = None) -> None:
+        #: The windows' clock (epoch seconds); None: the backend's own (this host's, or the database's).
+        self.clock = clock
         self._lock = threading.Lock()
         self._conn: Any = None
         self._calls = 0
@@ -57,7 +69,7 @@ class SqlSharedState:
         raise NotImplementedError
 
     def _now(self, cursor: Any) -> float:
-        return time.time()
+        return self.clock() if self.clock else time.time()
 
     def _is_lock_timeout(self, error: BaseException) -> bool:
         """Whether ``error`` is the database giving up waiting for a lock."""
@@ -116,41 +128,77 @@ class SqlSharedState:
         cursor.close()
 
     # -- SharedState ---------------------------------------------------------------------------------
-    def reserve(self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str) -> Reservation:
-        lock_key = limits[0].key if limits else queued_pause
-        self._calls += 1
-        trim = self._calls % TRIM_EVERY == 1
-
+    def reserve(
+        self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str, ticket: str, max_delay: float
+    ) -> Reservation:
         def work(cursor: Any, now: float) -> Reservation:
-            states, pauses = self._read_states(cursor, limits, [queued_pause, probed_pause], now)
-            plan = plan_reservation(now, limits, states, pauses[0], pauses[1])
-            if plan.reservation.committed and limits:
-                values = ", ".join(["(?, ?)"] * len(limits))
-                params = [value for limit in limits for value in (limit.key, plan.slot)]
-                cursor.execute(self._sql(f"INSERT INTO bolsync_rate_slots (key, slot) VALUES {values}"), params)
-            if trim:
-                for limit in limits:
-                    cursor.execute(
-                        self._sql("DELETE FROM bolsync_rate_slots WHERE key = ? AND slot < ?"),
-                        (limit.key, now - limit.period),
-                    )
-            return plan.reservation
+            states, pauses = self._read_states(cursor, limits, [queued_pause, probed_pause], now, sent_only=False)
+            reservation = plan_reservation(now, limits, states, pauses[0], pauses[1], max_delay)
+            return self._apply(cursor, limits, ticket, reservation, now)
 
+        return self._reservation_step(limits, queued_pause, work)
+
+    def commit(
+        self, limits: Sequence[WindowLimit], queued_pause: str, probed_pause: str, ticket: str, max_delay: float
+    ) -> Reservation:
+        def work(cursor: Any, now: float) -> Reservation:
+            states, pauses = self._read_states(cursor, limits, [queued_pause, probed_pause], now, sent_only=True)
+            booked_at = None
+            if limits:
+                cursor.execute(
+                    self._sql("SELECT at FROM bolsync_rate_entries WHERE ticket = ? AND key = ?"),
+                    (ticket, limits[0].key),
+                )
+                row = cursor.fetchone()
+                booked_at = float(row[0]) if row else None
+            reservation = plan_commit(now, limits, states, pauses[0], pauses[1], booked_at, max_delay)
+            return self._apply(cursor, limits, ticket, reservation, now)
+
+        return self._reservation_step(limits, queued_pause, work)
+
+    def _reservation_step(
+        self, limits: Sequence[WindowLimit], queued_pause: str, work: Callable[[Any, float], Reservation]
+    ) -> Reservation:
+        self._calls += 1
+        lock_key = limits[0].key if limits else queued_pause
         return self._transaction(lock_key, work)  # type: ignore[no-any-return]
 
+    def _apply(
+        self, cursor: Any, limits: Sequence[WindowLimit], ticket: str, reservation: Reservation, now: float
+    ) -> Reservation:
+        """Record the ticket's booking or send under every limit, or drop its booking; trim now and then."""
+        cursor.execute(self._sql("DELETE FROM bolsync_rate_entries WHERE ticket = ?"), (ticket,))
+        if (reservation.booked or reservation.sent) and limits:
+            values = ", ".join(["(?, ?, ?, ?)"] * len(limits))
+            sent = 1 if reservation.sent else 0
+            params = [value for limit in limits for value in (limit.key, ticket, reservation.slot, sent)]
+            insert = f"INSERT INTO bolsync_rate_entries (key, ticket, at, sent) VALUES {values}"
+            cursor.execute(self._sql(insert), params)
+        if self._calls % TRIM_EVERY == 1:
+            newest = now + horizon(limits)
+            for limit in limits:
+                cursor.execute(
+                    self._sql("DELETE FROM bolsync_rate_entries WHERE key = ? AND (at < ? OR at > ?)"),
+                    (limit.key, now - limit.period, newest),
+                )
+        return reservation
+
     def _read_states(
-        self, cursor: Any, limits: Sequence[WindowLimit], pause_keys: Sequence[str], now: float
+        self, cursor: Any, limits: Sequence[WindowLimit], pause_keys: Sequence[str], now: float, sent_only: bool
     ) -> tuple[dict[str, KeyState], list[float]]:
-        """Every key's latest and n-th latest slot in its window, and the pauses: one round trip."""
+        """Every key's latest and n-th latest entry in its window (sends only, or bookings too), and the
+        pauses: one round trip."""
         parts, params = [], []
+        newest = now + horizon(limits)
+        which = "sent = 1 AND " if sent_only else ""
         for limit in limits:
+            where = f"WHERE key = ? AND {which}at >= ? AND at <= ?"
             parts.append(
-                "SELECT (SELECT max(slot) FROM bolsync_rate_slots WHERE key = ? AND slot >= ?), "
-                "(SELECT slot FROM bolsync_rate_slots WHERE key = ? AND slot >= ? "
-                "ORDER BY slot DESC LIMIT 1 OFFSET ?)"
+                f"SELECT (SELECT max(at) FROM bolsync_rate_entries {where}), "
+                f"(SELECT at FROM bolsync_rate_entries {where} ORDER BY at DESC LIMIT 1 OFFSET ?)"
             )
             since = now - limit.period
-            params += [limit.key, since, limit.key, since, limit.limit - 1]
+            params += [limit.key, since, newest, limit.key, since, newest, limit.limit - 1]
         for key in pause_keys:
             parts.append("SELECT (SELECT until_ts FROM bolsync_pauses WHERE key = ?), NULL")
             params.append(key)
@@ -242,8 +290,10 @@ class SqlSharedState:
 class SqliteSharedState(SqlSharedState):
     """One SQLite file shared by the processes of one host (the default backend)."""
 
-    def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
-        super().__init__(lock_timeout)
+    def __init__(
+        self, path: Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS, clock: Callable[[], float] | None = None
+    ) -> None:
+        super().__init__(lock_timeout, clock)
         self.path = path
         self.description = f"SQLite file {path} (this host)"
 
@@ -318,14 +368,16 @@ class PostgresSharedState(SqlSharedState):
     placeholder = "%s"
     greatest = "greatest"
 
-    def __init__(self, dsn: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
-        super().__init__(lock_timeout)
+    def __init__(
+        self, dsn: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS, clock: Callable[[], float] | None = None
+    ) -> None:
+        super().__init__(lock_timeout, clock)
         self._dsn = dsn
         self.description = "PostgreSQL " + _redact(dsn)
-        self._clock = ClockOffset(self._database_time)
+        self._offset = ClockOffset(self._database_time)
 
     def local_time_of(self, backend_time: float) -> float:
-        return self._clock.local_time_of(backend_time)
+        return backend_time if self.clock else self._offset.local_time_of(backend_time)
 
     def _database_time(self) -> float:
         def work(cursor: Any, now: float) -> float:
@@ -357,7 +409,7 @@ class PostgresSharedState(SqlSharedState):
         self._locked_at = float(cursor.fetchone()[1])
 
     def _now(self, cursor: Any) -> float:
-        return self._locked_at
+        return self.clock() if self.clock else self._locked_at
 
     def _create_schema(self) -> None:
         cursor = self._conn.cursor()
