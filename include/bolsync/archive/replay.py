@@ -169,7 +169,7 @@ def _replay_orders(
 ) -> dict[str, int]:
     from bolsync.orders.extract import extract_orders
     from bolsync.orders.load import known_order_ids, load_staged_orders
-    from bolsync.orders.transform import STREAM
+    from bolsync.orders.spec import STREAM
     from bolsync.runs.quarantine import Quarantine
 
     attempt = run.attempt
@@ -241,8 +241,9 @@ def _replay_offers(
     target: WarehouseTarget, run: ReplayRun, lineage: Lineage, confirm_deletions: bool
 ) -> dict[str, int]:
     from bolsync.offers.extract import snapshot_date
+    from bolsync.offers.spec import STREAM
     from bolsync.offers.tasks import OffersExtracted, _load
-    from bolsync.offers.transform import STREAM, parse_export_csv, parse_v11_offers
+    from bolsync.offers.transform import parse_export_csv, parse_v11_offers
     from bolsync.runs.evidence import DeletionThreshold
     from bolsync.runs.quarantine import Quarantine
     from bolsync.runs.values import latest_allowed

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bolsync.offers.listing import OfferList
-from bolsync.offers.transform import OFFERS
+from bolsync.offers.spec import OFFERS
 from bolsync.runs.evidence import DeletionCheck, DeletionThreshold, FullListEvidence
 
 #: The stream name offer holds are recorded under (``bol.deletion_holds``).

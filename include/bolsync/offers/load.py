@@ -26,7 +26,8 @@ import pandas as pd
 from bolsync.offers import guard
 from bolsync.offers.listing import OfferList
 from bolsync.offers.snapshots import write_snapshot
-from bolsync.offers.transform import OFFER_DTYPES, OFFERS, OfferRows, latest_per_offer
+from bolsync.offers.spec import OFFERS
+from bolsync.offers.transform import OFFER_DTYPES, OfferRows, latest_per_offer
 from bolsync.runs.evidence import DeletionCheck, DeletionThreshold, FullListEvidence
 from bolsync.warehouse.lineage import Lineage
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bolsync.offers.transform import OFFER_SNAPSHOTS, OFFERS
+from bolsync.offers.spec import OFFER_SNAPSHOTS, OFFERS
 from bolsync.runs.quality import CheckFailure, check_key, enforce
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bolsync.offers import guard
 from bolsync.offers.listing import OfferList
-from bolsync.offers.transform import OFFER_SNAPSHOTS, OFFERS
+from bolsync.offers.spec import OFFER_SNAPSHOTS, OFFERS
 from bolsync.warehouse.lineage import Lineage
 
 SNAPSHOT_COLUMNS = [

@@ -17,7 +17,8 @@ from bolsync.offers import extract as ex
 from bolsync.offers.listing import OfferList
 from bolsync.offers.load import OfferLoadCounts, load_offer_list, record_sync_state, sync_state
 from bolsync.offers.quality import check_offers_load
-from bolsync.offers.transform import STREAM, OfferRows, parse_export_csv, parse_v11_offers
+from bolsync.offers.spec import STREAM
+from bolsync.offers.transform import OfferRows, parse_export_csv, parse_v11_offers
 from bolsync.runs import assets, config, evidence, values
 from bolsync.runs.audit import audited
 from bolsync.runs.defaults import WAREHOUSE_POOL

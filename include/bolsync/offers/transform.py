@@ -30,18 +30,12 @@ from typing import Any
 
 import pandas as pd
 
+from bolsync.offers.spec import OFFERS
 from bolsync.runs import values
 from bolsync.runs.quarantine import InvalidRecord, Rejected
-from bolsync.warehouse.base import Table
 from bolsync_provider.errors import BolResponseError
 
 log = logging.getLogger(__name__)
-
-#: The stream's name in the quarantine and the coverage.
-STREAM = "offers"
-#: The offers stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
-OFFERS = Table("bol.offers", ("retailer_id", "offer_id"), version="mutation_date_time")
-OFFER_SNAPSHOTS = Table("bol.offer_snapshots", ("retailer_id", "offer_id", "snapshot_date"))
 
 #: Warehouse column -> pandas dtype of one offer row (without retailer_id/extra).
 OFFER_DTYPES: dict[str, str] = {

@@ -26,12 +26,10 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE
+from bolsync.orders.spec import ORDER_ITEMS, ORDERS, STREAM
 from bolsync.orders.transform import (
     ITEM_DETAIL_DTYPES,
     ITEM_STATUS_DTYPES,
-    ORDER_ITEMS,
-    ORDERS,
-    STREAM,
     OrderChecks,
     order_item_detail_rows,
     order_item_status_rows,

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bolsync.orders.transform import ORDER_ITEMS, ORDERS
+from bolsync.orders.spec import ORDER_ITEMS, ORDERS
 from bolsync.runs.quality import MAX_KEYS_SHOWN, CheckFailure, check_key, chunks, enforce, present, rows
 
 log = logging.getLogger(__name__)

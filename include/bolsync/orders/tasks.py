@@ -15,7 +15,7 @@ from bolsync.orders.detail_exchange import withdraw
 from bolsync.orders.extract import DETAILS_FILE, LIST_FILE, ExtractResult, extract_orders
 from bolsync.orders.load import LoadResult, known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
-from bolsync.orders.transform import STREAM
+from bolsync.orders.spec import STREAM
 from bolsync.orders.unsettled import unsettled_alert
 from bolsync.personal.tasks import personal_secret_for, store_personal_data
 from bolsync.runs import alerts, assets

@@ -23,18 +23,12 @@ from typing import Any
 
 import pandas as pd
 
+from bolsync.orders.spec import ORDER_ITEMS, ORDERS
 from bolsync.runs import values
 from bolsync.runs.quarantine import InvalidRecord
-from bolsync.warehouse.base import Table
 from bolsync_provider.errors import BolResponseError
 
 log = logging.getLogger(__name__)
-
-#: The stream's name in the quarantine and the coverage.
-STREAM = "orders"
-#: The orders stream's tables, declared once: transforms, merges, quality checks and the DDL test read them.
-ORDERS = Table("bol.orders", ("retailer_id", "order_id"))
-ORDER_ITEMS = Table("bol.order_items", ("retailer_id", "order_item_id"), version="latest_changed_at")
 
 ITEM_STATUS_DTYPES: dict[str, str] = {
     "retailer_id": "string",

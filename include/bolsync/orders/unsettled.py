@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bolsync.orders.extract import MAX_SETTLE_PASSES
+from bolsync.orders.spec import SPEC
 from bolsync.planner.plan import backfill_command
 from bolsync.runs.alerts import Alert
-from bolsync.runs.coverage_check import ORDERS_DAG
 from bolsync.runs.windows import SyncWindow
 
 
@@ -16,6 +16,7 @@ def unsettled_alert(conn_id: str, retailer_id: str, window: SyncWindow, queries:
     """What happened to the window, that it is not recorded as covered, and the backfill that fills it."""
     ti = context["ti"]
     days = window.amsterdam_dates()
+    dag_id = str(SPEC.backfill_dag)
     span = f"{window.start.isoformat()} .. {window.end.isoformat()}"
     return Alert(
         key=f"unsettled:{ti.dag_id}:{ti.run_id}:{conn_id}",
@@ -25,6 +26,6 @@ def unsettled_alert(conn_id: str, retailer_id: str, window: SyncWindow, queries:
         f"paged: {MAX_SETTLE_PASSES} settle passes re-reading its pages each found orders not listed before, so "
         "orders of this window may be missing. What was listed has been loaded.\n\n"
         "What to do:\nThe window is not recorded as covered (bol.sync_coverage), so the nightly coverage check "
-        f"reports it as a hole until a run covers it; the {ORDERS_DAG} run of its day does (reruns are "
-        f"idempotent). To fill it now: {backfill_command(ORDERS_DAG, days[0], days[-1], conn_id)}",
+        f"reports it as a hole until a run covers it; the {dag_id} run of its day does (reruns are "
+        f"idempotent). To fill it now: {backfill_command(dag_id, days[0], days[-1], conn_id)}",
     )

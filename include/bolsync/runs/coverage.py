@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bolsync.streams.registry import STREAMS, stream_of_dag
 from bolsync.warehouse.base import Warehouse
 
-STREAMS = ("orders", "offers")
+__all__ = ["STREAMS", "Covered", "covered_windows", "record_coverage", "stream_of"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,13 @@ class Covered:
 
 
 def stream_of(context: Any) -> str | None:
-    """The stream a DAG syncs, from its tags (``orders_dag`` and ``offers_dag`` set them); None for others."""
-    tags = set(getattr(context.get("dag"), "tags", None) or ())
+    """The stream a DAG syncs: the stream that names the DAG among its DAGs, else the one of its tags (every
+    stream's DAG factory tags it with the stream's name); None for DAGs that sync none."""
+    dag = context.get("dag")
+    spec = stream_of_dag(str(getattr(dag, "dag_id", "")))
+    if spec is not None:
+        return spec.name
+    tags = set(getattr(dag, "tags", None) or ())
     found = [stream for stream in STREAMS if stream in tags]
     return found[0] if len(found) == 1 else None
 

@@ -21,7 +21,7 @@ from bolsync.planner.report import duration
 from bolsync.runs import alert_log, alerts, config, quarantine
 from bolsync.runs.coverage import STREAMS, covered_windows
 from bolsync.runs.gaps import Hole, Span, check_span, holes, subtract
-from bolsync.runs.windows import oldest_allowed_date
+from bolsync.streams import registry
 from bolsync.warehouse.base import Warehouse
 from bolsync_provider.config import get_variable
 from bolsync_provider.errors import BolConfigError, BolError
@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 HISTORY_START_VARIABLE = "bolsync_coverage_history_start"
 LOOKBACK_VARIABLE = "bolsync_coverage_lookback_days"
 DEFAULT_LOOKBACK_DAYS = 100.0
-ORDERS_DAG = "bol_orders_daily"
-OFFERS_DAG = "bol_offers_daily"
+ORDERS = "orders"
 
 
 def history_start(raw: str | None) -> date | None:
@@ -126,41 +125,50 @@ def clear_resolved(conn: Warehouse, stream: str, conn_id: str, now: datetime) ->
 
 
 def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> str:
-    """What a hole is and what fills it (orders: the backfill and its estimate)."""
+    """What a hole is and what fills it (the backfill of its stream's DAG, with the planner's estimate)."""
+    spec = registry.stream(hole.stream)
     days = f"{hole.first_day} .. {hole.last_day}" if hole.first_day != hole.last_day else f"{hole.first_day}"
     head = f"{hole.stream} of {hole.conn_id}, {days} (Europe/Amsterdam; {_iso(hole.start)} .. {_iso(hole.end)})"
-    if hole.stream == "offers":
+    if not spec.keeps_history:
         return (
-            f"LOST: {head}. bol keeps no offer history, so these days' offers and snapshots cannot be recreated; "
-            f"{OFFERS_DAG} only syncs the offers as they are now. Look at why its runs failed, so it does not recur."
+            f"LOST: {head}. bol keeps no history of the {spec.title}, so these days cannot be recreated; "
+            f"{spec.dags[0]} only syncs them as they are now. Look at why its runs failed, so it does not recur."
         )
+    oldest = spec.oldest_served(now)
     if hole.kind == "lost":
         return (
-            f"LOST: {head}. Older than bol's 3 months of order history (bol serves from {oldest_allowed_date(now)}): "
-            "it cannot be backfilled any more."
+            f"LOST: {head}. Older than the history bol keeps of the {spec.title} (bol serves from {oldest}): it "
+            "cannot be backfilled any more."
         )
+    dag_id = str(spec.backfill_dag)
     lines = [
         f"BACKFILL: {head}.",
-        f"  CLI: {backfill_command(ORDERS_DAG, hole.first_day, hole.last_day, hole.conn_id)}",
-        f"  UI: {ORDERS_DAG} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
+        f"  CLI: {backfill_command(dag_id, hole.first_day, hole.last_day, hole.conn_id)}",
+        f"  UI: {dag_id} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
         f'run conf {{"accounts": ["{hole.conn_id}"]}}.',
     ]
+    if hole.stream == ORDERS:
+        lines += _orders_estimate(conn, hole, retailer_id, now, settings)
+    if oldest is not None and hole.first_day <= oldest + timedelta(days=7):
+        lines.append(f"  Soon lost: bol serves the {spec.title} from {oldest}; backfill it now.")
+    return "\n".join(lines)
+
+
+def _orders_estimate(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> list[str]:
     plan = history_plan(conn, hole.conn_id, retailer_id, (hole.first_day, hole.last_day), now, settings)
     if not retailer_id or not plan.details:
-        lines.append("  Estimate: no order history of this account in the warehouse to estimate from.")
+        lines = ["  Estimate: no order history of this account in the warehouse to estimate from."]
     else:
-        lines.append(
+        lines = [
             f"  Estimate (planner, history mode: the account's mean daily volume over {HISTORY_SAMPLE_DAYS} days, no "
             f"API call): about {plan.calls} API calls ({plan.list_calls} list, {plan.details} details), at least "
             f"{duration(plan.wall_seconds)}."
-        )
+        ]
     lines.append(
         f"  A closer estimate (a few list calls per day): python -m bolsync.planner --account {hole.conn_id} "
         f"--from {hole.first_day} --to {hole.last_day}"
     )
-    if hole.first_day <= oldest_allowed_date(now) + timedelta(days=7):
-        lines.append(f"  Soon lost: bol serves order history from {oldest_allowed_date(now)}; backfill it now.")
-    return "\n".join(lines)
+    return lines
 
 
 def coverage_alert(

@@ -1,7 +1,8 @@
 """Holes in the coverage of a stream and account: pure interval arithmetic and what each hole means.
 
-An orders hole inside bol's 3 months of history is filled by a backfill of ``bol_orders_daily``; the part of
-a hole older than that, and every offers hole (bol keeps no offer history), is lost.
+A hole inside the history bol keeps of its stream (``StreamSpec.history``) is filled by a backfill of the
+stream's ``backfill_dag``; the part of a hole older than that, and every hole of a stream bol keeps no history
+of (offers, FBB stock), is lost.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from bolsync.runs.windows import AMSTERDAM, oldest_allowed_date
+from bolsync.runs.windows import AMSTERDAM
+from bolsync.streams import registry
 
 Span = tuple[datetime, datetime]
 Kind = Literal["backfill", "lost"]
@@ -83,17 +85,19 @@ def check_span(covered: Sequence[Span], history_start: date | None, lookback: ti
 
 
 def holes(stream: str, conn_id: str, covered: Sequence[Span], span: Span, now: datetime) -> list[Hole]:
-    """The uncovered parts of ``span``, split at bol's history limit for orders."""
+    """The uncovered parts of ``span``, split at the history bol keeps of the stream."""
+    spec = registry.stream(stream)
+    served = spec.oldest_served(now)
+    oldest = amsterdam_midnight(served) if served is not None else None
     result = []
-    oldest = amsterdam_midnight(oldest_allowed_date(now))
     for start, end in subtract([span], covered):
-        if stream != "orders":
+        if not spec.keeps_history:
             result.append(Hole(stream, conn_id, start, end, "lost"))
             continue
-        if start < oldest:
+        if oldest is not None and start < oldest:
             result.append(Hole(stream, conn_id, start, min(end, oldest), "lost"))
-        if end > oldest:
-            result.append(Hole(stream, conn_id, max(start, oldest), end, "backfill"))
+        if oldest is None or end > oldest:
+            result.append(Hole(stream, conn_id, max(start, oldest) if oldest else start, end, "backfill"))
     return result
 
 

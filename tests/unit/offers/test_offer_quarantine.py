@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from bolsync.offers.spec import STREAM
 from bolsync.offers.tasks import OffersExtracted, _load
-from bolsync.offers.transform import STREAM, OfferRows, parse_export_csv, parse_v11_offers
+from bolsync.offers.transform import OfferRows, parse_export_csv, parse_v11_offers
 from bolsync.runs.quarantine import Quarantine
 from bolsync.runs.values import latest_allowed
 from bolsync.warehouse.connection import connect_warehouse

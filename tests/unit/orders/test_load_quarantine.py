@@ -12,7 +12,7 @@ import pytest
 
 from bolsync.orders.load import known_order_ids, load_staged_orders
 from bolsync.orders.quality import check_orders_load, staged_keys
-from bolsync.orders.transform import STREAM
+from bolsync.orders.spec import STREAM
 from bolsync.runs import quarantine as quarantine_module
 from bolsync.runs.quarantine import Quarantine, alert_new, open_records
 from bolsync.runs.staging import read_ndjson

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bolsync.orders.transform import ORDER_ITEMS, order_item_detail_rows, order_item_status_rows, order_rows
+from bolsync.orders.spec import ORDER_ITEMS
+from bolsync.orders.transform import order_item_detail_rows, order_item_status_rows, order_rows
 from bolsync.runs.audit import FATAL_ERRORS
 from bolsync.warehouse.connection import connect_warehouse
 from bolsync_provider.errors import BolResponseError

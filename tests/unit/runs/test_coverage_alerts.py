@@ -49,7 +49,7 @@ def test_what_the_mail_says_per_kind_of_hole(warehouse) -> None:
     assert lost.startswith("LOST: orders of bol_shop")
     assert "bol serves from 2026-08-30" in lost
     assert offers.startswith("LOST: offers of bol_shop, 2026-11-20 (")
-    assert "no offer history" in offers
+    assert "bol keeps no history of the offers" in offers
 
 
 def test_settings_are_checked() -> None:

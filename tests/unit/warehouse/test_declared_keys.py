@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bolsync.offers.transform import OFFER_SNAPSHOTS, OFFERS
+from bolsync.offers.spec import OFFER_SNAPSHOTS, OFFERS
 from bolsync.orders.load import merge_orders
-from bolsync.orders.transform import ORDER_ITEMS, ORDERS, latest_per_item, order_rows
+from bolsync.orders.spec import ORDER_ITEMS, ORDERS
+from bolsync.orders.transform import latest_per_item, order_rows
 from bolsync.warehouse.base import Table
 from bolsync.warehouse.connection import WarehouseTarget, as_target, connect_warehouse
 
