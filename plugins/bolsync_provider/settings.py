@@ -39,6 +39,14 @@ DEFAULT_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
     "GET /retailer/offers": (25, 1.0),
     # bol publishes no figure for the process status; the emulator allows 25/s. Polls back off anyway.
     "GET /shared/process-status/{id}": (25, 1.0),
+    "GET /retailer/returns": (20, 60.0),
+    "GET /retailer/returns/{id}": (20, 60.0),
+    "GET /retailer/shipments": (25, 60.0),
+    "GET /retailer/shipments/{id}": (50, 60.0),
+    "GET /retailer/inventory": (20, 60.0),
+    "GET /retailer/invoices": (24, 60.0),
+    # One published rule covers an invoice and its specification: they share this window.
+    "GET /retailer/invoices/{id}": (24, 60.0),
 }
 
 

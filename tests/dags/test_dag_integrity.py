@@ -8,7 +8,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from bolsync.orders.tasks import API_POOL, WAREHOUSE_POOL
+from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {"bol_orders_15min", "bol_orders_hourly", "bol_orders_daily", "bol_offers_daily"}

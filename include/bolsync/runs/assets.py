@@ -90,6 +90,39 @@ def load_event_extras(
     }
 
 
+def stream_outlets(spec: Any) -> list[Asset]:
+    """The outlets of a stream's load task (``spec``: its ``StreamSpec``): its tables and ``bol.sync_runs``."""
+    return [*(table_asset(table.name) for table in spec.tables), SYNC_RUNS]
+
+
+def stream_event_extras(
+    conn: Any, spec: Any, *, conn_id: str, retailer_id: str, run_id: str, counts: dict[str, dict[str, int]]
+) -> dict[Asset, dict[str, Any]]:
+    """The ``extra`` of each outlet event of a stream's load: the account, the rows it has in each table and
+    what this load inserted and really changed there (``counts`` by table), and its audit rows of the run."""
+
+    def scalar(sql: str, params: list[Any]) -> int:
+        return int(conn.execute(sql, params).fetchall()[0][0])
+
+    base = {"conn_id": conn_id, "retailer_id": retailer_id, "run_id": run_id}
+    extras = {}
+    for table in spec.tables:
+        changed = counts.get(table.name, {})
+        extras[table_asset(table.name)] = {
+            **base,
+            "rows": scalar(f"SELECT count(*) FROM {table.name} WHERE retailer_id = ?", [retailer_id]),
+            "inserted": int(changed.get("inserted", 0)),
+            "updated": int(changed.get("updated", 0)),
+        }
+    extras[SYNC_RUNS] = {
+        **base,
+        # The load's own row is written when the task ends, so it is not counted here.
+        "rows": scalar("SELECT count(*) FROM bol.sync_runs WHERE conn_id = ?", [conn_id]),
+        "run_rows": scalar("SELECT count(*) FROM bol.sync_runs WHERE conn_id = ? AND run_id = ?", [conn_id, run_id]),
+    }
+    return extras
+
+
 def emit(context: Any, extras: dict[Asset, dict[str, Any]]) -> None:
     """Put ``extras`` on the task's outlet events (sent when the task succeeds)."""
     events = context["outlet_events"]

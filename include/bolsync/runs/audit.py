@@ -46,7 +46,8 @@ def audited(
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
 
     A load try that succeeds also records the window it covered (``runs.coverage``), unless ``covers_window``
-    is False (its data may be incomplete: the coverage check then reports the window as a hole). A long wait
+    is False or the block set ``audit["covered"] = False`` (its data may be incomplete: the coverage check then
+    reports the window as a hole). A long wait
     frees the worker (``resume``: where a deferrable operator continues, see ``runs.waiting``).
     """
     started = datetime.now(UTC)
@@ -70,7 +71,8 @@ def audited(
         _alert(error, context, audit, final=final)
         raise
     else:
-        if covers_window and str(context["ti"].task_id).endswith("load"):
+        covered = covers_window and audit.get("covered") is not False
+        if covered and str(context["ti"].task_id).endswith("load"):
             _retrying(lambda: _insert_coverage(database, context, audit, started), "bol.sync_coverage row")
     finally:
         row = {

@@ -21,7 +21,7 @@ from bolsync_provider.budget.shared_state import SharedState, shared_state
 from bolsync_provider.errors import BolConfigError, BolError, BolInconsistentResponse, BolResponseError
 from bolsync_provider.redaction import remember
 from bolsync_provider.settings import CONN_TYPE, BolConnectionSettings, parse_extra
-from bolsync_provider.transport.client import BolTransport
+from bolsync_provider.transport.client import V10_JSON, BolTransport
 from bolsync_provider.transport.metrics import ApiMetrics
 
 ORDERS_ENDPOINT = "GET /retailer/orders"
@@ -249,6 +249,47 @@ class BolRetailerHook(BaseHook):
             raise BolResponseError(f"{ORDER_ENDPOINT} for order {order_id}: the body has no 'orderItems' list.")
         check_order_identity(order_id, body)
         return body
+
+    def get_json(
+        self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None, accept: str = V10_JSON
+    ) -> Any:
+        """The decoded JSON of ``GET path`` (``endpoint``: the label its rate limit and metrics are kept under);
+        every answer reaches the response sink (the raw archive). Build ``path`` with :func:`path_segment`."""
+        body = self.transport.get_json(path, endpoint=endpoint, params=params, accept=accept)
+        self._received(endpoint, path, params, body)
+        return body
+
+    def get_object(self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`get_json` of an answer that must be a JSON object (BolResponseError otherwise)."""
+        body = self.get_json(path, endpoint=endpoint, params=params)
+        if not isinstance(body, dict):
+            got = "an empty body" if body is None else type(body).__name__
+            raise BolResponseError(f"{endpoint}: expected a JSON object, got {got}.")
+        return body
+
+    def get_list_page(
+        self, path: str, *, endpoint: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects of one page of a bol list (``key``: its list field), ``[]`` at bol's end of the list (``{}``
+        or an empty list). Any other body is a BolResponseError: a page that cannot be read must never look like
+        the end of the list."""
+        body = self.get_json(path, endpoint=endpoint, params=params)
+        where = f"{endpoint} ({', '.join(f'{k}={v}' for k, v in (params or {}).items()) or 'no parameters'})"
+        if not isinstance(body, dict):
+            got = "an empty body" if body is None else type(body).__name__
+            raise BolResponseError(f"{where}: expected a JSON object with a {key!r} list (or {{}}), got {got}.")
+        if not body:
+            return []
+        items = body.get(key)
+        if items is None:
+            keys = ", ".join(repr(str(k)[:40]) for k in list(body)[:5])
+            raise BolResponseError(
+                f"{where}: the body has no {key!r} list (keys: {keys}); refusing to treat it as the end of the "
+                "list, which would silently skip records."
+            )
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise BolResponseError(f"{where}: {key!r} is not a list of objects.")
+        return items
 
     def request_offer_export(self) -> dict[str, Any]:
         """Ask bol for a CSV export of every offer (v10); returns the process status (``PENDING``)."""
