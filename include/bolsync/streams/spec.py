@@ -83,6 +83,8 @@ class StreamSpec:
     personal_fields: tuple[str, ...] = ()
     #: What one row of ``bol.sync_coverage`` of this stream means.
     covered: str = "the run's window was synced"
+    #: ``module:function`` of the stream's :data:`PlanFn` (the backfill planner's estimate), None: none yet.
+    planner: str | None = None
 
     def oldest_served(self, now: datetime) -> date | None:
         """The oldest day bol still serves at ``now`` (None: no documented limit)."""
@@ -181,5 +183,52 @@ class Loaded:
         return sum(counts.updated for counts in self.tables.values())
 
 
+@dataclass(frozen=True)
+class PlanJob:
+    """What a stream's planner gets: the warehouse (read only), the account and the Dutch days to backfill."""
+
+    conn: Warehouse
+    spec: StreamSpec
+    conn_id: str
+    retailer_id: str
+    first: date
+    last: date
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CallEstimate:
+    """What a backfill of some days would cost: API calls per endpoint label, and how they were estimated."""
+
+    calls: dict[str, int]
+    note: str
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def wall_seconds(self, limits: Mapping[str, tuple[int, float]], per_second: float) -> float:
+        """The least time the calls take at ``limits`` (label -> requests, seconds) and the credential's rate:
+        each endpoint's calls at its own limit, all of them at the credential's; the slowest bound."""
+        bounds = [self.total / per_second if per_second > 0 else 0.0]
+        for label, count in self.calls.items():
+            if label in limits and count:
+                requests, seconds = limits[label]
+                bounds.append(max(0, count - requests) / requests * seconds)
+        return max(bounds)
+
+
 ExtractFn = Callable[[ExtractJob], Extracted]
 LoadFn = Callable[[LoadJob], Loaded]
+PlanFn = Callable[[PlanJob], CallEstimate]
+
+
+def planner_of(spec: StreamSpec) -> PlanFn | None:
+    """The stream's planner function (imported on use), or None."""
+    if spec.planner is None:
+        return None
+    import importlib
+
+    module, _, name = spec.planner.partition(":")
+    function: PlanFn = getattr(importlib.import_module(module), name)
+    return function
