@@ -6,7 +6,6 @@ from datetime import datetime
 
 from airflow.sdk import DAG
 
-from bolsync.orders import stream
 from bolsync.orders.spec import SPEC
 from bolsync.streams.dag import sync_dag
 
@@ -20,8 +19,6 @@ def orders_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
         timezone=timezone,
         start_date=start_date,
         doc_md=doc_md,
-        extract=stream.extract,
-        load=stream.load,
         tags=tuple(tags),
         max_active_runs=4,
     )

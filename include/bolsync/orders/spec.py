@@ -23,4 +23,5 @@ SPEC = StreamSpec(
     dags=("bol_orders_15min", "bol_orders_hourly", "bol_orders_daily"),
     personal_fields=("shipmentDetails", "billingDetails"),
     covered="every order item whose latest change falls in the window was synced",
+    module="bolsync.orders.stream",
 )

@@ -10,7 +10,7 @@ from airflow.sdk import DAG, Param, task_group
 
 from bolsync.runs.defaults import stream_dag
 from bolsync.runs.tasks import check_auth, list_accounts
-from bolsync.streams.spec import ExtractFn, LoadFn, StreamSpec
+from bolsync.streams.spec import ExtractFn, LoadFn, StreamSpec, functions_of
 from bolsync.streams.tasks import extract_task, load_task
 
 
@@ -22,15 +22,17 @@ def sync_dag(
     timezone: str,
     start_date: datetime,
     doc_md: str | None,
-    extract: ExtractFn,
-    load: LoadFn,
     tags: tuple[str, ...] = (),
     max_active_runs: int = 1,
     params: dict[str, Param] | None = None,
 ) -> DAG:
-    """A DAG syncing ``spec`` for every account in each [start, end) data interval of ``cron``."""
+    """A DAG syncing ``spec`` for every account in each [start, end) data interval of ``cron``, with the stream's
+    own ``extract`` and ``load`` (``StreamSpec.module``)."""
     if dag_id not in spec.dags:
         raise ValueError(f"{dag_id} is not one of the DAGs of stream {spec.name}: {', '.join(spec.dags)}")
+    functions = functions_of(spec)
+    extract: ExtractFn = functions.extract
+    load: LoadFn = functions.load
     extract_account, load_account = extract_task(spec, extract), load_task(spec, load)
 
     @task_group(group_id="sync_account")

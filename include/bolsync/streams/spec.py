@@ -83,8 +83,10 @@ class StreamSpec:
     personal_fields: tuple[str, ...] = ()
     #: What one row of ``bol.sync_coverage`` of this stream means.
     covered: str = "the run's window was synced"
-    #: ``module:function`` of the stream's :data:`PlanFn` (the backfill planner's estimate), None: none yet.
-    planner: str | None = None
+    #: The module of the stream's own functions, imported on use: ``extract`` (:data:`ExtractFn`) and ``load``
+    #: (:data:`LoadFn`), run by the generic tasks and by replay, and ``estimate`` (:data:`PlanFn`, optional: the
+    #: backfill planner's). None: the stream has tasks of its own (offers: a deferrable export).
+    module: str | None = None
 
     def oldest_served(self, now: datetime) -> date | None:
         """The oldest day bol still serves at ``now`` (None: no documented limit)."""
@@ -223,12 +225,18 @@ LoadFn = Callable[[LoadJob], Loaded]
 PlanFn = Callable[[PlanJob], CallEstimate]
 
 
-def planner_of(spec: StreamSpec) -> PlanFn | None:
-    """The stream's planner function (imported on use), or None."""
-    if spec.planner is None:
-        return None
+def functions_of(spec: StreamSpec) -> Any:
+    """The module of ``spec``'s own functions (see ``StreamSpec.module``); ValueError when it has none."""
+    if spec.module is None:
+        raise ValueError(f"stream {spec.name} runs tasks of its own, not the generic stream tasks")
     import importlib
 
-    module, _, name = spec.planner.partition(":")
-    function: PlanFn = getattr(importlib.import_module(module), name)
-    return function
+    return importlib.import_module(spec.module)
+
+
+def planner_of(spec: StreamSpec) -> PlanFn | None:
+    """The stream's planner (its module's ``estimate``), or None."""
+    if spec.module is None:
+        return None
+    estimate: PlanFn | None = getattr(functions_of(spec), "estimate", None)
+    return estimate
