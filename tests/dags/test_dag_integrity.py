@@ -9,9 +9,11 @@ import pendulum
 import pytest
 
 from bolsync.runs.defaults import API_POOL, WAREHOUSE_POOL
+from bolsync.streams.registry import STREAMS
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"bol_orders_15min", "bol_orders_hourly", "bol_orders_daily", "bol_offers_daily"}
+#: Every DAG a stream names syncs it.
+EXPECTED = {dag_id for spec in STREAMS.values() for dag_id in spec.dags}
 HELPERS = {"bol_backfill_plan", "bol_coverage_check", "bol_retention"}
 
 
@@ -46,7 +48,9 @@ def test_conventions(dagbag, dag_id: str) -> None:
     assert dag.doc_md
     assert "bol" in dag.doc_md
     assert "bol" in dag.tags
-    assert {"orders", "offers"} & set(dag.tags)
+    assert [name for name in STREAMS if name in dag.tags] == [
+        spec.name for spec in STREAMS.values() if dag_id in spec.dags
+    ]
     assert dag.catchup is False
     pools = {task.task_id: task.pool for task in dag.tasks}
     assert pools["sync_account.extract"] == API_POOL
