@@ -34,7 +34,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--from", dest="first", required=True, type=_day, help="first day (YYYY-MM-DD)")
     parser.add_argument("--to", dest="last", required=True, type=_day, help="last day, inclusive (YYYY-MM-DD)")
     parser.add_argument("--account", help="one bol_retailer connection id (default: every archived account)")
-    parser.add_argument("--stream", choices=STREAMS, help="orders or offers (default: the one the DAG id names)")
+    parser.add_argument(
+        "--stream", choices=list(STREAMS), help="the stream the DAG syncs (default: the one that names the DAG)"
+    )
     parser.add_argument("--warehouse", help="a DuckDB file or postgresql:// URI (default: connection bol_warehouse)")
     parser.add_argument("--archive", help="the archive folder or fsspec URL (default: [bolsync] archive_url)")
     parser.add_argument(

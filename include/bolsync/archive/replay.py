@@ -1,10 +1,10 @@
 """Replay: archived extracts of a date range re-transformed and reloaded, with no call to bol.
 
-The orders extract runs unchanged on an :class:`ArchivedHook` (the same filtering, transform and load as the
-DAG); offers go through the offers load of the DAG. Each account's runs are replayed in the order of their
-windows and extract times, under the lineage of one replay run (``replay__<time>``, its extract times those
-of the archived runs) and with one ``bol.sync_runs`` row per account. Merges only write real changes, so a
-replay is idempotent.
+Every stream's extract runs unchanged on an :class:`ArchivedHook` (the same filtering, transform and load as its
+DAG; orders also look up details another run fetched); offers go through the offers load of the DAG. Each
+account's runs are replayed in the order of their windows and extract times, under the lineage of one replay
+run (``replay__<time>``, its extract times those of the archived runs) and with one ``bol.sync_runs`` row per
+account. Merges only write real changes, so a replay is idempotent.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from bolsync.archive.location import ArchiveLocation
 from bolsync.archive.reader import ArchivedAttempt, ArchivedHook, archived_attempts, attempts_near
 from bolsync.runs.audit import record_sync_run
 from bolsync.runs.windows import AMSTERDAM
+from bolsync.streams import registry
+from bolsync.streams.registry import STREAMS, stream_of_dag
+from bolsync.streams.spec import StreamSpec
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync.warehouse.lineage import Lineage
 from bolsync_provider.hooks.bol_retailer import OFFER_EXPORT_FILE_ENDPOINT, OFFERS_V11_ENDPOINT, ORDER_ENDPOINT
 
 log = logging.getLogger(__name__)
 
-STREAMS = ("orders", "offers")
 #: How a replay confirms held mass deletions (see ``runs.evidence``).
 CONFIRM_IN_REPLAY = (
     "replay the days again with --confirm-deletions: the replay then applies the deletions its lists show."
@@ -59,12 +61,15 @@ class AccountReplay:
 
 
 def stream_of(dag_id: str, stream: str | None = None) -> str:
-    """The stream a DAG syncs: ``stream`` when given, else the one its id names."""
-    named = [s for s in STREAMS if s in dag_id]
-    chosen = stream or (named[0] if len(named) == 1 else None)
-    if chosen not in STREAMS:
-        raise ReplayError(f"cannot tell whether DAG {dag_id!r} syncs orders or offers; pass --stream orders|offers.")
-    return str(chosen)
+    """The stream a DAG syncs: ``stream`` when given, else the one that names the DAG (``streams.registry``)."""
+    if stream is not None:
+        if stream not in STREAMS:
+            raise ReplayError(f"no stream {stream!r}; the streams are {', '.join(STREAMS)}.")
+        return stream
+    spec = stream_of_dag(dag_id)
+    if spec is None:
+        raise ReplayError(f"DAG {dag_id!r} syncs none of the streams; pass --stream {'|'.join(STREAMS)}.")
+    return spec.name
 
 
 def plan_replay(
@@ -125,11 +130,13 @@ def replay(
     kind = stream_of(dag_id, stream)
     runs = plan_replay(location, dag_id, first, last, conn_id)
     run_id = f"replay__{datetime.now(UTC).isoformat()}"
-    replay_one: Callable[[WarehouseTarget, ReplayRun, Lineage], dict[str, int]] = (
-        (lambda t, r, lin: _replay_orders(t, location, r, lin))
-        if kind == "orders"
-        else (lambda t, r, lin: _replay_offers(t, r, lin, confirm_deletions))
-    )
+    replay_one: Callable[[WarehouseTarget, ReplayRun, Lineage], dict[str, int]]
+    if kind == "orders":
+        replay_one = lambda t, r, lin: _replay_orders(t, location, r, lin)  # noqa: E731
+    elif kind == "offers":
+        replay_one = lambda t, r, lin: _replay_offers(t, r, lin, confirm_deletions)  # noqa: E731
+    else:
+        replay_one = lambda t, r, lin: _replay_stream(t, r, lin, registry.stream(kind))  # noqa: E731
     done = []
     for index, account in enumerate(sorted({run.attempt.conn_id for run in runs})):
         mine = runs_of(runs, account)
@@ -217,6 +224,46 @@ def _replay_orders(
         "items_updated": result.items.updated,
         "quarantined": len(result.held),
     }
+
+
+def _replay_stream(target: WarehouseTarget, run: ReplayRun, lineage: Lineage, spec: StreamSpec) -> dict[str, int]:
+    """One archived run of a stream on the generic path: its own extract on an :class:`ArchivedHook` (every
+    answer from the archive, no request to bol), then its own load. Customer data is never restored."""
+    from bolsync.runs.quarantine import Quarantine
+    from bolsync.streams.spec import ExtractJob, LoadJob, functions_of
+    from bolsync.streams.tasks import counts_of
+
+    attempt = run.attempt
+    functions = functions_of(spec)
+    hook = ArchivedHook(attempt.conn_id, attempt.retailer_id, list(attempt.responses()))
+    with tempfile.TemporaryDirectory(prefix="bolsync-replay-") as folder:
+        staging = Path(folder)
+        conn_id, retailer_id = attempt.conn_id, attempt.retailer_id
+        extracted = functions.extract(
+            ExtractJob(
+                context=None, spec=spec, conn_id=conn_id, retailer_id=retailer_id, hook=hook, window=attempt.window,
+                now=attempt.extracted_at, staging=staging, earlier=(), database=target, staging_root=staging, params={},
+            )
+        )  # fmt: skip
+        quarantine = Quarantine(
+            spec.name,
+            attempt.conn_id,
+            attempt.retailer_id,
+            lineage.dag_id,
+            lineage.run_id,
+            attempt.window.start,
+            attempt.window.end,
+        )
+        with connect_warehouse(target) as conn:
+            loaded = functions.load(
+                LoadJob(
+                    context=None, spec=spec, conn_id=conn_id, retailer_id=retailer_id, conn=conn, database=target,
+                    staging=staging, window=attempt.window, lineage=lineage, quarantine=quarantine,
+                    extracted=extracted, params={},
+                )
+            )  # fmt: skip
+    log.info("Replayed run %s of %s (%s): %s.", attempt.run_id, attempt.conn_id, spec.name, loaded.tables)
+    return {**counts_of(loaded.tables), "quarantined": loaded.held}
 
 
 def _details_elsewhere(
