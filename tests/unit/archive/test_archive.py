@@ -156,7 +156,7 @@ def test_plan_names_the_days_the_archive_lacks(tmp_path: Path) -> None:
         plan_replay(location, "bol_orders_daily", date(2026, 11, 1), date(2026, 11, 5))
     with pytest.raises(ReplayError, match="other: 2026-11-02"):
         plan_replay(location, "bol_orders_daily", date(2026, 11, 2), date(2026, 11, 2), "other")
-    with pytest.raises(ReplayError, match="orders or offers"):
+    with pytest.raises(ReplayError, match="syncs none of the streams"):
         stream_of("my_dag")
     assert stream_of("bol_offers_daily") == "offers"
 
