@@ -149,9 +149,27 @@ def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, setti
     ]
     if hole.stream == ORDERS:
         lines += _orders_estimate(conn, hole, retailer_id, now, settings)
+    else:
+        lines += _stream_estimate(conn, hole, now, settings)
     if oldest is not None and hole.first_day <= oldest + timedelta(days=7):
         lines.append(f"  Soon lost: bol serves the {spec.title} from {oldest}; backfill it now.")
     return "\n".join(lines)
+
+
+def _stream_estimate(conn: Warehouse, hole: Hole, now: datetime, settings: Any) -> list[str]:
+    """The estimate of another stream's planner (from the warehouse, no API call), if it has one."""
+    from bolsync.planner.plan import PlanInputError
+    from bolsync.planner.streams import stream_plan
+
+    spec = registry.stream(hole.stream)
+    try:
+        plan = stream_plan(conn, spec, hole.conn_id, hole.first_day, hole.last_day, now, settings)
+    except PlanInputError as error:
+        return [f"  Estimate: none ({error})"]
+    return [
+        f"  Estimate (planner, from the warehouse, no API call): about {plan.estimate.total} API calls, at least "
+        f"{duration(plan.wall_seconds)} ({plan.estimate.note})."
+    ]
 
 
 def _orders_estimate(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> list[str]:
