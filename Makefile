@@ -4,9 +4,10 @@
 #   make run    one-shot demo: emulator + Airflow standalone, orders backfill + hourly run + offers run, summary, stop
 #   make up     start the emulator and Airflow in the background (UI on http://127.0.0.1:8080)
 #   make down   stop what `make up` started
-#   make test   run the fast test suite (unit, DAG integrity, emulator; pytest, 2 workers)
+#   make test   run the fast test suite (unit, DAG integrity, emulator, the docs site; pytest, 2 workers)
 #   make integration-test   the DAG runs and processes against the emulator (real Airflow and services)
 #   make lint   ruff + mypy
+#   make docs   build the documentation site into site/ (strict: a broken link or anchor fails); `make docs-serve` previews it
 #   make bench  the benchmarks (shared budget, landing speed, many shops, 15-minute sync), results in docs/bench/
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
 #   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
@@ -30,10 +31,10 @@ TEST_TOTAL_TIMEOUT ?= 50m
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv run up down test integration-test lint bench compose-check cluster cluster-test browser-test planner-test clean distclean
+.PHONY: help venv run up down test integration-test lint docs docs-serve bench compose-check cluster cluster-test browser-test planner-test clean distclean
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -85,6 +86,15 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy --config-file pyproject.toml plugins/bolsync_provider include/bolsync include/emulator/bol_emulator include/demo/bolsync_demo dags
 
+# The documentation site (mkdocs.yml, docs/); `make test` builds it too (tests/docs/test_site.py).
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+docs: venv
+	$(DOCS_ENV) $(BIN)/python -m mkdocs build --strict --site-dir site
+
+# Serves the site on http://127.0.0.1:8000 and rebuilds it as the pages change (Ctrl-C stops it).
+docs-serve: venv
+	$(DOCS_ENV) $(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
 # Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
 # (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.
 # Then the warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql) and the
@@ -118,7 +128,7 @@ browser-test: venv
 	$(BIN)/python -m pytest -m browser --timeout=600 -p no:cacheprovider tests/browser
 
 clean: down
-	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build site *.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-#: Set to ``docs/img`` to refresh the README's screenshots; by default they go to the test's temporary folder.
+#: Set to ``docs/img`` to refresh the documentation's screenshots; by default they go to the test's temporary folder.
 SCREENSHOT_DIR_ENV = "BOLSYNC_SCREENSHOT_DIR"
 #: A failure bound, not the expected time (runs take seconds on an idle machine, minutes on a crowded one).
 RUN_TIMEOUT = float(os.environ.get("BOLSYNC_BROWSER_RUN_TIMEOUT", "600"))
