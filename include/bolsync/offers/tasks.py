@@ -12,7 +12,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.archive.tasks import archive_responses, purge_expired_archives
+from bolsync.archive.tasks import archive_responses
 from bolsync.offers import extract as ex
 from bolsync.offers.listing import OfferList
 from bolsync.offers.load import OfferLoadCounts, load_offer_list, record_sync_state, sync_state
@@ -412,6 +412,5 @@ def check_quality(loaded: dict[str, Any]) -> dict[str, Any]:
         )
     log.info("Offer data-quality checks passed: %d offers, keys unique and not null.", extracted.source_rows)
     clean_up_after_load(Path(str(extracted.staging_file)).parent)
-    purge_expired_archives(warehouse_target().staging_anchor)
     summary = ("conn_id", "retailer_id", "source", "full", "source_rows", "offers_inserted", "offers_updated")
     return {k: loaded.get(k) for k in (*summary, "offers_deleted", "deletions_held", "snapshots")}

@@ -51,6 +51,7 @@ def audited(
     frees the worker (``resume``: where a deferrable operator continues, see ``runs.waiting``).
     """
     started = datetime.now(UTC)
+    audit.setdefault("stream", stream_of(context))
     status, error_text = "success", audit.get("error")
     try:
         with waits_outside_the_worker(context, resume):

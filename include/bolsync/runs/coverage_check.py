@@ -121,7 +121,26 @@ def clear_resolved(conn: Warehouse, stream: str, conn_id: str, now: datetime) ->
     )
     resolved = [key for (key,) in opened if key not in remembered]
     reason = "coverage check: none of its holes is open and alerted any more"
-    return alert_log.clear(conn, reason=reason, before=now, keys=resolved)
+    return alert_log.clear(conn, reason=reason, before=now, keys=resolved) + clear_covered_unsettled(
+        conn, stream, conn_id, now
+    )
+
+
+def clear_covered_unsettled(conn: Warehouse, stream: str, conn_id: str, now: datetime) -> int:
+    """Clear the account's open alerts of windows whose list never settled once a later load covers them."""
+    from bolsync.orders.unsettled import UNSETTLED, window_of_key
+
+    opened = conn.query(
+        "SELECT alert_key FROM bol.alerts WHERE kind = ? AND stream = ? AND conn_id = ? AND cleared_at IS NULL",
+        [UNSETTLED, stream, conn_id],
+    )
+    covered: list[Span] = [(c.start, c.end) for c in covered_windows(conn, stream, conn_id)]
+    resolved = []
+    for (key,) in opened:
+        window = window_of_key(key)
+        if window is not None and not subtract([(window.start, window.end)], covered):
+            resolved.append(key)
+    return alert_log.clear(conn, reason="coverage check: a later load covered the window", before=now, keys=resolved)
 
 
 def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bolsync.runs import alerts
+from bolsync.runs import alert_log, alerts
 from bolsync.runs.evidence import DeletionCheck
 from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.base import Warehouse
@@ -50,12 +50,19 @@ def settle_holds(conn: Warehouse, check: DeletionCheck, run: ListRun) -> None:
         )  # fmt: skip
         return
     resolution = "confirmed" if check.needs_confirmation else "cleared"
-    conn.execute(
+    resolved = conn.query(
         f"""UPDATE {TABLE} SET resolved_at = ?, resolution = ?, resolved_by_run_id = ?
             WHERE stream = ? AND retailer_id = ? AND resolved_at IS NULL AND listed_at <= ?
-            AND NOT (dag_id = ? AND run_id = ?)""",
+            AND NOT (dag_id = ? AND run_id = ?) RETURNING dag_id, run_id, conn_id""",
         [now, resolution, run.run_id, check.stream, run.retailer_id, run.listed_at, run.dag_id, run.run_id],
     )
+    keys = [hold_alert_key(check.stream, dag_id, run_id, conn_id) for dag_id, run_id, conn_id in resolved]
+    alert_log.clear(conn, reason=f"deletions {resolution} by {run.dag_id} / {run.run_id}", before=now, keys=keys)
+
+
+def hold_alert_key(stream: str, dag_id: str, run_id: str, conn_id: str) -> str:
+    """The key of the alert of one held list (one per run and account)."""
+    return f"deletion-hold:{stream}:{dag_id}:{run_id}:{conn_id}"
 
 
 def open_holds(conn: Warehouse, stream: str | None = None, retailer_id: str | None = None) -> list[dict[str, Any]]:
@@ -84,7 +91,7 @@ def announce_hold(context: Any, check: DeletionCheck, run: ListRun, how_to_confi
     )
     alerts.send(
         alerts.Alert(
-            key=f"deletion-hold:{check.stream}:{run.dag_id}:{run.run_id}:{run.conn_id}",
+            key=hold_alert_key(check.stream, run.dag_id, run.run_id, run.conn_id),
             subject=f"[bolsync] {run.conn_id}: {check.what} would delete {check.evidence.missing} of "
             f"{check.evidence.live} {check.records}; held until confirmed",
             body=f"{where}\nWhat happened, and what to do:\n{message}\n\nThe run itself succeeded; no data was lost.",

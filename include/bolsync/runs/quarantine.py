@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from bolsync.runs import alerts
+from bolsync.runs import alert_log, alerts
 from bolsync.runs.values import CONTROL
 from bolsync.warehouse.base import Warehouse
 from bolsync_provider.errors import BolResponseError
@@ -38,6 +38,8 @@ from bolsync_provider.errors import BolResponseError
 log = logging.getLogger(__name__)
 
 TABLE = "bol.quarantine"
+#: The kind of its alerts in ``bol.alerts``.
+QUARANTINE_ALERT = "quarantine"
 #: The key of a record that names none usable: this prefix and a hash of its JSON.
 UNKEYED = "unkeyed:"
 #: Held records named in one alert or log line (the count is always given).
@@ -324,10 +326,21 @@ def quarantine_alert(records: Sequence[HeldRecord]) -> alerts.Alert:
 
 def alert_new(conn: Warehouse, stream: str, conn_id: str, context: Any) -> int:
     """Alert the account's held records of ``stream`` that no alert named yet (one message); how many it named.
+    With none held any more, its quarantine alerts are cleared (``bol.alerts``).
 
     They are marked alerted once the message went out; if it could not be sent, the next load or the nightly
     coverage check tries again with the same message (its key suppresses a duplicate).
     """
+    if not open_records(conn, stream, conn_id):
+        alert_log.clear(
+            conn,
+            reason=f"quarantine of {stream} of {conn_id} empty: every held record landed",
+            before=datetime.now(UTC),
+            kinds=(QUARANTINE_ALERT,),
+            conn_id=conn_id,
+            stream=stream,
+        )
+        return 0
     fresh = open_records(conn, stream, conn_id, unalerted=True)
     if not fresh:
         return 0
