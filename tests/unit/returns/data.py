@@ -44,7 +44,11 @@ def item(
         "orderId": order_id,
         "ean": ean,
         "expectedQuantity": quantity,
-        "returnReason": {"mainReason": "Verkeerd besteld", "detailedReason": "Dubbel besteld", "customerComments": COMMENT},
+        "returnReason": {
+            "mainReason": "Verkeerd besteld",
+            "detailedReason": "Dubbel besteld",
+            "customerComments": COMMENT,
+        },
         "handled": bool(results) if handled is None else handled,
         "processingResults": list(results or []),
     }

@@ -53,17 +53,26 @@ def test_a_run_lands_every_return_item_and_result_and_a_rerun_changes_nothing(
         "R2",
         NOW - timedelta(days=3),
         "FBB",
-        [item("R21", results=[result(1)]), item("R22", "O2", quantity=3, results=[result(1), result(2, "REPAIR_PRODUCT")])],
+        [
+            item("R21", results=[result(1)]),
+            item("R22", "O2", quantity=3, results=[result(1), result(2, "REPAIR_PRODUCT")]),
+        ],
     )
     detail = entry("R1", items=[item("R11", detail=True)])
     folder = stage(
         tmp_path / "a",
-        [(open_one, NOW, "FBR unhandled p1"), (handled, NOW, "FBB handled p1"), (detail, NOW + timedelta(seconds=5), DETAIL)],
+        [
+            (open_one, NOW, "FBR unhandled p1"),
+            (handled, NOW, "FBB handled p1"),
+            (detail, NOW + timedelta(seconds=5), DETAIL),
+        ],
     )
     with connect_warehouse(database) as conn:
         first = load_returns(conn, RETAILER, folder, lineage=lineage("run1"))
         assert (first.returns.inserted, first.items.inserted, first.results.inserted) == (2, 3, 3)
-        returns = {row[0]: row for row in conn.query("SELECT return_id, handled, result_count, item_count FROM bol.returns")}
+        returns = {
+            row[0]: row for row in conn.query("SELECT return_id, handled, result_count, item_count FROM bol.returns")
+        }
         assert returns == {"R1": ("R1", False, 0, 1), "R2": ("R2", True, 3, 2)}
         items = {
             row[0]: row[1:]
@@ -122,7 +131,11 @@ def test_processing_result_keys_stay_when_bol_adds_a_result(database: WarehouseT
 def test_a_changed_handling_result_replaces_the_result_in_place(database: WarehouseTarget, tmp_path: Path) -> None:
     at = NOW - timedelta(hours=1)
     reads = [
-        (entry("R1", items=[item("R11", results=[result(1, "RETURN_RECEIVED", at)])]), NOW - timedelta(minutes=30), "p1"),
+        (
+            entry("R1", items=[item("R11", results=[result(1, "RETURN_RECEIVED", at)])]),
+            NOW - timedelta(minutes=30),
+            "p1",
+        ),
         (entry("R1", items=[item("R11", results=[result(1, "EXCHANGE_PRODUCT", at)])]), NOW, "p1"),
     ]
     with connect_warehouse(database) as conn:
