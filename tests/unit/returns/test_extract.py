@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.returns.extract import PERSONAL_FILE, RETURNS_FILE, REGISTRATION_MARGIN, ExtractResult, extract_returns
+from bolsync.returns.extract import PERSONAL_FILE, REGISTRATION_MARGIN, RETURNS_FILE, ExtractResult, extract_returns
 from bolsync.returns.load import LoadResult, MethodScanned, load_returns
 from bolsync.returns.stream import WarehouseReturns
 from bolsync.runs.windows import SyncWindow
@@ -212,10 +212,13 @@ def test_a_window_observed_by_a_later_complete_scan_reads_nothing(account: Accou
     account.run()
     account.later(5)
     run = account.run(window_end=NOW - timedelta(hours=1))
-    assert run.lists == [] and run.details == []
-    assert run.extracted.complete and run.extracted.skipped_by
+    assert run.lists == []
+    assert run.details == []
+    assert run.extracted.complete
+    assert run.extracted.skipped_by
     daily = account.run(full=True, window_end=NOW - timedelta(hours=1))
-    assert daily.lists == [] and daily.extracted.skipped_by  # the first run read everything: a full scan
+    assert daily.lists == []
+    assert daily.extracted.skipped_by
 
 
 def test_a_full_page_repeating_the_one_before_stops_the_listing(account: Account) -> None:
@@ -231,7 +234,9 @@ def test_customer_data_is_staged_apart_for_an_opted_in_account_only(account: Acc
     account.bol.add("U1", NOW - timedelta(days=2))
     opted_in = account.run(secret=SECRET)
     staged = (opted_in.staging / RETURNS_FILE).read_text()
-    assert COMMENT not in staged and "Jansen" not in staged and "customerDetails" not in staged
+    assert COMMENT not in staged
+    assert "Jansen" not in staged
+    assert "customerDetails" not in staged
     rows = [json.loads(line) for line in (opted_in.staging / PERSONAL_FILE).read_text().splitlines()]
     from_detail = [row for row in rows if row["from_detail"]]
     assert [(row["rma_id"], row["surname"], row["customer_comments"]) for row in from_detail] == [
@@ -243,7 +248,9 @@ def test_customer_data_is_staged_apart_for_an_opted_in_account_only(account: Acc
     not_opted_in = account.run()
     assert not (not_opted_in.staging / PERSONAL_FILE).exists()
     staged = (not_opted_in.staging / RETURNS_FILE).read_text()
-    assert "U2" in staged and COMMENT not in staged and "Jansen" not in staged
+    assert "U2" in staged
+    assert COMMENT not in staged
+    assert "Jansen" not in staged
 
 
 def test_details_an_earlier_attempt_fetched_are_reused(account: Account, tmp_path: Path) -> None:
@@ -261,7 +268,8 @@ def test_details_an_earlier_attempt_fetched_are_reused(account: Account, tmp_pat
         account.bol, account.bol.fetch, staging, WarehouseReturns(account.database, RETAILER), window, full=False,
         reuse_from=[first.staging], personal_secret=SECRET, clock=lambda: account.bol.now,
     )  # fmt: skip
-    assert account.bol.detail_calls == [] and result.details_reused == 1
+    assert account.bol.detail_calls == []
+    assert result.details_reused == 1
     rows = [json.loads(line) for line in (staging / PERSONAL_FILE).read_text().splitlines()]
     assert any(row["from_detail"] and row["surname"] == "Jansen" for row in rows)
 

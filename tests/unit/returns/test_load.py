@@ -77,8 +77,8 @@ def test_a_run_lands_every_return_item_and_result_and_a_rerun_changes_nothing(
         items = {
             row[0]: row[1:]
             for row in conn.query(
-                "SELECT rma_id, title, track_and_trace, transporter_name, handled, processed_quantity, synced_by_run_id "
-                "FROM bol.return_item_states"
+                "SELECT rma_id, title, track_and_trace, transporter_name, handled, processed_quantity, "
+                "synced_by_run_id FROM bol.return_item_states"
             )
         }
         assert items["R11"] == ("Harry Potter", "3SBOLR000000001", "PostNL", False, 0, "run1")
@@ -121,8 +121,8 @@ def test_processing_result_keys_stay_when_bol_adds_a_result(database: WarehouseT
         added = load_returns(conn, RETAILER, stage(tmp_path / "b", reads[1:]), lineage=lineage("b"))
         assert (added.results.inserted, added.results.updated) == (1, 0)
         rows = conn.query(
-            "SELECT result_number, handling_result, synced_by_run_id, first_synced_at FROM bol.return_processing_results "
-            "ORDER BY result_number"
+            "SELECT result_number, handling_result, synced_by_run_id, first_synced_at "
+            "FROM bol.return_processing_results ORDER BY result_number"
         )
         assert [row[:3] for row in rows] == [(1, "RETURN_RECEIVED", "a"), (2, "RETURN_DOES_NOT_MEET_CONDITIONS", "b")]
         assert rows[0][3] == stamped[0][0]
@@ -207,7 +207,8 @@ def test_a_bad_return_is_held_and_the_rest_lands_then_released(database: Warehou
         held = conn.query("SELECT record_key, field, reason, raw_json FROM bol.quarantine WHERE released_at IS NULL")
         assert [(key, field) for key, field, _, _ in held] == [("R1", "returnItems[0].expectedQuantity")]
         assert "outside INTEGER" in held[0][2]
-        assert "customerComments" not in held[0][3] and "Doos" not in held[0][3]
+        assert "customerComments" not in held[0][3]
+        assert "Doos" not in held[0][3]
         fixed = load_returns(conn, RETAILER, stage(tmp_path / "b", [(entry("R1"), NOW, "p1")]), quarantine=quarantine)
         assert fixed.released == 1
         assert conn.query("SELECT count(*) FROM bol.quarantine WHERE released_at IS NULL") == [(0,)]
