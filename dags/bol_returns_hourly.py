@@ -7,10 +7,10 @@ item names) and `bol.return_processing_results`.
 
 bol's return lists have no change-date filter: a run reads, per fulfilment method, the **unhandled list completely**
 (open returns, oldest first: a few pages), the **handled list (newest first) down to the last complete scan's start
-minus 3 hours**, and by id only what the lists cannot tell: a return that left the unhandled list and was not on a
-handled page read, and the detail (title, transporter, track and trace; the customer's details for opted-in
-accounts) of a return new since the last scan, once. A quiet hour costs 4 list calls and no detail
-(`bolsync.returns.extract` states the stop rule and why it misses no state change).
+minus 3 hours** (`[bolsync] returns_registration_margin_minutes`), and by id only what the lists cannot tell: a
+return that left the unhandled list and was not on a handled page read, and the detail (title, transporter, track
+and trace; the customer's details for opted-in accounts) of a return new since the last scan, once. A quiet hour
+costs 4 list calls and no detail (`bolsync.returns.extract` states the stop rule and why it misses no state change).
 
 Hourly because open returns are the seller's work list: a new return or a handling should be in the warehouse
 within the hour, and a run costs a few calls of bol's 20 a minute per returns endpoint. What one hourly run covers in

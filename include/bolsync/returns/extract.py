@@ -49,6 +49,7 @@ from bolsync.personal.records import return_customer_rows
 from bolsync.returns.entries import fingerprint, registered_at, return_id, without_personal_data
 from bolsync.returns.paging import ListRead, Page, PageFetch, ReturnList, read_handled, read_unhandled
 from bolsync.returns.spec import DETAIL_ENDPOINT, FULFILMENT_METHODS
+from bolsync.runs.config import DEFAULT_RETURNS_MARGIN_MINUTES
 from bolsync.runs.staging import NdjsonWriter, read_ndjson
 from bolsync.runs.windows import SyncWindow
 from bolsync_provider.errors import BolInconsistentResponse, BolNotFound, BolResponseError
@@ -59,8 +60,9 @@ log = logging.getLogger(__name__)
 #: Staged files of one attempt: every list entry and detail read (without personal data), and the personal rows.
 RETURNS_FILE = "returns.ndjson"
 PERSONAL_FILE = "return_customers.ndjson"
-#: A return is listed at most this long after its registration time says (clock skew, delay): see A1.
-REGISTRATION_MARGIN = timedelta(hours=3)
+#: A return is listed at most this long after its registration time says (clock skew, delay): see A1. Setting
+#: ``[bolsync] returns_registration_margin_minutes`` (``runs.config``).
+REGISTRATION_MARGIN = timedelta(minutes=DEFAULT_RETURNS_MARGIN_MINUTES)
 DETAIL = "detail"
 
 Clock = Callable[[], datetime]
@@ -154,9 +156,11 @@ def extract_returns(
     full: bool,
     reuse_from: Sequence[Path] = (),
     personal_secret: bytes | None = None,
+    margin: timedelta = REGISTRATION_MARGIN,
     clock: Clock = _utc_now,
 ) -> ExtractResult:
-    """Stage the run's returns (see the module docstring); ``full`` reads the handled lists completely."""
+    """Stage the run's returns (see the module docstring); ``full`` reads the handled lists completely, ``margin``
+    is :data:`REGISTRATION_MARGIN` as configured."""
     result = ExtractResult()
     scans = known.scans()
     skipped = _observed_already(scans, window, full)
@@ -167,7 +171,7 @@ def extract_returns(
         return result
     stored_open = known.open_returns()
     for method in FULFILMENT_METHODS:
-        result.scans.append(_scan(fetch, method, scans.get(method, ScanState()), full, known, clock))
+        result.scans.append(_scan(fetch, method, scans.get(method, ScanState()), full, known, margin, clock))
     entries = [(scan, entry, page, read) for scan in result.scans for read in (scan.unhandled, scan.handled)
                for entry, page in read.returns()]  # fmt: skip
     listed = {return_id(entry) for _, entry, _, _ in entries}
@@ -224,9 +228,17 @@ def _observed_already(scans: Mapping[str, ScanState], window: SyncWindow, full: 
     return f"a complete {kind} started at {first.isoformat(timespec='seconds')}, after the window's end"
 
 
-def _scan(fetch: PageFetch, method: str, state: ScanState, full: bool, known: KnownReturns, clock: Clock) -> MethodScan:
+def _scan(
+    fetch: PageFetch,
+    method: str,
+    state: ScanState,
+    full: bool,
+    known: KnownReturns,
+    margin: timedelta,
+    clock: Clock,
+) -> MethodScan:
     started = clock()
-    known_before = state.started_at - REGISTRATION_MARGIN if state.started_at else None
+    known_before = state.started_at - margin if state.started_at else None
 
     def recent(page: Page) -> bool:
         """A page that may list returns the warehouse does not know yet (registered after ``known_before``)."""

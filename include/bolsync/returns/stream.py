@@ -29,6 +29,7 @@ from bolsync.returns.spec import (
     RETURN_SCANS,
     RETURNS,
 )
+from bolsync.runs import config
 from bolsync.runs.quarantine import held_note
 from bolsync.runs.staging import read_ndjson
 from bolsync.runs.windows import AMSTERDAM
@@ -99,6 +100,7 @@ def extract(job: ExtractJob) -> Extracted:
         full=bool(job.params.get(FULL_SCAN_PARAM, False)),
         reuse_from=job.earlier,
         personal_secret=job.personal_secret,
+        margin=timedelta(minutes=config.returns_registration_margin_minutes()),
     )
     return Extracted(
         audit={
