@@ -48,7 +48,7 @@ from typing import Any, Protocol
 from bolsync.personal.records import return_customer_rows
 from bolsync.returns.entries import fingerprint, registered_at, return_id, without_personal_data
 from bolsync.returns.paging import ListRead, Page, PageFetch, ReturnList, read_handled, read_unhandled
-from bolsync.returns.spec import DETAIL_ENDPOINT, FULFILMENT_METHODS
+from bolsync.returns.spec import DETAIL_ENDPOINT, FULFILMENT_METHODS, PAGE_SIZE
 from bolsync.runs.config import DEFAULT_RETURNS_MARGIN_MINUTES
 from bolsync.runs.staging import NdjsonWriter, read_ndjson
 from bolsync.runs.windows import SyncWindow
@@ -91,6 +91,10 @@ class KnownReturns(Protocol):
 
     def fingerprints(self, return_ids: Iterable[str]) -> dict[str, str]:
         """The stored state fingerprint of those of ``return_ids`` the warehouse holds."""
+
+    def handled_ahead(self, method: str, return_ids: Iterable[str]) -> dict[str, tuple[datetime, int]]:
+        """Of stored returns of ``method`` among ``return_ids``: their registration, and how many stored handled
+        returns of the method the handled list puts before them (a later registration; on a tie a greater id)."""
 
 
 @dataclass
@@ -171,7 +175,9 @@ def extract_returns(
         return result
     stored_open = known.open_returns()
     for method in FULFILMENT_METHODS:
-        result.scans.append(_scan(fetch, method, scans.get(method, ScanState()), full, known, margin, clock))
+        scan = _scan(fetch, method, scans.get(method, ScanState()), full, known, margin, clock)
+        _read_pages_of_leavers(fetch, scan, stored_open.get(method, set()), known)
+        result.scans.append(scan)
     entries = [(scan, entry, page, read) for scan in result.scans for read in (scan.unhandled, scan.handled)
                for entry, page in read.returns()]  # fmt: skip
     listed = {return_id(entry) for _, entry, _, _ in entries}
@@ -257,6 +263,35 @@ def _scan(
     bound = None if full else known_before
     handled = read_handled(fetch, ReturnList(method, True), bound, settled)
     return MethodScan(method, started, known_before, full or known_before is None, unhandled, handled)
+
+
+def _read_pages_of_leavers(fetch: PageFetch, scan: MethodScan, stored_open: set[str], known: KnownReturns) -> None:
+    """Read the handled-list pages where two or more returns that left the unhandled list now stand, by page number
+    (one call instead of a detail each); the rest is read by id. Their place is known: the list holds the handled
+    returns the warehouse knows, the ones that left the unhandled list, and the ones the pages read show handled
+    that the warehouse did not know as handled."""
+    seen = scan.unhandled.ids() | scan.handled.ids()
+    left = stored_open - seen
+    if len(left) < 2:
+        return
+    placed = known.handled_ahead(scan.method, left)
+    stored = known.fingerprints(entry_id for entry_id in scan.handled.ids())
+    handled_now = {
+        (moment, key)
+        for entry, _ in scan.handled.returns()
+        if ((key := return_id(entry)) not in stored or key in stored_open)
+        and (moment := registered_at(entry)) is not None
+    }
+    pages: dict[int, int] = {}
+    for key, (moment, ahead) in placed.items():
+        ahead += sum(1 for other, (when, _) in placed.items() if (when, other) > (moment, key))
+        ahead += sum(1 for when, other in handled_now if (when, other) > (moment, key))
+        number = ahead // PAGE_SIZE + 1
+        pages[number] = pages.get(number, 0) + 1
+    read = max((page.number for page in scan.handled.pages), default=0)
+    for number in sorted(number for number, count in pages.items() if count >= 2 and number > read):
+        scan.handled.pages.append(fetch(scan.handled.listing, number))
+        scan.handled.by_position += 1
 
 
 def _details_wanted(

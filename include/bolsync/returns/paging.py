@@ -114,6 +114,8 @@ class ListRead:
     consistent: bool = True
     #: Pages read again to check a boundary, or in a pass after a check failed.
     rereads: int = 0
+    #: Pages read by number where returns that left the unhandled list stand (``extract``).
+    by_position: int = 0
 
     @property
     def calls(self) -> int:
@@ -138,6 +140,8 @@ class ListRead:
         text = f"{self.listing.describe()}: {self.calls} pages ({how}"
         if self.rereads:
             text += f", {self.rereads} re-read"
+        if self.by_position:
+            text += f", {self.by_position} read where returns that left the unhandled list stand"
         if not self.consistent:
             text += ", never held still"
         return text + ")"

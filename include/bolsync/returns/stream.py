@@ -77,6 +77,24 @@ class WarehouseReturns:
             )
         return {str(key): str(digest) for key, digest in rows}
 
+    def handled_ahead(self, method: str, return_ids: Iterable[str]) -> dict[str, tuple[datetime, int]]:
+        wanted = pd.DataFrame({"return_id": sorted(set(return_ids))}, dtype="string")
+        if wanted.empty:
+            return {}
+        with connect_warehouse(self.database) as conn, conn.staged(wanted, RETURNS.name) as keys:
+            rows = conn.query(
+                f"""SELECT return_id, registered_at, ahead FROM (
+                        SELECT r.return_id, r.registered_at, r.handled, count(CASE WHEN r.handled THEN 1 END) OVER (
+                            ORDER BY r.registered_at DESC, r.return_id DESC
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ahead
+                        FROM {RETURNS.name} r
+                        WHERE r.retailer_id = ? AND r.fulfilment_method = ?
+                          AND (r.handled OR r.return_id IN (SELECT return_id FROM {keys}))) AS ranked
+                    WHERE return_id IN (SELECT return_id FROM {keys})""",
+                [self.retailer_id, method],
+            )
+        return {str(key): (_utc(moment) or datetime.min.replace(tzinfo=UTC), int(ahead)) for key, moment, ahead in rows}
+
 
 def scan_states(conn: Warehouse, retailer_id: str) -> dict[str, ScanState]:
     """Per fulfilment method, the retailer's last complete scans."""

@@ -282,3 +282,22 @@ def test_the_margin_covers_returns_listed_late(account: Account) -> None:
     run = account.run()
     assert "LAGGED" in account.stored()
     assert run.details == ["LAGGED"]
+
+
+def test_returns_that_left_the_unhandled_list_together_are_read_from_their_page(account: Account) -> None:
+    for n in range(5):
+        account.bol.add(f"OPEN{n}", NOW - timedelta(days=20, minutes=n))
+    account.bol.add("ALONE", NOW - timedelta(days=40))
+    for n in range(120):  # 120 newer handled returns: the old ones land on page 3 of the handled list
+        account.bol.add(f"H{n:03d}", NOW - timedelta(days=3, minutes=n), handled=True)
+    for n in range(60):  # and 60 between them and the oldest one, which lands on page 4
+        account.bol.add(f"M{n:02d}", NOW - timedelta(days=30, minutes=n), handled=True)
+    account.run()
+    account.later()
+    for key in ("OPEN0", "OPEN1", "OPEN2", "ALONE"):
+        account.bol.handle(key)
+    run = account.run()
+    assert ("FBR handled", 3) in run.lists  # OPEN0-2 from the page where they stand now: one call
+    assert ("FBR handled", 4) not in run.lists
+    assert run.details == ["ALONE"]  # alone on its page: by id, one call either way
+    assert all(account.stored()[key] == (True, 1) for key in ("OPEN0", "OPEN1", "OPEN2", "ALONE"))
