@@ -5,8 +5,10 @@ first, handled ones newest first (the spec; the emulator does the same). A run r
 
 1. the **unhandled list, completely** (open returns: few pages), checked against page shifts (``paging``);
 2. the **handled list down to a stop bound** (or completely: the first run, a ``full_scan`` run);
-3. by id (``GET /retailer/returns/{id}``), every return the warehouse holds as **open that left the unhandled
-   list** and was not on a handled page read, so its handling and processing results are never missed;
+3. every return the warehouse holds as **open that left the unhandled list** and was not on a handled page read,
+   so its handling and processing results are never missed: by id (``GET /retailer/returns/{id}``), or, where
+   several of them now stand on one page of the handled list (its place is known from what the warehouse holds),
+   from that page by its number: one call instead of one each;
 4. by id, the detail of every return **new since the previous scan** (title, transporter, track and trace, and
    for opted-in accounts the customer's details): once, never again while the lists show it unchanged.
 
