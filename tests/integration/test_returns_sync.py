@@ -1,6 +1,6 @@
 """The returns DAGs end to end: emulator over HTTP -> real Airflow task runs (``dag.test``) -> DuckDB, checked against
 the emulator's ground truth (``/_emulator/accounts/{client}/returns``, ``return-items``,
-``return-processing-results``).
+``return-processing-results``). ``test_returns_sync_postgres`` runs them into PostgreSQL.
 
 One world per module, changed between the tests in file order: the first hourly run, orders arriving after their
 returns, returns registered and handled between two runs (one of them registered days ago and handled now, deep in
@@ -29,7 +29,7 @@ from bolsync.returns.load import MethodScanned, load_returns
 from bolsync.returns.paging import hook_fetch
 from bolsync.returns.stream import WarehouseReturns
 from bolsync.runs.windows import AMSTERDAM, SyncWindow
-from bolsync.warehouse.connection import connect_warehouse
+from bolsync.warehouse.connection import WarehouseTarget, as_target, connect_warehouse
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 from tests.integration.test_faults import CONCURRENT_RUN, _copy_airflow_db, _subprocess_env
 from tests.support.airflow_env import REPO, bol_connection, query, run_dag, table_rows, warehouse_connection
@@ -56,7 +56,8 @@ V10 = {"Content-Type": "application/vnd.retailer.v10+json"}
 @dataclass
 class World:
     handle: EmulatorHandle
-    warehouse: Path
+    warehouse: WarehouseTarget
+    base_hour: datetime
 
     @property
     def url(self) -> str:
@@ -85,18 +86,25 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(airflow_db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def returns_warehouse(tmp_path_factory: pytest.TempPathFactory) -> WarehouseTarget:
+    """The warehouse under test (``bol_warehouse`` set to it)."""
+    target = as_target(tmp_path_factory.mktemp("returns") / "warehouse.duckdb")
+    warehouse_connection(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def world(airflow_db, returns_warehouse: WarehouseTarget) -> Iterator[World]:
     handle = start_emulator(
         EmulatorConfig(seed=23, accounts=[SHOP_A[1], SHOP_B[1]], orders_per_day=40, history_days=10, rate_scale=20.0)
     )
     for conn_id, account in (SHOP_A, SHOP_B):
         bol_connection(conn_id, handle.base_url, account.client_id, account.client_secret, **FAST)
-    warehouse = tmp_path_factory.mktemp("returns") / "warehouse.duckdb"
-    warehouse_connection(warehouse)
+    warehouse = returns_warehouse
     # bol's clock is this machine's here (the emulator's): no margin is needed, so the handled lists read stay short.
     previous = os.environ.get("AIRFLOW__BOLSYNC__RETURNS_REGISTRATION_MARGIN_MINUTES")
     os.environ["AIRFLOW__BOLSYNC__RETURNS_REGISTRATION_MARGIN_MINUTES"] = "0"
-    yield World(handle, warehouse)
+    yield World(handle, warehouse, datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
     if previous is None:
         os.environ.pop("AIRFLOW__BOLSYNC__RETURNS_REGISTRATION_MARGIN_MINUTES", None)
     else:
@@ -104,14 +112,11 @@ def world(airflow_db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
     handle.stop()
 
 
-#: The hour the module's first run ends with; later runs take later windows (a window must end after the last scan
-#: started to be read at all).
-BASE_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _hour(offset: int = 0) -> datetime:
-    """A logical date whose hourly window ends ``offset`` hours after :data:`BASE_HOUR`."""
-    return BASE_HOUR + timedelta(hours=offset, minutes=5)
+def _hour(world: World, offset: int = 0) -> datetime:
+    """A logical date whose hourly window ends ``offset`` hours after the world's first hour (the first run's
+    window ends with it; later runs take later windows: a window must end after the last scan started to be read
+    at all)."""
+    return world.base_hour + timedelta(hours=offset, minutes=5)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -185,7 +190,7 @@ def first_run(world: World) -> dict[str, int]:
     for rma in made["rma_ids"]:
         world.act(SHOP_A[0], "handle_return", rma_id=rma)
     details = world.requests("GET /retailer/returns/{return-id}")
-    assert run_dag("bol_returns_hourly", _hour(), SHOPS) == "success"
+    assert run_dag("bol_returns_hourly", _hour(world), SHOPS) == "success"
     return {"details": world.requests("GET /retailer/returns/{return-id}") - details}
 
 
@@ -253,9 +258,9 @@ def changed_run(world: World, first_run: dict[str, int]) -> dict[str, Any]:
     quick = world.act(conn_id, "register_return", count=2)
     world.act(conn_id, "handle_return", rma_id=quick["rma_ids"][0])
     details = world.requests("GET /retailer/returns/{return-id}")
-    assert run_dag("bol_returns_hourly", _hour(1), [conn_id]) == "success"
+    assert run_dag("bol_returns_hourly", _hour(world, 1), [conn_id]) == "success"
     run_id = query(world.warehouse, "SELECT max(run_id) FROM bol.sync_runs WHERE dag_id = 'bol_returns_hourly' "
-                   "AND window_end = ?", [_hour(1).replace(minute=0)])[0][0]  # fmt: skip
+                   "AND window_end = ?", [_hour(world, 1).replace(minute=0)])[0][0]  # fmt: skip
     return {
         "late": late["return_id"],
         "new": quick["return_ids"],
@@ -284,9 +289,11 @@ def test_returns_registered_and_handled_between_runs_and_a_late_handling_are_cau
 def test_reruns_change_no_row(world: World, changed_run: dict[str, Any]) -> None:
     before = {name: table_rows(world.warehouse, name) for name in TABLES}
     calls = world.requests("GET /retailer/returns") + world.requests("GET /retailer/returns/{return-id}")
-    assert run_dag("bol_returns_hourly", _hour(), [SHOP_A[0]]) == "success"  # the first run's window: observed already
+    assert (
+        run_dag("bol_returns_hourly", _hour(world), [SHOP_A[0]]) == "success"
+    )  # the first run's window: observed already
     assert world.requests("GET /retailer/returns") + world.requests("GET /retailer/returns/{return-id}") == calls
-    assert run_dag("bol_returns_hourly", _hour(2), SHOPS) == "success"  # a new window: read, nothing changed
+    assert run_dag("bol_returns_hourly", _hour(world, 2), SHOPS) == "success"  # a new window: read, nothing changed
     after = {name: table_rows(world.warehouse, name) for name in TABLES}
     assert {name: rows for name, rows in after.items() if name != "return_scans"} == {
         name: rows for name, rows in before.items() if name != "return_scans"
@@ -330,7 +337,7 @@ def test_a_bad_return_is_quarantined_and_the_rest_lands(world: World, changed_ru
         headers=V10, body=_bad_detail(world, conn_id, bad),
     )  # fmt: skip
     try:
-        assert run_dag("bol_returns_hourly", _hour(3), [conn_id]) == "success"
+        assert run_dag("bol_returns_hourly", _hour(world, 3), [conn_id]) == "success"
     finally:
         world.clear_faults()
     assert_tables_equal_truth(world, conn_id, held={bad})
@@ -345,7 +352,7 @@ def test_a_bad_return_is_quarantined_and_the_rest_lands(world: World, changed_ru
     covered = query(world.warehouse, "SELECT quarantined FROM bol.sync_coverage WHERE stream = 'returns' "
                     "AND conn_id = ? ORDER BY window_end DESC LIMIT 1", [conn_id])  # fmt: skip
     assert covered == [(1,)]
-    assert run_dag("bol_returns_hourly", _hour(4), [conn_id]) == "success"  # bol serves it right again
+    assert run_dag("bol_returns_hourly", _hour(world, 4), [conn_id]) == "success"  # bol serves it right again
     assert_tables_equal_truth(world, conn_id)
     assert query(world.warehouse, "SELECT count(*) FROM bol.quarantine WHERE released_at IS NULL") == [(0,)]
 
@@ -359,7 +366,7 @@ def test_transport_faults_are_retried_and_land_the_truth(world: World, changed_r
     world.fault(kind="server_error", client_id=client, path_prefix="/retailer/returns", count=2, status=503)
     world.fault(kind="cut_body", client_id=client, path_prefix="/retailer/returns", count=2, keep=0.5)
     try:
-        assert run_dag("bol_returns_hourly", _hour(5), [conn_id]) == "success"
+        assert run_dag("bol_returns_hourly", _hour(world, 5), [conn_id]) == "success"
     finally:
         world.clear_faults()
     assert_tables_equal_truth(world, conn_id)
@@ -374,7 +381,7 @@ def test_an_odd_page_lands_nothing(world: World, changed_run: dict[str, Any]) ->
         headers=V10, body=json.dumps({"retours": []}),
     )  # fmt: skip
     try:
-        assert run_dag("bol_returns_hourly", _hour(6), [conn_id]) == "failed"
+        assert run_dag("bol_returns_hourly", _hour(world, 6), [conn_id]) == "failed"
     finally:
         world.clear_faults()
     assert {name: table_rows(world.warehouse, name) for name in TABLES} == before
@@ -401,7 +408,7 @@ def test_an_older_read_loaded_after_a_newer_one_changes_nothing(
 ) -> None:
     conn_id = SHOP_B[0]
     made = world.act(conn_id, "register_return", count=2)
-    end = _hour(8)
+    end = _hour(world, 8)
     older = _extract(world, conn_id, tmp_path / "older", end)
     world.act(conn_id, "handle_return", rma_id=made["rma_ids"][0])
     newer = _extract(world, conn_id, tmp_path / "newer", end)
@@ -448,7 +455,7 @@ def test_two_runs_at_once_give_the_truth(world: World, changed_run: dict[str, An
                     time.sleep(0.005)
                 (barrier / "parent").touch()
                 started = time.time()
-                state = run_dag("bol_returns_hourly", _hour(9), [conn_id])
+                state = run_dag("bol_returns_hourly", _hour(world, 9), [conn_id])
                 ended = time.time()
                 child.wait(timeout=240)
             finally:

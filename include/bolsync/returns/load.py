@@ -218,12 +218,13 @@ def settle_returns_handled(
 def mark_not_found(conn: Warehouse, retailer_id: str, not_found: Mapping[str, str]) -> int:
     """Mark returns whose detail answered 404 (unless a read newer than that answer is stored)."""
     marked = 0
-    for key, at in sorted(not_found.items()):
+    for key, text in sorted(not_found.items()):
+        at = datetime.fromisoformat(text)
         marked += len(
             conn.query(
                 f"UPDATE {RETURNS.name} SET not_found_at = ? WHERE retailer_id = ? AND return_id = ? "
                 "AND observed_at < ? AND (not_found_at IS NULL OR not_found_at < ?) RETURNING return_id",
-                [datetime.fromisoformat(at), retailer_id, key, datetime.fromisoformat(at), datetime.fromisoformat(at)],
+                [at, retailer_id, key, at, at],
             )
         )
     return marked
