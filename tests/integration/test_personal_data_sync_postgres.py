@@ -20,6 +20,11 @@ from tests.support.warehouses import temporary_postgres_database
 pytestmark = pytest.mark.integration
 
 synced = same.synced
+raw_archive = same.raw_archive
+test_return_customers_land_for_the_opted_in_account_only = same.test_return_customers_land_for_the_opted_in_account_only
+test_no_customer_data_of_returns_in_the_warehouse_or_the_archive_of_an_account_not_opted_in = (
+    same.test_no_customer_data_of_returns_in_the_warehouse_or_the_archive_of_an_account_not_opted_in
+)
 test_only_the_opted_in_account_has_personal_rows = same.test_only_the_opted_in_account_has_personal_rows
 test_the_warehouse_tables_hold_no_personal_data = same.test_the_warehouse_tables_hold_no_personal_data
 test_retention_run_purges_contact_details_after_retention_but_keeps_invoice_data = (
@@ -58,7 +63,7 @@ def test_personal_rows_land_in_their_own_schema(synced: WarehouseTarget) -> None
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name LIKE '%customer%'",
     )
-    assert tables == [("bol_personal", "order_customers")]
+    assert sorted(tables) == [("bol_personal", "order_customers"), ("bol_personal", "return_customers")]
     assert query(synced, "SELECT count(*) > 0 FROM bol_personal.order_customers") == [(True,)]
 
 

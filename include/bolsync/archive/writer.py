@@ -1,9 +1,9 @@
 """Writes one extract attempt's data responses to the archive: gzip NDJSON lines, and its manifest.
 
 A line is ``{"endpoint", "path", "params", "received_at", "body"}``. Customer data follows the warehouse
-policy: unless the account opted in (``personal``), order bodies are archived without it
-(``without_personal_data``); an opted-in account's archive is marked ``personal`` in its manifest and purged
-as its personal-data retention says (``purge``).
+policy: unless the account opted in (``personal``), order and return bodies are archived without it
+(``without_personal_data`` of each stream); an opted-in account's archive is marked ``personal`` in its manifest
+and purged as its personal-data retention says (``purge``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import IO, Any
 
 from bolsync.archive.location import MANIFEST_FILE, RESPONSES_FILE, ArchiveLocation
 from bolsync.orders.transform import without_personal_data
+from bolsync.returns.entries import without_personal_body, without_personal_page
+from bolsync.returns.spec import DETAIL_ENDPOINT as RETURN_ENDPOINT
+from bolsync.returns.spec import LIST_ENDPOINT as RETURNS_ENDPOINT
 from bolsync.runs.staging import staging_dir
 from bolsync_provider.hooks.bol_retailer import ORDER_ENDPOINT, ORDERS_ENDPOINT, ApiResponse
 
@@ -97,7 +100,12 @@ class ResponseArchive:
 
 
 def without_personal(endpoint: str, body: Any) -> Any:
-    """``body`` without customer data: order details and the orders of list pages as the warehouse keeps them."""
+    """``body`` without customer data: order details and the orders of list pages as the warehouse keeps them,
+    returns without their customers' details and comments."""
+    if endpoint == RETURNS_ENDPOINT:
+        return without_personal_page(body)
+    if endpoint == RETURN_ENDPOINT:
+        return without_personal_body(body)
     if endpoint == ORDER_ENDPOINT and isinstance(body, dict):
         return without_personal_data(body)
     if endpoint == ORDERS_ENDPOINT and isinstance(body, dict) and isinstance(body.get("orders"), list):

@@ -93,3 +93,72 @@ def _block(order: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     kind = type(block).__name__
     log.warning("Order %r: %s is a %s, not an object; none of its fields is stored.", order.get("orderId"), name, kind)
     return {}
+
+
+#: The customer data of a return item (``customerDetails`` and ``customerComments``): all of it purged after the
+#: account's retention period (a return needs none of it for an invoice); the pseudonym stays for joins.
+RETURN_CONTACT_COLUMNS = (
+    "salutation",
+    "first_name",
+    "surname",
+    "street_name",
+    "house_number",
+    "house_number_extension",
+    "extra_address_information",
+    "zip_code",
+    "city",
+    "country_code",
+    "email_address",
+    "delivery_phone_number",
+    "company_name",
+    "vat_number",
+    "customer_comments",
+)
+_RETURN_FIELDS = {
+    "salutation": "salutation",
+    "first_name": "firstName",
+    "surname": "surname",
+    "street_name": "streetName",
+    "house_number": "houseNumber",
+    "house_number_extension": "houseNumberExtension",
+    "extra_address_information": "extraAddressInformation",
+    "zip_code": "zipCode",
+    "city": "city",
+    "country_code": "countryCode",
+    "email_address": "email",
+    "delivery_phone_number": "deliveryPhoneNumber",
+    "company_name": "company",
+    "vat_number": "vatNumber",
+}
+
+
+def return_customer_rows(entry: Mapping[str, Any], secret: bytes) -> list[dict[str, Any]]:
+    """One personal row per item of a return (list entry or detail): its customer's details (the detail only) and
+    comments. A ``customerDetails`` or ``returnReason`` that is no object gives no fields, with a warning naming the
+    return; an item that is no object, or has no ``rmaId``, gives no row."""
+    where = f"Return {str(entry.get('returnId'))[:40]!r}"
+    rows = []
+    items = entry.get("returnItems")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("rmaId") in (None, ""):
+            continue
+        details = _object(item.get("customerDetails"), f"{where} item {str(item.get('rmaId'))[:40]!r}: customerDetails")
+        reason = _object(item.get("returnReason"), f"{where}: returnReason")
+        row: dict[str, Any] = {
+            "return_id": str(entry.get("returnId")),
+            "rma_id": str(item["rmaId"]),
+            "registered_at": entry.get("registrationDateTime"),
+            "email_pseudonym": pseudonym(details.get("email"), secret),
+            "customer_comments": _text(reason.get("customerComments")) or None,
+        }
+        for column, key in _RETURN_FIELDS.items():
+            row[column] = _text(details.get(key))
+        rows.append(row)
+    return rows
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None or isinstance(value, Mapping):
+        return value or {}
+    log.warning("%s is a %s, not an object; none of its fields is stored.", where, type(value).__name__)
+    return {}

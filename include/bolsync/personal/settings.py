@@ -1,8 +1,9 @@
 """Where the personal store lives in a PostgreSQL warehouse, from the ``bol_warehouse`` connection's extras.
 
 ``{"personal_data_schema": "bol_personal", "personal_data_reader_role": "bol_pii_reader"}``: the schema of
-``order_customers`` and ``retailer_accounts`` (default ``bol_personal``) and the one role granted to read it
-(default: none, only the owner). Both are ignored for a DuckDB warehouse, whose personal store is a file of its own.
+``order_customers``, ``return_customers`` and ``retailer_accounts`` (default ``bol_personal``) and the one role
+granted to read it (default: none, only the owner). Both are ignored for a DuckDB warehouse, whose personal store
+is a file of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bolsync_provider.errors import BolConfigError
 
 DEFAULT_SCHEMA = "bol_personal"
 TABLE_NAME = "order_customers"
+RETURNS_TABLE_NAME = "return_customers"
 #: Which connections stored each retailer's rows (see ``store.PersonalStore.record_account``).
 ACCOUNTS_TABLE_NAME = "retailer_accounts"
 SCHEMA_EXTRA = "personal_data_schema"
@@ -34,6 +36,10 @@ class PersonalStoreSettings:
     @property
     def table(self) -> str:
         return f"{self.schema}.{TABLE_NAME}"
+
+    @property
+    def returns_table(self) -> str:
+        return f"{self.schema}.{RETURNS_TABLE_NAME}"
 
     @property
     def accounts_table(self) -> str:

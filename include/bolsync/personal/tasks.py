@@ -1,10 +1,10 @@
-"""What the tasks do about personal data: the orders load stores it for opted-in accounts, the retention DAG
-(``bol_retention``) purges it."""
+"""What the tasks do about personal data: the orders and returns loads store it for opted-in accounts, the
+retention DAG (``bol_retention``) purges it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +60,38 @@ def store_personal_data(
             retailer_id,
             len(rows),
         )
+
+
+def store_return_customers(
+    conn_id: str,
+    retailer_id: str,
+    rows: Sequence[Mapping[str, object]],
+    target: WarehouseTarget,
+    skip: Collection[str] = (),
+) -> int:
+    """Move staged personal rows of return items into the personal store of ``target`` when the account opts in
+    (but those of the returns in ``skip``: held in the quarantine); how many rows were stored or filled."""
+    kept = [row for row in rows if str(row.get("return_id")) not in skip]
+    if not policy_for(conn_id).store:
+        if kept:
+            log.info(
+                "Connection '%s' no longer opts in to personal data: %d staged return rows not stored.",
+                conn_id,
+                len(kept),
+            )
+        return 0
+    now = datetime.now(UTC)
+    with connect_personal_store(target) as store:
+        stored = store.upsert_returns(retailer_id, kept, now)
+        store.record_account(retailer_id, conn_id, now)
+        log.info(
+            "Personal store %s: %d return items of retailer %s stored or filled (of %d staged rows).",
+            store.returns_table,
+            stored,
+            retailer_id,
+            len(kept),
+        )
+    return stored
 
 
 def purge_personal_data(store: PersonalStore, run_accounts: Iterable[str], now: datetime) -> PersonalPurge:

@@ -47,6 +47,9 @@ MASS_DELETION_PERCENT_SETTING = "mass_deletion_percent"
 DEFAULT_MASS_DELETION_PERCENT = 10.0
 MASS_DELETION_COUNT_SETTING = "mass_deletion_count"
 DEFAULT_MASS_DELETION_COUNT = 20
+RETURNS_MARGIN_SETTING = "returns_registration_margin_minutes"
+#: How long after its registration time a return may first be listed (bol's clock against ours, listing delays).
+DEFAULT_RETURNS_MARGIN_MINUTES = 180.0
 #: Variables an earlier version read, and what replaced them.
 RETIRED_VARIABLES = {
     "bolsync_freshness_hours": f"Variable {STALE_AFTER_VARIABLE} (one freshness check: hours without a successful "
@@ -200,6 +203,21 @@ def mass_deletion_count(raw: str | None = None, *, read: bool = True) -> int:
     if not float(value).is_integer():
         raise BolConfigError(f"{name} must be a whole number, got {raw!r}.")
     return int(value)
+
+
+def returns_registration_margin_minutes(raw: str | None = None, *, read: bool = True) -> float:
+    """Minutes a return may be listed after its registration time says (``[bolsync]
+    returns_registration_margin_minutes``, 0-10080): the handled return lists are read that far past the last
+    complete scan's start (see ``returns.extract``)."""
+    if read:
+        raw = setting(RETURNS_MARGIN_SETTING)
+    return number(
+        f"[bolsync] {RETURNS_MARGIN_SETTING} (minutes a return may be listed after its registration time)",
+        raw,
+        default=DEFAULT_RETURNS_MARGIN_MINUTES,
+        minimum=0,
+        maximum=7 * 24 * 60,
+    )
 
 
 def warn_retired() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bolsync.offers.spec import SPEC as OFFERS
 from bolsync.orders.spec import SPEC as ORDERS
+from bolsync.returns.spec import SPEC as RETURNS
 from bolsync.streams.spec import StreamSpec
 
-STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS)}
+STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS)}
 
 
 def stream(name: str) -> StreamSpec:
