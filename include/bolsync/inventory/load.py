@@ -155,7 +155,7 @@ def mark_unlisted(
     """Mark the listed EANs the list no longer names (``StoredRecords.missing_where``) unlisted on ``day``;
     how many."""
     where = f"{stored.missing_where(incoming, held)} AND o.listed"
-    unlisted = int(conn.scalar(f"SELECT count(*) FROM {INVENTORY.name} AS o WHERE {where}", [retailer_id]) or 0)
+    unlisted = int(conn.query(f"SELECT count(*) FROM {INVENTORY.name} AS o WHERE {where}", [retailer_id])[0][0])
     if unlisted:
         marked = "".join(f", {c} = {value}" for c, value in marks.items())
         conn.execute(
