@@ -20,7 +20,7 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,28 +41,26 @@ LIST_FILE = "inventory.ndjson"
 #: The EANs no longer listed are looked up one by one only up to this many (a minute of bol's 20 calls a
 #: minute); more than that is a list cut short or a real clear-out, which the evidence rule weighs.
 MAX_LOOKUPS = 20
+#: bol keeps no stock history: a run whose window ended longer ago than this is a backfill or a rerun of an old
+#: run, and reads nothing (a current run, even a late one or a manual one, takes today's snapshot).
+HISTORY_LIMIT = timedelta(days=1)
 
 
-def snapshot_day(window_end: datetime) -> date:
-    """The Dutch day a run takes its snapshot on: the day its data interval ends in (the nightly run at 01:00
-    takes that day's)."""
-    return window_end.astimezone(AMSTERDAM).date()
+def snapshot_day(now: datetime) -> date:
+    """The Dutch day a snapshot taken at ``now`` is dated with: the day it was taken."""
+    return now.astimezone(AMSTERDAM).date()
 
 
-def past_run_message(day: date, now: datetime) -> str | None:
-    """Why a run changes nothing (a backfill, a late retry or a rerun of a past day), or None for a run of today."""
-    today = now.astimezone(AMSTERDAM).date()
-    if day == today:
+def past_run_message(window_end: datetime, now: datetime) -> str | None:
+    """Why a run changes nothing (a backfill or a rerun of a run whose window ended more than
+    :data:`HISTORY_LIMIT` ago), or None for a current run."""
+    if now - window_end <= HISTORY_LIMIT:
         return None
-    if day > today:
-        return (
-            f"this run takes the snapshot of {day}, but it is still {today} in Europe/Amsterdam (is this worker's "
-            "clock behind?); it changes nothing."
-        )
     return (
-        f"bol keeps no stock history: the API only lists the FBB stock as it is now ({today}, Europe/Amsterdam), "
-        f"so this run for {day} cannot take that day's snapshot and changes nothing. Stock history is what the "
-        "nightly runs store in bol.inventory_snapshots; a day none of them captured is lost."
+        f"bol keeps no stock history: the API only lists the FBB stock as it is now, so this run for the window "
+        f"ending {window_end.isoformat()} (more than {HISTORY_LIMIT} ago) cannot take a snapshot of its day and "
+        "changes nothing. Stock history is what the nightly runs store in bol.inventory_snapshots; a day none of "
+        "them captured is lost."
     )
 
 

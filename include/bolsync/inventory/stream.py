@@ -1,9 +1,9 @@
 """The inventory stream's own extract, load and estimate, run by the generic stream tasks (``streams.tasks``).
 
-A run takes the snapshot of the Dutch day its data interval ends in, and only on that day: bol lists the stock as
-it is now, so a backfill, a late retry or a rerun of a past day changes nothing and says so (its window is not
-covered); a rerun of today's is idempotent. Its audit and coverage rows name the snapshot's day: covered means a
-complete list of the FBB stock was read that day. A list whose deletions are held (``runs.evidence``) is loaded
+A run takes the snapshot of the Dutch day it runs on. bol lists the stock as it is now, so a backfill or a rerun
+of a run whose window ended more than a day ago changes nothing and says so (it covers nothing); a rerun of
+today's is idempotent. The audit and coverage rows of a run name its snapshot's day: covered means a complete
+list of the FBB stock was read that day. A list whose deletions are held (``runs.evidence``) is loaded
 but does not cover its day until a run confirms the deletions or a complete list follows.
 """
 
@@ -39,11 +39,11 @@ SKIPPED = "skipped"
 
 
 def extract(job: ExtractJob) -> Extracted:
-    """Stage today's list (and the lookups of the EANs it no longer names), or nothing for a past day."""
-    day = snapshot_day(job.window.end)
-    skipped = past_run_message(day, job.now)
+    """Stage today's list (and the lookups of the EANs it no longer names), or nothing for a past run."""
+    day = snapshot_day(job.now)
+    skipped = past_run_message(job.window.end, job.now)
     if skipped:
-        return Extracted(notes=[skipped], complete=False, info={SKIPPED: skipped, DAY: day.isoformat()})
+        return Extracted(notes=[skipped], complete=False, info={SKIPPED: skipped})
     with connect_warehouse(job.database) as conn:
         before = listed_eans(conn, job.retailer_id)
     result = stage_inventory(job.hook, job.staging, before)

@@ -4,7 +4,7 @@ short or repeated is refused, EANs skipped by shifting pages are looked up; a pa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +139,13 @@ def test_too_many_missing_eans_are_left_to_the_evidence_rule(tmp_path: Path) -> 
     assert hook.calls == [{"page": 1}, {"page": 2}]
 
 
-def test_a_run_takes_the_snapshot_of_the_dutch_day_its_window_ends_in_and_only_on_that_day() -> None:
-    end = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)  # 01:00 in Amsterdam
-    day = snapshot_day(end)
-    assert day == date(2026, 11, 20)
-    assert past_run_message(day, datetime(2026, 11, 20, 22, 59, tzinfo=UTC)) is None
-    late = past_run_message(day, datetime(2026, 11, 20, 23, 0, tzinfo=UTC))  # 00:00 on the 21st in Amsterdam
-    assert late is not None
-    assert "bol keeps no stock history" in late
-    assert "for 2026-11-20 cannot take that day's snapshot and changes nothing" in late
-    early = past_run_message(day, datetime(2026, 11, 19, 22, 59, tzinfo=UTC))
-    assert early is not None
-    assert "clock behind" in early
+def test_a_snapshot_is_dated_with_the_dutch_day_it_is_taken_and_an_old_run_reads_nothing() -> None:
+    assert snapshot_day(datetime(2026, 11, 20, 22, 59, tzinfo=UTC)) == date(2026, 11, 20)
+    assert snapshot_day(datetime(2026, 11, 20, 23, 0, tzinfo=UTC)) == date(2026, 11, 21)  # 00:00 in Amsterdam
+    window_end = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)  # the nightly run of the 20th (01:00 in Amsterdam)
+    assert past_run_message(window_end, window_end + timedelta(minutes=1)) is None
+    assert past_run_message(window_end, window_end + timedelta(hours=23, minutes=59)) is None  # a late retry
+    old = past_run_message(window_end, window_end + timedelta(days=1, minutes=1))
+    assert old is not None
+    assert "bol keeps no stock history" in old
+    assert "cannot take a snapshot of its day and changes nothing" in old
