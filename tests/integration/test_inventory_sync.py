@@ -37,6 +37,7 @@ LIMITS = {"GET /retailer/inventory": [400, 60]}
 LABEL = "GET /retailer/inventory"
 COLUMNS = ["ean", "bsku", "title", "regular_stock", "graded_stock"]
 DAG = "bol_inventory_daily"
+V10 = {"Content-Type": "application/vnd.retailer.v10+json"}
 
 
 class Inventory:
@@ -67,6 +68,15 @@ class Inventory:
     def calls(self) -> int:
         stats = requests.get(f"{self.url}/_emulator/stats", timeout=10).json()
         return int(stats["requests"].get(LABEL, {}).get("200", 0))
+
+
+def entries(truth: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Truth rows as bol's ``Inventory`` entries."""
+    return [
+        {"ean": t["ean"], "bsku": t["bsku"], "gradedStock": t["graded_stock"], "regularStock": t["regular_stock"],
+         "title": t["title"]}
+        for t in truth
+    ]  # fmt: skip
 
 
 def run(logical_date: datetime | None = None, accounts: tuple[str, ...] = (SHOP,), **conf: object) -> str:
@@ -244,23 +254,42 @@ def test_transport_faults_are_absorbed_or_land_nothing(env: Inventory, monkeypat
     assert_matches_truth(env, SHOP)
 
 
+def test_an_odd_page_shape_fails_the_run_and_lands_nothing(env: Inventory) -> None:
+    truth = env.truth(SHOP)
+    page = entries(truth[:50])
+    page[3]["regularStock"] += 9  # what page 1 would land, were it loaded alone
+    before = everything(env)
+    respond = {"path_prefix": "/retailer/inventory", "client_id": ACCOUNTS[SHOP].client_id, "headers": V10}
+    env.fault(kind="respond", body=json.dumps({"inventory": page}), **respond)
+    env.fault(kind="respond", body=json.dumps({"inventory": {"ean": truth[50]["ean"]}}), **respond)
+    env.sink.clear()
+    assert run() == "failed"
+    assert everything(env) == before
+    errors = query(
+        env.warehouse,
+        "SELECT error FROM bol.sync_runs WHERE dag_id = ? AND task_id = 'sync_account.extract' AND status = 'failed' "
+        "ORDER BY finished_at DESC LIMIT 1",
+        [DAG],
+    )
+    assert "'inventory' is not a list of objects" in errors[0][0]
+    env.clear_faults()
+    assert run() == "success"
+    assert_matches_truth(env, SHOP)
+
+
 def test_a_bad_record_is_held_in_the_quarantine_and_the_rest_lands(env: Inventory) -> None:
     truth = env.truth(SHOP)
     bad = truth[0]
     moved = truth[55]  # on page 2, which bol answers as it is
     env.change_stock(SHOP, moved["ean"], moved["regular_stock"] + 5, moved["graded_stock"])
     known = stored(env, SHOP)[bad["ean"]]
-    page = [
-        {"ean": t["ean"], "bsku": t["bsku"], "gradedStock": t["graded_stock"], "regularStock": t["regular_stock"],
-         "title": t["title"]}
-        for t in truth[:50]
-    ]  # fmt: skip
+    page = entries(truth[:50])
     page[0]["regularStock"] = 2**31
     env.sink.clear()
     env.fault(
         kind="respond",
         body=json.dumps({"inventory": page}),
-        headers={"Content-Type": "application/vnd.retailer.v10+json"},
+        headers=V10,
         path_prefix="/retailer/inventory",
         client_id=ACCOUNTS[SHOP].client_id,
     )
