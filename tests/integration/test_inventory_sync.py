@@ -301,9 +301,11 @@ def test_a_bad_record_is_held_in_the_quarantine_and_the_rest_lands(env: Inventor
     assert len(snapshot(env, SHOP)) == 60
     held = query(
         env.warehouse,
-        "SELECT record_key, field FROM bol.quarantine WHERE stream = 'inventory' AND released_at IS NULL",
+        "SELECT record_key, field, window_start FROM bol.quarantine WHERE stream = 'inventory' AND released_at IS NULL",
     )
-    assert held == [(bad["ean"], "regular_stock")]
+    assert [(key, field, start.astimezone(AMSTERDAM).date()) for key, field, start in held] == [
+        (bad["ean"], "regular_stock", today())
+    ]
     assert (last_load(env)["quarantined"], last_load(env)["covered"]) == (1, True)
     assert subjects(env.sink) == [f"[bolsync] inventory of {SHOP}: 1 record(s) held in quarantine"]
     assert run() == "success"  # bol sends it right again: it lands and is released

@@ -9,6 +9,7 @@ but does not cover its day until a run confirms the deletions or a complete list
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -92,19 +93,20 @@ def load(job: LoadJob) -> Loaded:
         )
         if result.check is not None:
             settle_holds(job.conn, result.check, run)
-        job.quarantine.settle(job.conn, rows.rejected, rows.frame["ean"])
+        window = day_window(day)
+        quarantine = replace(job.quarantine, window_start=window["window_start"], window_end=window["window_end"])
+        quarantine.settle(job.conn, rows.rejected, rows.frame["ean"])
     notes = [held_note(rows.rejected)]
     if result.check is None:
         notes.append("an entry of the list names no usable EAN, so no EAN was marked no longer listed this time")
-    held = result.check is not None and result.check.held
-    if result.check is not None and held:
+    elif result.check.held:
         notes.append(announce_hold(job.context, result.check, run, evidence.in_a_run(job.lineage.dag_id)))
     return Loaded(
         tables={INVENTORY.name: result.inventory, INVENTORY_SNAPSHOTS.name: result.snapshots},
         held=len(rows.rejected),
         audit={**day_window(day), "records_listed": rows.listed, "deletions_held": result.held},
         notes=[note for note in notes if note],
-        complete=not held,
+        complete=not result.held,
     )
 
 
