@@ -105,3 +105,20 @@ def test_change_stock(api: Api) -> None:
     ):
         response = api.control("POST", "/world", json={"client_id": "demo-client-a", "action": "change_stock", **body})
         assert response.status_code == 400
+
+
+def test_a_short_inventory_list_shows_its_first_eans_until_cleared(big_api: Api) -> None:
+    truth = table(big_api, "inventory")
+    big_api.fault(kind="short_inventory", keep=3)
+    assert all_pages(big_api, "/retailer/inventory", "inventory") == as_entries(truth[:3])
+    assert all_pages(big_api, "/retailer/inventory", "inventory", query=truth[10]["ean"]) == []
+    assert all_pages(big_api, "/retailer/inventory", "inventory", query=truth[1]["ean"]) == as_entries(truth[1:2])
+    assert big_api.control("GET", "/faults").json()["business_faults"] == [
+        {"kind": "short_inventory", "keep": 3, "client_id": None}
+    ]
+    big_api.fault(kind="short_inventory", keep=0)
+    assert big_api.get("/retailer/inventory").json() == {}
+    for bad in (-1, "3", True):
+        assert big_api.control("POST", "/faults", json={"kind": "short_inventory", "keep": bad}).status_code == 400
+    big_api.control("DELETE", "/faults")
+    assert all_pages(big_api, "/retailer/inventory", "inventory") == as_entries(truth)

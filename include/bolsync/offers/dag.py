@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param, task_group
 from bolsync.offers.tasks import OffersExtractOperator, check_quality, load_offers
 from bolsync.runs.config import OFFERS_SOURCE_VARIABLE
 from bolsync.runs.defaults import API_POOL, stream_dag
-from bolsync.runs.evidence import CONFIRM_ALIASES, CONFIRM_PARAM
+from bolsync.runs.evidence import confirm_params
 from bolsync.runs.tasks import check_auth, list_accounts
 
 
@@ -34,17 +34,7 @@ def offers_dag(dag_id: str, cron: str, timezone: str, start_date: datetime, doc_
             "full_sweep": Param(
                 False, type="boolean", description="v11 only: list every offer and flag the missing ones deleted."
             ),
-            CONFIRM_PARAM: Param(
-                False,
-                type="boolean",
-                description="Apply a mass deletion: without it, an export or full sweep that names none of the live "
-                "offers, or would flag more than [bolsync] mass_deletion_percent % and more than mass_deletion_count "
-                "of them deleted, flags none deleted (the deletions are held and alerted).",
-            ),
-            **{
-                alias: Param(False, type="boolean", description=f"The older name of {CONFIRM_PARAM}; either works.")
-                for alias in CONFIRM_ALIASES
-            },
+            **confirm_params("offers"),
         },
     ) as dag:
         sync_offers_account.expand(conn_id=list_accounts())

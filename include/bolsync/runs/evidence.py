@@ -129,6 +129,26 @@ def in_a_run(dag_id: str) -> str:
     )
 
 
+def confirm_params(records: str) -> dict[str, Any]:
+    """The DAG params of a stream whose full list can hold deletions: :data:`CONFIRM_PARAM` and its aliases
+    (``records``: what the list names, for the description)."""
+    from airflow.sdk import Param
+
+    return {
+        CONFIRM_PARAM: Param(
+            False,
+            type="boolean",
+            description=f"Apply a mass deletion: without it, a full list that names none of the live {records}, or "
+            f"would mark more than [bolsync] mass_deletion_percent % and more than mass_deletion_count of them gone, "
+            f"marks none (the deletions are held and alerted).",
+        ),
+        **{
+            alias: Param(False, type="boolean", description=f"The older name of {CONFIRM_PARAM}; either works.")
+            for alias in CONFIRM_ALIASES
+        },
+    }
+
+
 def confirmed(params: Mapping[str, Any] | None) -> bool:
     """Whether the run's params confirm held deletions (:data:`CONFIRM_PARAM` or an alias set to true)."""
     values = [(params or {}).get(name) for name in (CONFIRM_PARAM, *CONFIRM_ALIASES)]

@@ -3,12 +3,13 @@ reads this."""
 
 from __future__ import annotations
 
+from bolsync.inventory.spec import SPEC as INVENTORY
 from bolsync.offers.spec import SPEC as OFFERS
 from bolsync.orders.spec import SPEC as ORDERS
 from bolsync.returns.spec import SPEC as RETURNS
 from bolsync.streams.spec import StreamSpec
 
-STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS)}
+STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS, INVENTORY)}
 
 
 def stream(name: str) -> StreamSpec:

@@ -7,7 +7,12 @@
 * ``invoice_specification`` (until cleared): ``mode`` ``xlsx_only`` lists only the xlsx specification and
   answers a JSON request with 406; ``missing`` lists none and answers every request with 404.
 
-The invoice faults apply to ``invoice_id`` (every invoice when it is left out) of ``client_id`` (any client).
+* ``short_inventory`` (until cleared): the FBB inventory list (every filter and page of it) shows only the first
+  ``keep`` EANs (by EAN; default 0: an empty list), consistently, the way an account that lost the others, or a
+  list bol cut short at its source, looks.
+
+The invoice faults apply to ``invoice_id`` (every invoice when it is left out) of ``client_id`` (any client); the
+other faults to ``client_id`` (any client when it is left out).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from bol_emulator.problems import Response
 
-BUSINESS_FAULT_KINDS = ("cut_body", "invoice_unbalanced", "invoice_specification")
+BUSINESS_FAULT_KINDS = ("cut_body", "invoice_unbalanced", "invoice_specification", "short_inventory")
 SPECIFICATION_MODES = ("xlsx_only", "missing")
 
 
@@ -29,6 +34,12 @@ class BodyCut:
     keep: float
     client_id: str | None
     path_prefix: str | None
+
+
+@dataclass
+class ShortInventory:
+    keep: int
+    client_id: str | None
 
 
 @dataclass
@@ -75,6 +86,7 @@ class BusinessFaults:
         with self.lock:
             self.cuts: list[BodyCut] = []
             self.invoices: list[InvoiceFault] = []
+            self.short_inventories: list[ShortInventory] = []
 
     def add(self, raw: dict[str, Any], client_id: str | None, path_prefix: str | None) -> dict[str, Any]:
         """Validate and store one fault; ValueError if malformed."""
@@ -87,6 +99,14 @@ class BusinessFaults:
             with self.lock:
                 self.cuts.append(cut)
             return {"kind": kind, **asdict(cut)}
+        if kind == "short_inventory":
+            keep = raw.get("keep", 0)
+            if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+                raise ValueError("keep must be an integer >= 0: how many EANs the inventory list still shows")
+            short = ShortInventory(keep, client_id)
+            with self.lock:
+                self.short_inventories.append(short)
+            return {"kind": kind, **asdict(short)}
         fault = InvoiceFault(str(kind), client_id, _invoice_id(raw))
         if kind == "invoice_unbalanced":
             amount = _number(raw, "amount", 0.05)
@@ -142,8 +162,15 @@ class BusinessFaults:
             ]
         return "missing" if "missing" in modes else (modes[0] if modes else None)
 
+    def inventory_kept(self, client_id: str) -> int | None:
+        """How many EANs the client's inventory list shows (None: all of them)."""
+        with self.lock:
+            kept = [s.keep for s in self.short_inventories if s.client_id in (None, client_id)]
+        return min(kept) if kept else None
+
     def snapshot(self) -> dict[str, Any]:
         """The active faults, only while any is set."""
         with self.lock:
             faults = [{"kind": "cut_body", **asdict(c)} for c in self.cuts] + [asdict(f) for f in self.invoices]
+            faults += [{"kind": "short_inventory", **asdict(s)} for s in self.short_inventories]
         return {"business_faults": faults} if faults else {}

@@ -36,7 +36,7 @@ def dispatch(
     if template == "/retailer/shipments/{shipment-id}":
         return shipments_api.get_shipment(world, client, param, instance)
     if template == "/retailer/inventory":
-        return inventory_api.list_inventory(world, client, query, request.multi, instance)
+        return inventory_api.list_inventory(world, client, query, request.multi, instance, faults)
     if template == "/retailer/invoices":
         return invoices_api.list_invoices(world, client, query, instance, faults)
     if template == "/retailer/invoices/{invoice-id}":

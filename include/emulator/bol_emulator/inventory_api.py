@@ -3,7 +3,8 @@
 Filters: ``quantity`` ranges (``0-10,20-30``, repeated or comma-separated) on ``regularStock``, or on
 ``gradedStock`` with ``state=GRADED``; ``state`` REGULAR/GRADED keeps EANs with units of that kind;
 ``stock`` SUFFICIENT/INSUFFICIENT splits at :data:`~bol_emulator.inventory.SUFFICIENT_FROM` regular units
-(the emulator's rule); ``query`` matches the EAN exactly or a part of the title (any case).
+(the emulator's rule); ``query`` matches the EAN exactly or a part of the title (any case). The fault
+``short_inventory`` shows only the first EANs (``business_faults``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from bol_emulator import problems, query_params
 from bol_emulator.business import BusinessState
+from bol_emulator.business_faults import BusinessFaults
 from bol_emulator.inventory import StockItem
 from bol_emulator.problems import Response
 from bol_emulator.world import World
@@ -60,7 +62,12 @@ def ranges(multi: dict[str, list[str]], bad: query_params.Violations) -> list[tu
 
 
 def list_inventory(
-    world: World, client_id: str, params: dict[str, str], multi: dict[str, list[str]], instance: str
+    world: World,
+    client_id: str,
+    params: dict[str, str],
+    multi: dict[str, list[str]],
+    instance: str,
+    faults: BusinessFaults | None = None,
 ) -> Response:
     """One page of Inventory entries, ``{}`` past the end, or 400 with violations."""
     bad = query_params.Violations()
@@ -82,8 +89,11 @@ def list_inventory(
             return False
         return not query or query == item.ean or query.casefold() in item.title.casefold()
 
+    shown = faults.inventory_kept(client_id) if faults else None
+
     def read(state: BusinessState, _: datetime) -> list[dict[str, Any]]:
-        chosen = [item for item in state.stock.values() if keep(item)]
+        stock = list(state.stock.values())[:shown] if shown is not None else state.stock.values()
+        chosen = [item for item in stock if keep(item)]
         return [inventory(item) for item in chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
 
     rows = world.business.read(client_id, read)

@@ -1,0 +1,1 @@
+"""Per-stream call counts for the benchmark of all streams (fewest possible, naive, and what a run makes)."""
