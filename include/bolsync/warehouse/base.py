@@ -76,8 +76,10 @@ class Warehouse(ABC):
         return [tuple(row) for row in self.execute(sql, params).fetchall()]
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        """The first column of the first row (None without rows); the whole result is read, as DuckDB refuses new
+        work on a connection while a result is unfinished."""
+        rows = self.execute(sql, params).fetchall()
+        return rows[0][0] if rows else None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

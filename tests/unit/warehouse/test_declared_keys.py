@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bolsync.offers.spec import OFFER_SNAPSHOTS, OFFERS
 from bolsync.orders.load import merge_orders
-from bolsync.orders.spec import ORDER_ITEMS, ORDERS
+from bolsync.orders.spec import ORDERS
 from bolsync.orders.transform import latest_per_item, order_rows
-from bolsync.returns.spec import RETURN_ITEM_STATES, RETURN_PROCESSING_RESULTS, RETURNS
+from bolsync.streams.registry import STREAMS
 from bolsync.warehouse.base import Table
 from bolsync.warehouse.connection import WarehouseTarget, as_target, connect_warehouse
 
-DECLARED = [ORDERS, ORDER_ITEMS, OFFERS, OFFER_SNAPSHOTS, RETURNS, RETURN_ITEM_STATES, RETURN_PROCESSING_RESULTS]
+#: Every table a stream declares.
+DECLARED = [table for spec in STREAMS.values() for table in spec.tables]
 
 
 @pytest.mark.parametrize("table", DECLARED, ids=lambda t: t.name)
