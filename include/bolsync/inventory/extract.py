@@ -34,7 +34,7 @@ from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 log = logging.getLogger(__name__)
 
 PATH = "/retailer/inventory"
-LIST_KEY = "inventory"
+LIST_FIELD = "inventory"
 PAGE_SIZE = INVENTORY_ENDPOINT.page_size or 50
 #: The staged list (one ``Inventory`` entry per line, as bol sent it).
 LIST_FILE = "inventory.ndjson"
@@ -85,7 +85,7 @@ def list_pages(hook: BolRetailerHook, params: Mapping[str, Any] | None = None) -
     short: tuple[int, int] | None = None
     for page in itertools.count(1):
         query = {**(params or {}), "page": page}
-        entries = hook.get_list_page(PATH, endpoint=INVENTORY_ENDPOINT.label, key=LIST_KEY, params=query)
+        entries = hook.get_list_page(PATH, endpoint=INVENTORY_ENDPOINT.label, key=LIST_FIELD, params=query)
         if not entries:
             return
         where = f"{INVENTORY_ENDPOINT.label} ({describe(params)})"
