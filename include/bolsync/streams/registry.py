@@ -3,11 +3,12 @@ reads this."""
 
 from __future__ import annotations
 
+from bolsync.invoices.spec import SPEC as INVOICES
 from bolsync.offers.spec import SPEC as OFFERS
 from bolsync.orders.spec import SPEC as ORDERS
 from bolsync.streams.spec import StreamSpec
 
-STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS)}
+STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, INVOICES)}
 
 
 def stream(name: str) -> StreamSpec:

@@ -84,8 +84,9 @@ class StreamSpec:
     #: What one row of ``bol.sync_coverage`` of this stream means.
     covered: str = "the run's window was synced"
     #: The module of the stream's own functions, imported on use: ``extract`` (:data:`ExtractFn`) and ``load``
-    #: (:data:`LoadFn`), run by the generic tasks and by replay, and ``estimate`` (:data:`PlanFn`, optional: the
-    #: backfill planner's). None: the stream has tasks of its own (offers: a deferrable export).
+    #: (:data:`LoadFn`), run by the generic tasks and by replay, ``estimate`` (:data:`PlanFn`, optional: the
+    #: backfill planner's) and ``window`` (optional: the run's window from its context, e.g. a period its params
+    #: name; by default its data interval). None: the stream has tasks of its own (offers: a deferrable export).
     module: str | None = None
 
     def oldest_served(self, now: datetime) -> date | None:
