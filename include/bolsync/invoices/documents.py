@@ -382,14 +382,13 @@ def canonical(value: Any) -> str:
 
 
 def rates_json(by_rate: Mapping[Decimal | None, tuple[Decimal, Decimal]] | None) -> str | None:
-    """``{"21.00": {"total_excl_vat": .., "vat": ..}, ...}`` (rates high to low), or None."""
+    """``{"0.00": {"total_excl_vat": .., "vat": ..}, "21.00": ...}`` (canonical JSON), or None."""
     if by_rate is None:
         return None
-    ordered = sorted(by_rate.items(), key=lambda kv: (kv[0] is None, -(kv[0] or ZERO)))
     return canonical(
         {
             ("none" if rate is None else f"{rate:.2f}"): {"total_excl_vat": float(excl), "vat": float(vat)}
-            for rate, (excl, vat) in ordered
+            for rate, (excl, vat) in by_rate.items()
         }
     )
 

@@ -214,7 +214,7 @@ def _remove_other_lines(conn: Warehouse, retailer_id: str, invoice_ids: set[str]
         stale = f"""FROM {INVOICE_LINES.name} t WHERE t.retailer_id = ?
             AND t.invoice_id IN (SELECT invoice_id FROM {invoices})
             AND NOT EXISTS (SELECT 1 FROM {kept} k WHERE k.invoice_id = t.invoice_id AND k.line_key = t.line_key)"""
-        removed = int(conn.scalar(f"SELECT count(*) {stale}", [retailer_id]))
+        removed = int(conn.query(f"SELECT count(*) {stale}", [retailer_id])[0][0])
         if removed:
             table = INVOICE_LINES.name
             conn.execute(
@@ -240,7 +240,7 @@ def refresh_open_amounts(conn: Warehouse, frame: pd.DataFrame, lineage: Lineage 
         match = """t.retailer_id = excluded.retailer_id AND t.invoice_id = excluded.invoice_id
             AND (t.open_amount_at IS NULL OR t.open_amount_at <= excluded.open_amount_at)
             AND t.open_amount IS DISTINCT FROM excluded.open_amount"""
-        changing = int(conn.scalar(f"SELECT count(*) FROM {INVOICES.name} t JOIN {incoming} excluded ON {match}"))
+        changing = int(conn.query(f"SELECT count(*) FROM {INVOICES.name} t JOIN {incoming} excluded ON {match}")[0][0])
         if changing:
             conn.execute(f"UPDATE {INVOICES.name} AS t SET {sets} FROM {incoming} AS excluded WHERE {match}")
     return changing

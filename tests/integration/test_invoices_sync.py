@@ -1,0 +1,266 @@
+"""The invoices DAG end to end: the emulator over HTTP -> real Airflow task runs (``dag.test``) -> the warehouse,
+checked against the emulator's own ground truth (``/_emulator/accounts/{client}/invoices`` and
+``invoice-lines``). ``test_invoices_sync_postgres`` runs the same tests into PostgreSQL.
+
+The emulator's clock stands three days behind the real one, so that an invoice it issues "today" lies in a
+period that is over for bolsync (a requested period must end before today). The tests build on each other:
+a backfill of the past weeks, two runs of the last week at once, reruns, new invoices issued by hand, and the
+faults (an unbalanced specification, specifications only as xlsx or missing, transport faults, an odd page,
+a small page size).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
+from bolsync.runs.windows import AMSTERDAM
+from bolsync.warehouse.connection import WarehouseTarget, as_target
+from tests.support.airflow_env import REPO, bol_connection, query, table_rows, warehouse_connection
+from tests.support.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.integration
+
+SHOP = "bol_invoice_shop"
+OTHER = "bol_invoice_other"
+ACCOUNTS = {
+    SHOP: AccountConfig("invoice-client-a", "invoice-secret-a", "5000001"),
+    OTHER: AccountConfig("invoice-client-b", "invoice-secret-b", "5000002"),
+}
+DAG_ID = "bol_invoices"
+LIST = "GET /retailer/invoices"
+DETAIL = "GET /retailer/invoices/{invoice-id}"
+SPECIFICATION = "GET /retailer/invoices/{invoice-id}/specification"
+#: How far the emulator's clock stands behind the real one.
+BEHIND = timedelta(days=3)
+FAST = {
+    "rate_limit_per_second": 200,
+    "endpoint_rate_limits": {"GET /retailer/invoices": [400, 60], "GET /retailer/invoices/{id}": [400, 60]},
+    "max_attempts": 6,
+}
+INVOICE_COLUMNS = ["invoice_type", "issue_date", "period_start", "period_end", "total_excl_vat", "total_vat",
+                   "total_incl_vat"]  # fmt: skip
+LINE_COLUMNS = ["bol_line_id", "charge_type", "order_id", "order_item_id", "ean", "shipment_id", "rma_id",
+                "quantity", "amount_excl_vat", "vat_rate", "vat_amount", "description"]  # fmt: skip
+
+
+class InvoiceEmulator:
+    """The emulator of this module, through its control API."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.url = handle.base_url
+
+    def table(self, conn_id: str, name: str) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.url}/_emulator/accounts/{ACCOUNTS[conn_id].client_id}/{name}", timeout=10)
+        response.raise_for_status()
+        return list(response.json())
+
+    def requests(self, endpoint: str) -> int:
+        counts = requests.get(f"{self.url}/_emulator/stats", timeout=10).json()["requests"].get(endpoint, {})
+        return sum(int(n) for n in counts.values())
+
+    def world(self, conn_id: str, action: str, **body: Any) -> dict[str, Any]:
+        payload = {"client_id": ACCOUNTS[conn_id].client_id, "action": action, **body}
+        response = requests.post(f"{self.url}/_emulator/world", json=payload, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def fault(self, **body: Any) -> None:
+        requests.post(f"{self.url}/_emulator/faults", json=body, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.url}/_emulator/faults", timeout=10).raise_for_status()
+
+    def config(self, **settings: Any) -> None:
+        requests.post(f"{self.url}/_emulator/config", json=settings, timeout=10).raise_for_status()
+
+    def today(self) -> date:
+        return (datetime.now(UTC) - BEHIND).astimezone(AMSTERDAM).date()
+
+    def new_invoice(self, conn_id: str, items: int = 3) -> str:
+        """Ship ``items`` open order items of the account, then have bol invoice every open charge today."""
+        self.world(conn_id, "ship", count=items)
+        return str(self.world(conn_id, "issue_invoice")["invoice_ids"][0])
+
+
+@dataclass
+class World:
+    emulator: InvoiceEmulator
+    warehouse: WarehouseTarget
+    sink: SmtpSink
+
+
+@pytest.fixture(scope="module")
+def invoice_emulator() -> Iterator[InvoiceEmulator]:
+    config = EmulatorConfig(
+        seed=29,
+        accounts=list(ACCOUNTS.values()),
+        orders_per_day=6,
+        history_days=40,
+        rate_scale=20.0,
+        anchor=datetime.now(UTC) - BEHIND,
+    )
+    handle = start_emulator(config)
+    for conn_id, account in ACCOUNTS.items():
+        bol_connection(conn_id, handle.base_url, account.client_id, account.client_secret, **FAST)
+    yield InvoiceEmulator(handle)
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> WarehouseTarget:
+    path = tmp_path_factory.mktemp("invoices") / "warehouse.duckdb"
+    warehouse_connection(path)
+    return as_target(path)
+
+
+@pytest.fixture(scope="module")
+def world(airflow_db: None, invoice_emulator: InvoiceEmulator, warehouse: WarehouseTarget) -> Iterator[World]:
+    with SmtpSink() as sink, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_BOLSYNC_ALERTS", "")
+        sink.use_as_alert_channel()
+        for conn_id, account in ACCOUNTS.items():  # the connections of this module's emulator
+            bol_connection(conn_id, invoice_emulator.url, account.client_id, account.client_secret, **FAST)
+        warehouse_connection(warehouse)
+        yield World(invoice_emulator, warehouse, sink)
+
+
+@cache
+def _dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags")).dags[DAG_ID]
+
+
+def run_week(monday: date, accounts: list[str] | None = None) -> str:
+    """The weekly run whose data interval is the week starting on ``monday``."""
+    logical = datetime.combine(monday + timedelta(days=7), datetime.min.time(), AMSTERDAM) + timedelta(hours=12)
+    return str(_dag().test(logical_date=logical, run_conf={"accounts": accounts or list(ACCOUNTS)}).state)
+
+
+_runs = iter(range(1, 10_000))
+
+
+def run_period(first: date, last: date, accounts: list[str] | None = None) -> str:
+    """A manual run with ``period_start`` and ``period_end`` (each with a logical date of its own)."""
+    logical = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_runs))
+    conf = {"accounts": accounts or list(ACCOUNTS), "period_start": first.isoformat(), "period_end": last.isoformat()}
+    return str(_dag().test(logical_date=logical, run_conf=conf).state)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _invoices(warehouse: WarehouseTarget, retailer_id: str) -> dict[str, dict[str, Any]]:
+    columns = ["invoice_id", *INVOICE_COLUMNS, "specification_status", "line_count"]
+    rows = query(
+        warehouse,
+        f"SELECT {', '.join(columns)}, CAST(vat_by_rate AS VARCHAR) FROM bol.invoices WHERE retailer_id = ?",
+        [retailer_id],
+    )
+    return {
+        row[0]: {**dict(zip(columns, row, strict=False)), "vat_by_rate": json.loads(row[-1]) if row[-1] else None}
+        for row in rows
+    }
+
+
+def _lines(warehouse: WarehouseTarget, retailer_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    columns = ["invoice_id", "line_key", *LINE_COLUMNS, "transaction_at"]
+    rows = query(warehouse, f"SELECT {', '.join(columns)} FROM bol.invoice_lines WHERE retailer_id = ?", [retailer_id])
+    return {(row[0], row[1]): dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def _same(stored: Any, truth: Any) -> bool:
+    if isinstance(stored, Decimal | float | int) and not isinstance(stored, bool):
+        return truth is not None and Decimal(str(stored)) == Decimal(str(truth))
+    if isinstance(stored, date) and not isinstance(stored, datetime):
+        return stored.isoformat() == truth
+    return bool(stored == truth)
+
+
+def assert_is_truth(world: World, conn_id: str, only: set[str] | None = None, skip: set[str] = frozenset()) -> int:
+    """The account's invoices (those of ``only``, when given; none of ``skip``) and every line of them are the
+    emulator's, exactly; returns how many lines that is."""
+    retailer_id = ACCOUNTS[conn_id].retailer_id
+    invoices, lines = _invoices(world.warehouse, retailer_id), _lines(world.warehouse, retailer_id)
+    truth = [t for t in world.emulator.table(conn_id, "invoices") if (only is None or t["invoice_id"] in only)]
+    truth = [t for t in truth if t["invoice_id"] not in skip]
+    assert truth, "the emulator should have invoices here"
+    wanted = {t["invoice_id"] for t in truth}
+    for invoice in truth:
+        row = invoices.get(invoice["invoice_id"])
+        assert row is not None, f"invoice {invoice['invoice_id']} is missing"
+        for column in INVOICE_COLUMNS:
+            assert _same(row[column], invoice[column]), (invoice["invoice_id"], column, row[column], invoice[column])
+        assert row["vat_by_rate"] == invoice["vat_by_rate"]
+        assert (row["specification_status"], row["line_count"]) == ("reconciled", invoice["line_count"])
+    expected = [t for t in world.emulator.table(conn_id, "invoice-lines") if t["invoice_id"] in wanted]
+    stored = {key: line for key, line in lines.items() if key[0] in wanted}
+    assert len(stored) == len(expected)
+    for line in expected:
+        row = stored.get((line["invoice_id"], line["line_ref"]))
+        assert row is not None, f"line {line['line_ref']} is missing"
+        for column in LINE_COLUMNS:
+            assert _same(row[column], line[column]), (line["line_ref"], column, row[column], line[column])
+        assert row["transaction_at"] == datetime.fromisoformat(line["transaction_at"])
+    return len(expected)
+
+
+def _covered(world: World) -> list[tuple[datetime, datetime]]:
+    return query(
+        world.warehouse,
+        "SELECT window_start, window_end FROM bol.sync_coverage WHERE stream = 'invoices' AND conn_id = ? "
+        "ORDER BY window_start",
+        [SHOP],
+    )
+
+
+@pytest.fixture(scope="module")
+def weeks(world: World) -> list[date]:
+    """The Mondays of every week an invoice of the emulator's history was issued in."""
+    issued = [date.fromisoformat(t["issue_date"]) for c in ACCOUNTS for t in world.emulator.table(c, "invoices")]
+    first, last = _monday(min(issued)), _monday(max(issued))
+    return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+
+
+@pytest.fixture(scope="module")
+def backfilled(world: World, weeks: list[date]) -> list[date]:
+    """A backfill of every past week but the last one with an invoice, one weekly run each."""
+    for monday in weeks[:-1]:
+        assert run_week(monday) == "success"
+    return weeks[:-1]
+
+
+def test_a_backfill_of_past_weeks_lands_every_invoice_and_line(world: World, backfilled: list[date]) -> None:
+    end = backfilled[-1] + timedelta(days=7)
+    for conn_id in ACCOUNTS:
+        issued = {t["invoice_id"] for t in world.emulator.table(conn_id, "invoices") if t["issue_date"] < str(end)}
+        later = {t["invoice_id"] for t in world.emulator.table(conn_id, "invoices")} - issued
+        if issued:
+            assert assert_is_truth(world, conn_id, only=issued) > 0
+        retailer_id = ACCOUNTS[conn_id].retailer_id
+        assert not later & set(_invoices(world.warehouse, retailer_id))
+    covered = [(s.astimezone(AMSTERDAM).date(), e.astimezone(AMSTERDAM).date()) for s, e in _covered(world)]
+    assert covered == [(monday, monday + timedelta(days=7)) for monday in backfilled]
+    assert query(world.warehouse, "SELECT count(*) FROM bol.quarantine WHERE stream = 'invoices'") == [(0,)]
+
+
+def test_empty_weeks_are_logged_as_empty_periods_and_covered(world: World, backfilled: list[date]) -> None:
+    notes = query(
+        world.warehouse,
+        "SELECT error FROM bol.sync_runs WHERE dag_id = ? AND task_id = 'sync_account.extract' AND error LIKE ?",
+        [DAG_ID, "%no invoices issued in%"],
+    )
+    assert notes, "a week without an invoice is named as an empty period"
