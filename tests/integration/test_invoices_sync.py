@@ -66,9 +66,13 @@ class InvoiceEmulator:
         response.raise_for_status()
         return list(response.json())
 
-    def requests(self, endpoint: str) -> int:
+    def answers(self, endpoint: str) -> dict[str, int]:
+        """How often the emulator answered ``endpoint``, by status."""
         counts = requests.get(f"{self.url}/_emulator/stats", timeout=10).json()["requests"].get(endpoint, {})
-        return sum(int(n) for n in counts.values())
+        return {str(status): int(n) for status, n in counts.items()}
+
+    def requests(self, endpoint: str) -> int:
+        return sum(self.answers(endpoint).values())
 
     def world(self, conn_id: str, action: str, **body: Any) -> dict[str, Any]:
         payload = {"client_id": ACCOUNTS[conn_id].client_id, "action": action, **body}
@@ -88,9 +92,10 @@ class InvoiceEmulator:
     def today(self) -> date:
         return (datetime.now(UTC) - BEHIND).astimezone(AMSTERDAM).date()
 
-    def new_invoice(self, conn_id: str, items: int = 3) -> str:
-        """Ship ``items`` open order items of the account, then have bol invoice every open charge today."""
-        self.world(conn_id, "ship", count=items)
+    def new_invoice(self, conn_id: str, orders: int = 2) -> str:
+        """New orders for the account, shipped; then bol invoices every open charge today."""
+        self.world(conn_id, "new_orders", count=orders)
+        self.world(conn_id, "ship", count=orders)
         return str(self.world(conn_id, "issue_invoice")["invoice_ids"][0])
 
 
@@ -264,3 +269,227 @@ def test_empty_weeks_are_logged_as_empty_periods_and_covered(world: World, backf
         [DAG_ID, "%no invoices issued in%"],
     )
     assert notes, "a week without an invoice is named as an empty period"
+
+
+# --- two runs at once, reruns ------------------------------------------------------------------------------
+
+
+def test_two_runs_of_the_last_week_at_once_land_it_once(
+    world: World, weeks: list[date], backfilled: list[date], tmp_path: Path
+) -> None:
+    """This process and a child Airflow process (its own metadata DB) run the last week at the same moment: one
+    warehouse, staging area and rate budget; both read its new invoices, and the tables hold each once."""
+    state, child_state = _two_runs_at_once(weeks[-1], tmp_path)
+    assert (state, child_state) == ("success", "success")
+    for conn_id in ACCOUNTS:
+        assert assert_is_truth(world, conn_id) > 0
+    duplicates = query(
+        world.warehouse,
+        "SELECT invoice_id, line_key FROM bol.invoice_lines GROUP BY 1, 2 HAVING count(*) > 1 "
+        "UNION ALL SELECT invoice_id, '' FROM bol.invoices GROUP BY 1 HAVING count(*) > 1",
+    )
+    assert duplicates == []
+
+
+def _two_runs_at_once(monday: date, tmp_path: Path) -> tuple[str, str]:
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.test_faults import CONCURRENT_RUN, _copy_airflow_db, _subprocess_env
+
+    logical = datetime.combine(monday + timedelta(days=7), datetime.min.time(), AMSTERDAM) + timedelta(hours=12)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    home = tmp_path / "airflow-child"
+    database = _copy_airflow_db(home)
+    out, err = tmp_path / "child.out", tmp_path / "child.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_RUN, str(barrier), DAG_ID, logical.isoformat(), ",".join(ACCOUNTS)],
+            cwd=REPO,
+            env=_subprocess_env(AIRFLOW_HOME=str(home), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{database}"),
+            stdout=stdout,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.time() + 120
+            while not (barrier / "child").exists() and child.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+            (barrier / "parent").touch()
+            started = time.time()
+            state = run_week(monday)
+            ended = time.time()
+            child.wait(timeout=300)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    results = [line.split() for line in out.read_text().splitlines() if line.startswith("RESULT ")]
+    assert child.returncode == 0, err.read_text()[-3000:]
+    assert results, err.read_text()[-3000:]
+    child_started, child_ended = float(results[-1][2]), float(results[-1][3])
+    assert max(started, child_started) < min(ended, child_ended), "the two runs did not overlap"
+    return state, results[-1][1]
+
+
+def test_a_rerun_changes_no_row_and_reads_no_invoice_again(world: World, weeks: list[date]) -> None:
+    before = table_rows(world.warehouse, "invoices"), table_rows(world.warehouse, "invoice_lines")
+    reads = world.emulator.requests(DETAIL), world.emulator.requests(SPECIFICATION)
+    listed = world.emulator.requests(LIST)
+    assert run_week(weeks[-1]) == "success"
+    assert run_week(weeks[0]) == "success"
+    assert (table_rows(world.warehouse, "invoices"), table_rows(world.warehouse, "invoice_lines")) == before
+    assert (world.emulator.requests(DETAIL), world.emulator.requests(SPECIFICATION)) == reads
+    assert world.emulator.requests(LIST) == listed + 2 * len(ACCOUNTS)  # one period of at most 31 days a run
+
+
+# --- new invoices, and what bol gets wrong ------------------------------------------------------------------
+
+
+def _statuses(world: World, conn_id: str) -> dict[str, tuple[str, int]]:
+    rows = query(
+        world.warehouse,
+        "SELECT i.invoice_id, i.specification_status, (SELECT count(*) FROM bol.invoice_lines l "
+        "WHERE l.retailer_id = i.retailer_id AND l.invoice_id = i.invoice_id) FROM bol.invoices i "
+        "WHERE i.retailer_id = ?",
+        [ACCOUNTS[conn_id].retailer_id],
+    )
+    return {str(invoice_id): (str(status), int(lines)) for invoice_id, status, lines in rows}
+
+
+def _held(world: World) -> dict[str, tuple[str, bool]]:
+    rows = query(
+        world.warehouse,
+        "SELECT record_key, reason, released_at IS NULL FROM bol.quarantine WHERE stream = 'invoices'",
+    )
+    return {str(key): (str(reason), bool(open_)) for key, reason, open_ in rows}
+
+
+def test_an_invoice_issued_now_lands_with_a_run_of_its_period(world: World) -> None:
+    first, other = world.emulator.new_invoice(SHOP), world.emulator.new_invoice(OTHER)
+    today = world.emulator.today()
+    assert run_period(today, today) == "success"
+    assert assert_is_truth(world, SHOP, only={first}) > 0
+    assert assert_is_truth(world, OTHER, only={other}) > 0
+    covered = [(s.astimezone(AMSTERDAM).date(), e.astimezone(AMSTERDAM).date()) for s, e in _covered(world)]
+    assert (today, today + timedelta(days=1)) in covered
+
+
+def test_an_unbalanced_invoice_is_held_and_alerted_once_while_the_rest_lands(world: World) -> None:
+    bad, good = world.emulator.new_invoice(SHOP), world.emulator.new_invoice(OTHER)
+    world.emulator.fault(kind="invoice_unbalanced", client_id=ACCOUNTS[SHOP].client_id, invoice_id=bad, amount=0.05)
+    world.sink.clear()
+    today = world.emulator.today()
+    try:
+        assert run_period(today, today) == "success"
+        assert assert_is_truth(world, OTHER, only={good}) > 0
+        assert _statuses(world, SHOP)[bad] == ("unbalanced", 0)
+        reason, still_held = _held(world)[bad]
+        assert still_held
+        assert "do not add up" in reason
+        assert "off by +0.05" in reason
+        mails = [m for m in world.sink.bodies() if "held in quarantine" in m]
+        assert len(mails) == 1
+        assert bad in mails[0]
+        assert run_period(today, today) == "success"  # read again (held), still wrong: not alerted again
+        assert [m for m in world.sink.bodies() if "held in quarantine" in m] == mails
+    finally:
+        world.emulator.clear_faults()
+    assert run_period(today, today) == "success"
+    assert assert_is_truth(world, SHOP, only={bad}) > 0
+    assert _held(world)[bad][1] is False
+
+
+def test_invoices_without_a_json_specification_are_recorded_and_reported_once(world: World) -> None:
+    xlsx, missing = world.emulator.new_invoice(SHOP), world.emulator.new_invoice(OTHER)
+    emulator = world.emulator
+    emulator.fault(kind="invoice_specification", mode="xlsx_only", client_id=ACCOUNTS[SHOP].client_id, invoice_id=xlsx)
+    emulator.fault(
+        kind="invoice_specification", mode="missing", client_id=ACCOUNTS[OTHER].client_id, invoice_id=missing
+    )
+    world.sink.clear()
+    today, reads = emulator.today(), emulator.requests(SPECIFICATION)
+    try:
+        assert run_period(today, today) == "success"
+        assert _statuses(world, SHOP)[xlsx] == ("xlsx_only", 0)
+        assert _statuses(world, OTHER)[missing] == ("missing", 0)
+        assert emulator.requests(SPECIFICATION) == reads  # the list says there is no JSON specification: no call
+        for conn_id, invoice_id in ((SHOP, xlsx), (OTHER, missing)):
+            truth = next(t for t in emulator.table(conn_id, "invoices") if t["invoice_id"] == invoice_id)
+            stored = _invoices(world.warehouse, ACCOUNTS[conn_id].retailer_id)[invoice_id]
+            for column in INVOICE_COLUMNS:
+                assert _same(stored[column], truth[column]), (invoice_id, column)
+        mails = [m for m in world.sink.bodies() if "without a JSON specification" in m]
+        assert len(mails) == 2
+        assert xlsx in "".join(mails)
+        assert missing in "".join(mails)
+        assert run_period(today, today) == "success"
+        assert [m for m in world.sink.bodies() if "without a JSON specification" in m] == mails
+        assert emulator.requests(SPECIFICATION) == reads
+    finally:
+        emulator.clear_faults()
+    assert run_period(today, today) == "success"  # the list offers JSON again: read, reconciled
+    assert assert_is_truth(world, SHOP, only={xlsx}) > 0
+    assert assert_is_truth(world, OTHER, only={missing}) > 0
+
+
+def test_transport_faults_are_absorbed_and_every_line_lands(world: World) -> None:
+    invoice = world.emulator.new_invoice(SHOP)
+    client = ACCOUNTS[SHOP].client_id
+    world.emulator.fault(kind="burst_429", count=3, client_id=client, path_prefix="/retailer/invoices")
+    world.emulator.fault(kind="server_error", count=2, client_id=client, path_prefix=f"/retailer/invoices/{invoice}")
+    world.emulator.fault(kind="cut_body", count=2, client_id=client, path_prefix=f"/retailer/invoices/{invoice}/")
+    today = world.emulator.today()
+    before = {endpoint: world.emulator.answers(endpoint) for endpoint in (LIST, DETAIL, SPECIFICATION)}
+    try:
+        assert run_period(today, today, [SHOP]) == "success"
+    finally:
+        world.emulator.clear_faults()
+    assert assert_is_truth(world, SHOP, only={invoice}) > 0
+    after = {endpoint: world.emulator.answers(endpoint) for endpoint in (LIST, DETAIL, SPECIFICATION)}
+    faulted = {
+        status: sum(after[e].get(status, 0) - before[e].get(status, 0) for e in after) for status in ("429", "500")
+    }
+    assert faulted == {"429": 3, "500": 2}
+    assert query(
+        world.warehouse,
+        "SELECT count(*) FROM bol.sync_runs WHERE dag_id = ? AND task_id = 'sync_account.extract' AND try_number > 1",
+        [DAG_ID],
+    ) == [(0,)]  # absorbed by the HTTP client: no task retry
+
+
+def test_an_odd_specification_page_lands_nothing_of_the_run_and_a_later_run_all(world: World) -> None:
+    invoice = world.emulator.new_invoice(SHOP)
+    before = table_rows(world.warehouse, "invoices"), table_rows(world.warehouse, "invoice_lines")
+    coverage = _covered(world)
+    world.emulator.fault(
+        kind="respond",
+        client_id=ACCOUNTS[SHOP].client_id,
+        path_prefix=f"/retailer/invoices/{invoice}/specification",
+        status=200,
+        headers={"Content-Type": "application/vnd.retailer.v10+json"},
+        body='{"invoiceSpecification": {"lines": "not a list"}}',
+    )
+    today = world.emulator.today()
+    try:
+        assert run_period(today, today, [SHOP]) == "failed"
+    finally:
+        world.emulator.clear_faults()
+    assert (table_rows(world.warehouse, "invoices"), table_rows(world.warehouse, "invoice_lines")) == before
+    assert _covered(world) == coverage
+    assert run_period(today, today, [SHOP]) == "success"
+    assert assert_is_truth(world, SHOP, only={invoice}) > 0
+
+
+def test_a_specification_on_pages_smaller_than_documented_is_read_whole(world: World) -> None:
+    world.emulator.config(invoice_specification_page_size=2)
+    try:
+        invoice = world.emulator.new_invoice(SHOP, orders=3)
+        pages = world.emulator.requests(SPECIFICATION)
+        today = world.emulator.today()
+        assert run_period(today, today, [SHOP]) == "success"
+    finally:
+        world.emulator.config(invoice_specification_page_size=25_000)
+    lines = assert_is_truth(world, SHOP, only={invoice})
+    assert lines > 2
+    assert world.emulator.requests(SPECIFICATION) - pages == lines // 2 + 1
