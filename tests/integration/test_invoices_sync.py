@@ -366,9 +366,29 @@ def _held(world: World) -> dict[str, tuple[str, bool]]:
 
 
 def test_an_invoice_issued_now_lands_with_a_run_of_its_period(world: World) -> None:
+    """... with exactly the fewest calls that can land it (``tests.benchmarks.streams.invoices``)."""
+    from tests.benchmarks.streams.invoices import fewest_calls, naive_calls
+
     first, other = world.emulator.new_invoice(SHOP), world.emulator.new_invoice(OTHER)
     today = world.emulator.today()
+    known = {i for conn_id in ACCOUNTS for i in _invoices(world.warehouse, ACCOUNTS[conn_id].retailer_id)}
+    fewest, naive = {}, {}
+    for conn_id in ACCOUNTS:
+        truth = world.emulator.table(conn_id, "invoices")
+        for label, n in fewest_calls(truth, today, today, known=known).items():
+            fewest[label] = fewest.get(label, 0) + n
+        for label, n in naive_calls(truth, today, today).items():
+            naive[label] = naive.get(label, 0) + n
+    calls = world.emulator.requests(LIST), world.emulator.requests(DETAIL) + world.emulator.requests(SPECIFICATION)
     assert run_period(today, today) == "success"
+    made = (
+        world.emulator.requests(LIST) - calls[0],
+        world.emulator.requests(DETAIL) + world.emulator.requests(SPECIFICATION) - calls[1],
+    )
+    assert made == (fewest["GET /retailer/invoices"], fewest["GET /retailer/invoices/{id}"])
+    assert made[0] == len(ACCOUNTS)  # one list request each: the day and the week before it
+    assert made[1] >= 2 * len(ACCOUNTS)  # the new invoice's detail and its one specification page, each
+    assert naive["GET /retailer/invoices/{id}"] > made[1]
     assert assert_is_truth(world, SHOP, only={first}) > 0
     assert assert_is_truth(world, OTHER, only={other}) > 0
     covered = [(s.astimezone(AMSTERDAM).date(), e.astimezone(AMSTERDAM).date()) for s, e in _covered(world)]

@@ -214,11 +214,16 @@ def _offered(reader: Reader, name: str) -> tuple[bool | None, bool | None]:
 
 
 def _plain_media(media: str) -> str:
-    """``application/vnd.retailer.v10+json`` -> ``application/json`` (bol's versioned form), else as it is."""
+    """A media type in its plain form: bol's versioned one (``application/vnd.retailer.v10+json``, ``...+
+    openxmlformats-officedocument.spreadsheetml.sheet``) as ``application/json``, ``application/vnd.openxml...``."""
     kind, _, subtype = media.strip().lower().partition("/")
     if subtype.startswith("vnd.retailer.") and "+" in subtype:
-        return f"{kind}/{subtype.split('+', 1)[1]}"
+        suffix = subtype.split("+", 1)[1]
+        return f"{kind}/{suffix}" if suffix in _PLAIN_SUBTYPES else f"{kind}/vnd.{suffix}"
     return f"{kind}/{subtype}"
+
+
+_PLAIN_SUBTYPES = frozenset({"json", "pdf", "xml", "csv"})
 
 
 def _with_extra(found: Listed, extra: Any) -> Listed:

@@ -117,14 +117,16 @@ def test_lines_that_do_not_add_up_are_held_and_land_once_a_read_adds_up(
     shifted = bol.lines()
     shifted[1]["lineExtensionAmount"] = bol.amount(7.44)  # the 21 % lines 0.05 too high
     loaded = load(warehouse, stage(tmp_path / "bad", [bol.list_entry()], [bol.document(lines=shifted)]))
-    assert loaded.lines.inserted == 0 and [h.key for h in loaded.held] == [bol.INVOICE_ID]
+    assert loaded.lines.inserted == 0
+    assert [h.key for h in loaded.held] == [bol.INVOICE_ID]
     assert "VAT rate 21.00 %: amount excluding VAT: invoice 9.24, lines 9.29, off by +0.05" in loaded.held[0].reason
     assert one(warehouse, "SELECT specification_status, reconciled, line_count FROM bol.invoices") == [
         ("unbalanced", False, 6)
     ]
     assert one(warehouse, "SELECT count(*) FROM bol.invoice_lines") == [(0,)]
     held = one(warehouse, "SELECT record_key, raw_json, released_at FROM bol.quarantine")
-    assert held[0][0] == bol.INVOICE_ID and held[0][2] is None
+    assert held[0][0] == bol.INVOICE_ID
+    assert held[0][2] is None
     assert json.loads(held[0][1])["specification"][1]["lineExtensionAmount"]["value"] == 7.44
     with connect_warehouse(warehouse) as conn:
         assert stored_states(conn, RETAILER, {bol.INVOICE_ID, "other"}) == {bol.INVOICE_ID: "held"}
@@ -188,17 +190,21 @@ def test_an_invoice_without_json_specification_is_recorded_and_reported_once(
     now = datetime(2026, 3, 2, 9, tzinfo=UTC)
     with connect_warehouse(warehouse) as conn:
         note = report.report_without_specification(conn, "bol_shop", RETAILER, {}, now)
-        assert note is not None and bol.INVOICE_ID in note
+        assert note is not None
+        assert bol.INVOICE_ID in note
         assert report.report_without_specification(conn, "bol_shop", RETAILER, {}, now) is None
-    assert len(sent) == 1 and bol.INVOICE_ID in sent[0].body and status in rows(warehouse, "invoices")[0]
+    assert len(sent) == 1
+    assert bol.INVOICE_ID in sent[0].body
+    assert status in rows(warehouse, "invoices")[0]
     load(warehouse, folder, LATER)
     with connect_warehouse(warehouse) as conn:
         assert report.report_without_specification(conn, "bol_shop", RETAILER, {}, now) is None
     assert len(sent) == 1
 
 
-def test_an_alert_that_could_not_be_sent_is_sent_by_the_next_load(warehouse: WarehouseTarget, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_alert_that_could_not_be_sent_is_sent_by_the_next_load(
+    warehouse: WarehouseTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outcomes = iter([Delivery.FAILED, Delivery.SENT])
     monkeypatch.setattr(report.alerts, "deliver", lambda alert, context: next(outcomes))
     document = {"invoiceId": bol.INVOICE_ID, "specification": "missing", "read_at": "2026-03-02T08:00:00+00:00"}
