@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bolsync.streams.spec import Endpoint, Replication, StreamSpec
 from bolsync.warehouse.base import Table
 
@@ -31,5 +33,6 @@ SPEC = StreamSpec(
         "the invoices issued on the window's days were listed, and every one of them was read and reconciled "
         "with its specification (or recorded as having no JSON specification, or held in the quarantine)"
     ),
+    coverage_lag=timedelta(days=6),
     module="bolsync.invoices.stream",
 )
