@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -126,8 +126,8 @@ class Reader:
 
     def refuse(self, field: str, problem: str) -> InvalidRecord:
         place = f"invoice {str(self.invoice_id)[:40]!r}" + (f" {self.where}" if self.where else "")
-        return InvalidRecord(f"bol sent malformed invoice data: {place}: {field} {problem}", key=self.invoice_id,
-                             field=self.prefix + field)  # fmt: skip
+        message = f"bol sent malformed invoice data: {place}: {field} {problem}"
+        return InvalidRecord(message, key=self.invoice_id, field=self.prefix + field)
 
     def read(self, reader: Any, path: Path, keep: bool = False, **options: Any) -> Any:
         """``reader`` at ``path``; with ``keep`` the value stays in ``extra`` too."""
@@ -182,8 +182,7 @@ def listed(entry: Any, not_after: date) -> Listed:
     """
     reader = Reader(entry.get("invoiceId") if isinstance(entry, Mapping) else None, entry)
     entry = reader.object(entry, ())
-    invoice_id = reader.code("invoiceId", required=True)
-    assert invoice_id is not None
+    invoice_id = str(reader.code("invoiceId", required=True))
     json_offered, xlsx_offered = _offered(reader, "specificationMediaTypes")
     found = Listed(
         invoice_id=invoice_id,
@@ -199,7 +198,7 @@ def listed(entry: Any, not_after: date) -> Listed:
         extra=None,
         raw=entry,
     )
-    return _with_extra(found, reader.extra)
+    return replace(found, extra=reader.extra)
 
 
 def _offered(reader: Reader, name: str) -> tuple[bool | None, bool | None]:
@@ -224,10 +223,6 @@ def _plain_media(media: str) -> str:
 
 
 _PLAIN_SUBTYPES = frozenset({"json", "pdf", "xml", "csv"})
-
-
-def _with_extra(found: Listed, extra: Any) -> Listed:
-    return Listed(**{**found.__dict__, "extra": extra})
 
 
 def detail(invoice_id: str, body: Any, not_after: date) -> Detail:
@@ -267,7 +262,7 @@ def detail(invoice_id: str, body: Any, not_after: date) -> Detail:
         by_rate=by_rate,
         extra=None,
     )
-    return Detail(**{**found.__dict__, "extra": reader.extra})
+    return replace(found, extra=reader.extra)
 
 
 def _amount(money: Money | None) -> Decimal:
