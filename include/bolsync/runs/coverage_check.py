@@ -60,7 +60,7 @@ def open_holes(
 ) -> list[Hole]:
     """Every hole of the account's stream in the checked span (see ``gaps.check_span``)."""
     covered: list[Span] = [(c.start, c.end) for c in covered_windows(conn, stream, conn_id)]
-    span = check_span(covered, start, back, now)
+    span = check_span(covered, start, back, now, registry.stream(stream).coverage_lag)
     return holes(stream, conn_id, covered, span, now) if span else []
 
 

@@ -70,10 +70,17 @@ def subtract(spans: Iterable[Span], minus: Iterable[Span]) -> list[Span]:
     return result
 
 
-def check_span(covered: Sequence[Span], history_start: date | None, lookback: timedelta, now: datetime) -> Span | None:
+def check_span(
+    covered: Sequence[Span],
+    history_start: date | None,
+    lookback: timedelta,
+    now: datetime,
+    lag: timedelta = timedelta(),
+) -> Span | None:
     """What the check expects to be covered: from the history start (else the first covered window), at most
-    ``lookback`` back, to the last Amsterdam midnight at least ``GRACE`` ago; None when there is nothing."""
-    end = amsterdam_midnight((now - GRACE).astimezone(AMSTERDAM).date())
+    ``lookback`` back, to the last Amsterdam midnight at least ``GRACE`` (and the stream's ``lag``: a weekly
+    stream's day is covered up to a week later) ago; None when there is nothing."""
+    end = amsterdam_midnight((now - GRACE - lag).astimezone(AMSTERDAM).date())
     if history_start is not None:
         start = amsterdam_midnight(history_start)
     elif covered:

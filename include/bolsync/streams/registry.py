@@ -4,12 +4,13 @@ reads this."""
 from __future__ import annotations
 
 from bolsync.inventory.spec import SPEC as INVENTORY
+from bolsync.invoices.spec import SPEC as INVOICES
 from bolsync.offers.spec import SPEC as OFFERS
 from bolsync.orders.spec import SPEC as ORDERS
 from bolsync.returns.spec import SPEC as RETURNS
 from bolsync.streams.spec import StreamSpec
 
-STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS, INVENTORY)}
+STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS, INVENTORY, INVOICES)}
 
 
 def stream(name: str) -> StreamSpec:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,9 +83,13 @@ class StreamSpec:
     personal_fields: tuple[str, ...] = ()
     #: What one row of ``bol.sync_coverage`` of this stream means.
     covered: str = "the run's window was synced"
+    #: How much later than the next morning the run covering a day comes (a weekly stream: up to a week): the
+    #: coverage check calls a day a hole only after that.
+    coverage_lag: timedelta = timedelta()
     #: The module of the stream's own functions, imported on use: ``extract`` (:data:`ExtractFn`) and ``load``
-    #: (:data:`LoadFn`), run by the generic tasks and by replay, and ``estimate`` (:data:`PlanFn`, optional: the
-    #: backfill planner's). None: the stream has tasks of its own (offers: a deferrable export).
+    #: (:data:`LoadFn`), run by the generic tasks and by replay, ``estimate`` (:data:`PlanFn`, optional: the
+    #: backfill planner's) and ``window`` (optional: the run's window from its context, e.g. a period its params
+    #: name; by default its data interval). None: the stream has tasks of its own (offers: a deferrable export).
     module: str | None = None
 
     def oldest_served(self, now: datetime) -> date | None:

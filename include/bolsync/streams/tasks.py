@@ -35,7 +35,7 @@ from bolsync.runs.staging import (
 )
 from bolsync.runs.tasks import label_task
 from bolsync.runs.windows import SyncWindow, run_window
-from bolsync.streams.spec import Extracted, ExtractFn, ExtractJob, LoadFn, LoadJob, StreamSpec
+from bolsync.streams.spec import Extracted, ExtractFn, ExtractJob, LoadFn, LoadJob, StreamSpec, functions_of
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync.warehouse.lineage import Lineage
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
@@ -79,7 +79,7 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
     def extract(conn_id: str) -> dict[str, Any]:
         context = get_current_context()
         label_task(context, conn_id)
-        window = run_window(context)
+        window = stream_window(spec, context)
         database = warehouse_target()
         root = staging_root(database.staging_anchor)
         run_dir = staging_dir(root, context["dag"].dag_id, context["run_id"], conn_id)
@@ -132,6 +132,14 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
         ).to_xcom()
 
     return extract
+
+
+def stream_window(spec: StreamSpec, context: Any) -> SyncWindow:
+    """The run's window: the stream's own ``window(context)`` where its module has one (e.g. a period its params
+    name), else the run's data interval."""
+    own = getattr(functions_of(spec), "window", None) if spec.module else None
+    window: SyncWindow = own(context) if own is not None else run_window(context)
+    return window
 
 
 def load_task(spec: StreamSpec, run: LoadFn) -> Any:

@@ -169,8 +169,17 @@ def table_columns(warehouse: Warehouse, table: str) -> list[str]:
 
 
 def select_all(warehouse: Warehouse, table: str, exclude: Iterable[str] = ()) -> list[tuple[Any, ...]]:
-    """Every row of ``table`` without the ``exclude`` columns, sorted by all columns (both engines)."""
+    """Every row of ``table`` without the ``exclude`` columns, sorted by all columns (both engines); JSON columns
+    as their text (PostgreSQL can neither sort nor compare ``json``)."""
     skip = set(exclude)
-    columns = [c for c in table_columns(warehouse, table) if c not in skip]
+    schema, name = table.split(".", 1)
+    typed = warehouse.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    )
+    columns = [
+        f"CAST({c} AS VARCHAR) AS {c}" if str(kind).lower() == "json" else c for c, kind in typed if c not in skip
+    ]
     order = ", ".join(str(n) for n in range(1, len(columns) + 1))
     return warehouse.query(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")

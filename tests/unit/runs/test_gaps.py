@@ -37,6 +37,12 @@ def test_the_span_runs_from_the_first_covered_window_to_last_midnight() -> None:
     assert check_span(covered, None, timedelta(days=100), early) == (day(20), day(29))
 
 
+def test_a_weekly_stream_is_checked_once_its_weekly_run_is_due() -> None:
+    """A Monday ends six days before the weekly run (next Monday 00:00) that covers it."""
+    covered = days(2, 15)  # the weekly runs of 2-8 and 9-15 November
+    assert check_span(covered, None, timedelta(days=100), NOW, timedelta(days=6)) == (day(2), day(24))
+
+
 def test_hourly_and_daily_windows_together_cover_a_day() -> None:
     hours = [(day(25) + timedelta(hours=h), day(25) + timedelta(hours=h + 1)) for h in range(24)]
     covered = days(20, 24) + hours + days(26, 29)

@@ -1,0 +1,1 @@
+"""Invoices: bol's invoices and every line of their specifications, reconciled per VAT rate."""
