@@ -57,7 +57,8 @@ def test_replay_of_a_snapshot_stream_restores_the_wiped_rows_without_calling_bol
         for table in TABLES:
             conn.execute(f"DELETE FROM bol.{table}")
     calls = env.calls()
-    args = ["--dag", DAG, "--from", str(today()), "--to", str(today()), "--account", SHOP, "--warehouse", str(warehouse)]
+    day = str(today())
+    args = ["--dag", DAG, "--from", day, "--to", day, "--account", SHOP, "--warehouse", str(warehouse)]
     assert replay.main(args) == 0
     assert env.calls() == calls
     restored = _rows(warehouse)
@@ -65,7 +66,8 @@ def test_replay_of_a_snapshot_stream_restores_the_wiped_rows_without_calling_bol
     assert restored == shop
     with connect_warehouse(warehouse) as conn:
         runs = {row[0] for row in conn.query("SELECT DISTINCT synced_by_run_id FROM bol.inventory")}
-    assert len(runs) == 1 and runs.pop().startswith("replay__")
+    assert len(runs) == 1
+    assert runs.pop().startswith("replay__")
 
     assert replay.main(args) == 0  # idempotent
     assert _rows(warehouse) == restored
