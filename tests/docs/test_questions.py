@@ -77,10 +77,10 @@ def test_the_four_questions_answer_right(warehouse: WarehouseTarget) -> None:
     with connect_warehouse(warehouse) as conn:
         _fill(conn)
         answers = {title: [_plain(row) for row in conn.query(text)] for title, text in sql.items()}
-    # Order lines I1 .. I4 (placed 2026-11-20): revenue 40 + 20 + 10; commission 2 + 3 + 2 (I3 estimated); other
-    # charges: I1 4 + 5 + 20 - 1.50, I2 2 + 1; net 10.50 + 14.00 + 8.00.
+    # Order lines I1 .. I4 (placed 2026-11-20), I1 and I2 invoiced: revenue 40 + 20 + 10; commission 2 + 3 + 2 (I3
+    # estimated, I4 nothing shipped); other charges: I1 4 + 5 + 20 - 1.50, I2 2 + 1; net 10.50 + 14.00 + 8.00.
     assert answers["Net revenue per day"] == [
-        (R, date(2026, 11, 20), _d("4"), _d("70.00"), _d("7.00"), _d("30.50"), _d("32.50"))
+        (R, date(2026, 11, 20), _d("4"), _d("2"), _d("70.00"), _d("7.00"), _d("30.50"), _d("32.50"))
     ]
     # E1: 2 shipped, 2 returned (one accepted); E2: 2 shipped, 2 returned, none processed; E3: 1 shipped, none.
     assert answers["Return rate per EAN"] == [
