@@ -50,3 +50,18 @@ def test_endpoints_count_for_the_stream_of_their_budget_label() -> None:
 @pytest.mark.parametrize(("count", "expected"), [(0, 1), (1, 1), (49, 1), (50, 2), (51, 2), (100, 3), (101, 3)])
 def test_the_fewest_pages_of_a_list(count: int, expected: int) -> None:
     assert pages(count) == expected
+
+
+def test_shipments_fewest_reads_down_to_the_oldest_shipment_landed() -> None:
+    from tests.benchmarks.stream_runs import shipments
+
+    def row(n: int, method: str) -> dict[str, str]:
+        shipped = datetime(2026, 12, 1, n // 60, n % 60, tzinfo=UTC)
+        return {"shipment_id": f"{method}{n:03d}", "fulfilment_method": method, "shipped_at": shipped.isoformat()}
+
+    truth = [row(n, "FBR") for n in range(120)] + [row(n, "FBB") for n in range(10)]
+    # FBR newest first: FBR119 .. FBR000; the run landed the 60 newest FBR shipments and no FBB one.
+    landed = {f"FBR{n:03d}" for n in range(60, 120)}
+    got = shipments.figures(None, 1, datetime.now(UTC), {"held": set()}, {"held": landed, "truth": truth})  # type: ignore[arg-type]
+    assert got.fewest == 2 + 1 + 60  # FBR pages 1-2, FBB's first page, a detail each
+    assert got.naive == 3 + 1 + 130  # every page of both lists to their end, every detail
