@@ -70,7 +70,8 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"  # noqa: S105 - the local demo's documented login
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 BACKFILL_DAYS = 3
-RUN_TIMEOUT = float(os.environ.get("BOLSYNC_DEMO_TIMEOUT", "600"))
+#: How long `make run` waits for its runs (seconds; every stream of two accounts on a busy 2-core machine).
+RUN_TIMEOUT = float(os.environ.get("BOLSYNC_DEMO_TIMEOUT", "900"))
 START_TIMEOUT = 180.0
 POLL_SECONDS = 5.0
 #: First poll of the offer export's process status after this many seconds (the DAG's default is 5, doubling).
