@@ -101,7 +101,7 @@ docs-serve: venv
 # load's peak RSS (~3 min); writes docs/bench/landing.json. The order-list calls of an hourly run against the
 # 15-minute runs of the same hour on a large day (~4 min); writes docs/bench/frequent_sync.json.
 # Every stream of two accounts at once at bol's limits, two runs each: calls against the fewest possible and a
-# naive full re-read, 429s, each account's busiest second (~10 min); writes docs/bench/stream_calls.json.
+# naive full re-read, 429s, each account's busiest second (~11 min on 2 busy cores); writes docs/bench/stream_calls.json.
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
