@@ -238,6 +238,7 @@ def test_read_warehouse_counts_rows_and_orders_in_windows(tmp_path: Path) -> Non
     assert summary.orders_in_windows == 1
     text = format_summary({"d": []}, summary, api_usage({"requests": {"GET /retailer/orders": {"200": 3}}}), {}, "py")
     assert "API calls per order: 3.00" in text
+    assert "limits:          bol's per-endpoint limits x10" in text
 
 
 def _offer_truth(offer_id: str, price: float = 9.99, stock: int = 5) -> dict[str, Any]:

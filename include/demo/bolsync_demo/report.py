@@ -15,8 +15,14 @@ import duckdb
 
 from bolsync.streams.registry import STREAMS
 from bolsync_demo.api import emulator_json
+from bolsync_demo.streams import RATE_SCALE
 
 #: Every stream's tables (the registry's order), then the run audit.
+#: What the demo's rate limits are, for the summary.
+LIMITS = (
+    f"bol's per-endpoint limits x{RATE_SCALE:g} (emulator and connections; bol's own in `make bench`), "
+    "5 requests a second per credential"
+)
 TABLES = (*(table.name for spec in STREAMS.values() for table in spec.tables), "bol.sync_runs")
 #: Row changes this demo's task tries recorded in bol.sync_runs (summed over its successful tries).
 CHANGE_COLUMNS = (
@@ -393,7 +399,7 @@ def _truth_lines(checks: list[OfferCheck]) -> list[str]:
 
 def _usage_lines(usage: ApiUsage, warehouse: WarehouseSummary) -> list[str]:
     runs = warehouse.sync_runs
-    lines = ["", "bol Retailer API usage (this demo):"]
+    lines = ["", "bol Retailer API usage (this demo):", f"  limits:          {LIMITS}"]
     if usage.error:
         lines.append(f"  (!) emulator stats unavailable: {usage.error}")
     else:
