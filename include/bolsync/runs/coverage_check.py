@@ -166,13 +166,17 @@ def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, setti
         f"  UI: {dag_id} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
         f'run conf {{"accounts": ["{hole.conn_id}"]}}.',
     ]
-    if hole.stream == ORDERS:
-        lines += _orders_estimate(conn, hole, retailer_id, now, settings)
-    else:
-        lines += _stream_estimate(conn, hole, now, settings)
+    lines += estimate_lines(conn, hole, retailer_id, now, settings)
     if oldest is not None and hole.first_day <= oldest + timedelta(days=7):
         lines.append(f"  Soon lost: bol serves the {spec.title} from {oldest}; backfill it now.")
     return "\n".join(lines)
+
+
+def estimate_lines(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> list[str]:
+    """The planner's estimate of the backfill that fills ``hole`` (from the warehouse, no API call)."""
+    if hole.stream == ORDERS:
+        return _orders_estimate(conn, hole, retailer_id, now, settings)
+    return _stream_estimate(conn, hole, now, settings)
 
 
 def _stream_estimate(conn: Warehouse, hole: Hole, now: datetime, settings: Any) -> list[str]:
