@@ -31,9 +31,7 @@ MAX_ESTIMATED_HOLES = 5
 
 def accounts_in(conn: Warehouse, configured: Sequence[str] = ()) -> list[str]:
     """The configured accounts, then every other account the warehouse has runs or coverage of."""
-    rows = conn.query(
-        "SELECT conn_id FROM bol.sync_coverage UNION SELECT conn_id FROM bol.sync_runs ORDER BY conn_id"
-    )
+    rows = conn.query("SELECT conn_id FROM bol.sync_coverage UNION SELECT conn_id FROM bol.sync_runs ORDER BY conn_id")
     found = [str(conn_id) for (conn_id,) in rows]
     return list(dict.fromkeys([*configured, *found]))
 

@@ -14,7 +14,9 @@ def at(d: int, hours: int = 0):
 
 def test_the_calendar_is_the_hundred_days_ending_today() -> None:
     days = calendar_days(date(2026, 11, 30))
-    assert len(days) == 100 and days[-1] == date(2026, 11, 30) and days[0] == date(2026, 8, 23)
+    assert len(days) == 100
+    assert days[-1] == date(2026, 11, 30)
+    assert days[0] == date(2026, 8, 23)
 
 
 def test_each_state() -> None:

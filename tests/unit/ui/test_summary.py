@@ -56,42 +56,53 @@ def test_the_summary_of_an_account_shows_its_calendar_holes_runs_metrics_and_ale
         alert(conn, "auth", "auth", NOW - timedelta(days=3), cleared=NOW - timedelta(days=2))
         summary = build_summary(conn, NOW, configured=["bol_other"])
 
-    assert summary["days"][-1] == "2026-11-30" and len(summary["days"]) == 100
+    assert summary["days"][-1] == "2026-11-30"
+    assert len(summary["days"]) == 100
     other, shop = summary["accounts"]
-    assert other["conn_id"] == "bol_other" and other["runs"] == [] and other["retailer_id"] is None
+    assert other["conn_id"] == "bol_other"
+    assert other["runs"] == []
+    assert other["retailer_id"] is None
     assert all(set(s["states"]) == {"none"} for s in other["streams"])
-    assert shop["conn_id"] == SHOP and shop["retailer_id"] == "1234567"
+    assert shop["conn_id"] == SHOP
+    assert shop["retailer_id"] == "1234567"
 
     streams = {s["stream"]: s for s in shop["streams"]}
     orders = dict(zip(summary["days"], streams["orders"]["states"], strict=True))
-    assert orders["2026-11-09"] == "none" and orders["2026-11-10"] == "synced"
+    assert orders["2026-11-09"] == "none"
+    assert orders["2026-11-10"] == "synced"
     assert orders["2026-11-20"] == orders["2026-11-21"] == "hole"
-    assert orders["2026-11-25"] == "partial" and orders["2026-11-29"] == "synced" and orders["2026-11-30"] == "none"
+    assert orders["2026-11-25"] == "partial"
+    assert orders["2026-11-29"] == "synced"
+    assert orders["2026-11-30"] == "none"
     (hole,) = streams["orders"]["holes"]
     assert (hole["kind"], hole["first_day"], hole["last_day"], hole["dag_id"]) == (
         "backfill", "2026-11-20", "2026-11-21", "bol_orders_daily",
     )  # fmt: skip
     assert hole["command"] == (
         "airflow backfill create --dag-id bol_orders_daily --from-date 2026-11-20T00:00:00+01:00 "
-        "--to-date 2026-11-21T00:00:00+01:00 --dag-run-conf '{\"accounts\": [\"bol_shop\"]}'"
+        '--to-date 2026-11-21T00:00:00+01:00 --dag-run-conf \'{"accounts": ["bol_shop"]}\''
     )
     assert hole["conf"] == {"accounts": [SHOP]}
     assert any("python -m bolsync.planner --account bol_shop --from 2026-11-20 --to 2026-11-21" in line
                for line in hole["estimate"])  # fmt: skip
     offers = dict(zip(summary["days"], streams["offers"]["states"], strict=True))
-    assert offers["2026-11-27"] == "lost" and offers["2026-11-28"] == "synced"
+    assert offers["2026-11-27"] == "lost"
+    assert offers["2026-11-28"] == "synced"
     assert [(h["kind"], h["first_day"], "command" in h) for h in streams["offers"]["holes"]] == [
         ("lost", "2026-11-27", False)
     ]
 
     assert [r["run_id"] for r in shop["runs"]] == ["run2", "run1", "run3"]
-    assert shop["runs"][0]["status"] == "failed" and shop["runs"][0]["error"] == "boom"
+    assert shop["runs"][0]["status"] == "failed"
+    assert shop["runs"][0]["error"] == "boom"
     metrics = {m["day"]: m for m in shop["metrics"]}
-    assert len(shop["metrics"]) == 30 and shop["metrics"][-1]["day"] == "2026-11-30"
+    assert len(shop["metrics"]) == 30
+    assert shop["metrics"][-1]["day"] == "2026-11-30"
     assert metrics["2026-11-29"] == {
         "day": "2026-11-29", "api_calls": 100, "throttled": 3, "token_requests": 1, "rate_wait_seconds": 13.8,
     }  # fmt: skip
-    assert metrics["2026-11-28"]["api_calls"] == 7 and metrics["2026-11-27"]["api_calls"] == 0
+    assert metrics["2026-11-28"]["api_calls"] == 7
+    assert metrics["2026-11-27"]["api_calls"] == 0
 
     assert [a["kind"] for a in shop["alerts"]] == ["coverage"]
     assert shop["last_auth_failure"]["subject"] == "[bolsync] auth alert"
