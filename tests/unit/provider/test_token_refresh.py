@@ -216,8 +216,11 @@ def test_an_invalidated_token_stays_a_readable_cache_entry_of_its_retailer(caplo
     cache.store("shop", token)
     tokens(settings, FakeLogin(), MemorySharedState(), cache).invalidate(token)
     stored = cache.load("shop")
-    assert stored is not None and stored.expires_at == 0.0 and not stored.is_fresh(time.time())
+    assert stored is not None
+    assert stored.expires_at == 0.0
+    assert not stored.is_fresh(time.time())
     caplog.set_level("WARNING")
     again = type(token).from_json(stored.to_json())
-    assert again is not None and again.retailer_id == "7654321"
+    assert again is not None
+    assert again.retailer_id == "7654321"
     assert "says retailer" not in caplog.text
