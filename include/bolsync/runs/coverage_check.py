@@ -265,6 +265,27 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
     return summary
 
 
+def check_note(summary: dict[str, Any], shown: int = 8) -> str:
+    """The check's result in a line or two for the DAG run's note (``summary``: :func:`check_coverage`'s)."""
+    holed = {key: counts["open"] for key, counts in summary.items() if counts["open"]}
+    alerted = sum(counts["alerted"] for counts in summary.values())
+    held = sum(counts["quarantined"] for counts in summary.values())
+    if holed:
+        listed = ", ".join(f"{key}: {count}" for key, count in list(holed.items())[:shown])
+        more = f", and {len(holed) - shown} more" if len(holed) > shown else ""
+        text = (
+            f"Coverage check: {sum(holed.values())} open hole(s) in {len(holed)} of {len(summary)} account "
+            f"streams ({listed}{more}); {alerted} newly alerted."
+        )
+    else:
+        text = f"Coverage check: no holes in {len(summary)} account streams."
+    if held:
+        text += f" {held} record(s) held in the quarantine."
+    if holed or held:
+        text += " The bolsync page (Airflow UI, menu bolsync) shows each hole and the backfill that fills it."
+    return text
+
+
 def report_held(conn: Warehouse, stream: str, conn_id: str, context: Any) -> int:
     """List the account's records of ``stream`` held in the quarantine, alert those no alert named yet; how many."""
     held = quarantine.open_records(conn, stream, conn_id)
