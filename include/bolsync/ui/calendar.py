@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -61,8 +62,26 @@ def day_state(day: date, windows: Sequence[Window], holes: Sequence[Hole]) -> Da
 
 
 def calendar(days: Sequence[date], windows: Sequence[Window], holes: Sequence[Hole]) -> list[DayState]:
-    """The state of each of ``days``."""
-    return [day_state(day, windows, holes) for day in days]
+    """The state of each of ``days`` (each window and hole is looked at only for the days it touches)."""
+    wanted = set(days)
+    by_day: dict[date, list[Window]] = defaultdict(list)
+    holes_by_day: dict[date, list[Hole]] = defaultdict(list)
+    for window in windows:
+        for day in _days_touched(window.start, window.end, wanted):
+            by_day[day].append(window)
+    for hole in holes:
+        for day in _days_touched(hole.start, hole.end, wanted):
+            holes_by_day[day].append(hole)
+    return [day_state(day, by_day.get(day, []), holes_by_day.get(day, [])) for day in days]
+
+
+def _days_touched(start: datetime, end: datetime, wanted: set[date]) -> list[date]:
+    """The Dutch days among ``wanted`` that [start, end) overlaps."""
+    if not wanted or end <= start:
+        return []
+    first = max(start.astimezone(AMSTERDAM).date(), min(wanted))
+    last = min((end - timedelta(microseconds=1)).astimezone(AMSTERDAM).date(), max(wanted))
+    return [first + timedelta(days=n) for n in range((last - first).days + 1) if first + timedelta(days=n) in wanted]
 
 
 def today_in_amsterdam(now: datetime) -> date:

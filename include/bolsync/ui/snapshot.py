@@ -2,9 +2,10 @@
 
 PostgreSQL: read on every request (its row locks never block readers). DuckDB allows one process per file: the
 page takes bolsync's warehouse lock (``<file>.lock``, see ``warehouse.duckdb_connection``) only if it is free
-within ``LOCK_WAIT``, opens the file read-only, builds the summary and lets go (a load that starts meanwhile
-waits for that short read only). Each summary read is kept in ``<file>.status.json`` (owner-only); while a load
-holds the file, or within ``REUSE`` of the last read, the page answers from it and shows its age.
+within ``LOCK_WAIT``, opens the file read-only for one short read and lets go, then again for each account's
+estimates (a load that starts meanwhile waits for one such read only). Each summary read is kept in
+``<file>.status.json`` (owner-only); while a load holds the file, or within ``REUSE`` of the last read, the
+page answers from it and shows its age.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Any
 import duckdb
 
 from bolsync.runs.staging import LockTimeout, flock_within, open_private, record_holder
-from bolsync.ui.summary import build_summary
+from bolsync.ui.summary import add_estimates, assemble, build_summary, read_rows, skip_estimates
 from bolsync.warehouse.base import Warehouse
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -31,10 +34,10 @@ log = logging.getLogger(__name__)
 
 #: The longest the page waits for the warehouse lock before it answers from the last summary.
 LOCK_WAIT = timedelta(milliseconds=200)
+#: The estimates are read in slices of about this long, letting go of the file in between.
+READ_SLICE = timedelta(milliseconds=100)
 #: A summary younger than this is shown again without touching the file.
 REUSE = timedelta(seconds=30)
-
-Builder = Callable[[Warehouse], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,10 @@ def store_cached(path: Path, snapshot: Snapshot) -> None:
     partial.replace(path)
 
 
-def read_duckdb(database: Path, build: Builder, lock_wait: timedelta = LOCK_WAIT) -> dict[str, Any]:
-    """``build`` on a read-only connection to the file, under bolsync's warehouse lock taken within
-    ``lock_wait``; LockTimeout when a load holds it, duckdb.IOException when another program does."""
-    if not database.exists():
-        raise FileNotFoundError(f"the DuckDB warehouse {database} does not exist yet: no sync has run")
+@contextmanager
+def short_read(database: Path, lock_wait: timedelta = LOCK_WAIT) -> Iterator[Warehouse]:
+    """A read-only connection under bolsync's warehouse lock taken within ``lock_wait``; LockTimeout when a load
+    holds it, duckdb.IOException when another program does. Keep the block short: a load waits for it."""
     fd = open_private(database.with_name(database.name + ".lock"), os.O_RDWR)
     try:
         flock_within(fd, fcntl.LOCK_EX, lock_wait, "the warehouse lock", "the status page answers from its summary")
@@ -88,7 +90,7 @@ def read_duckdb(database: Path, build: Builder, lock_wait: timedelta = LOCK_WAIT
             record_holder(fd)
             raw = duckdb.connect(str(database), read_only=True)
             try:
-                return build(DuckDBWarehouse(raw))
+                yield DuckDBWarehouse(raw)
             finally:
                 raw.close()
         finally:
@@ -98,8 +100,41 @@ def read_duckdb(database: Path, build: Builder, lock_wait: timedelta = LOCK_WAIT
         os.close(fd)
 
 
+def read_duckdb(
+    database: Path,
+    now: datetime,
+    configured: Sequence[str] = (),
+    history_start: date | None = None,
+    lock_wait: timedelta = LOCK_WAIT,
+) -> dict[str, Any]:
+    """The summary in short reads: every query but the estimates in one, then the estimates in slices of
+    ``READ_SLICE`` (a load that takes the file in between leaves the rest without one, saying so); the calendars
+    are computed with the file let go."""
+    if not database.exists():
+        raise FileNotFoundError(f"the DuckDB warehouse {database} does not exist yet: no sync has run")
+    with short_read(database, lock_wait) as conn:
+        rows = read_rows(conn, now, configured)
+    summary = assemble(rows, now, history_start)
+    pending = list(summary["accounts"])
+    while pending:
+        try:
+            with short_read(database, lock_wait) as conn:
+                started = time.monotonic()
+                while pending and time.monotonic() - started < READ_SLICE.total_seconds():
+                    add_estimates(conn, pending.pop(0), now)
+        except (LockTimeout, duckdb.IOException):
+            skip_estimates(summary, "a load held the warehouse")
+            break
+    return summary
+
+
 def duckdb_snapshot(
-    database: Path, build: Builder, now: datetime, reuse: timedelta = REUSE, lock_wait: timedelta = LOCK_WAIT
+    database: Path,
+    now: datetime,
+    configured: Sequence[str] = (),
+    history_start: date | None = None,
+    reuse: timedelta = REUSE,
+    lock_wait: timedelta = LOCK_WAIT,
 ) -> Snapshot:
     """The summary of a DuckDB warehouse: the kept one if younger than ``reuse`` or if the file is busy."""
     kept_at = cache_path(database)
@@ -107,7 +142,7 @@ def duckdb_snapshot(
     if cached is not None and cached.read_at is not None and now - cached.read_at < reuse:
         return cached
     try:
-        fresh = Snapshot(read_duckdb(database, build, lock_wait), now)
+        fresh = Snapshot(read_duckdb(database, now, configured, history_start, lock_wait), now)
     except (LockTimeout, duckdb.IOException) as error:
         reason = "a load holds the warehouse" if isinstance(error, LockTimeout) else f"the file is busy ({error})"
         log.info("Status page: %s; answering from the last summary.", reason)
@@ -122,12 +157,8 @@ def read_snapshot(
     target: WarehouseTarget, now: datetime, configured: Sequence[str] = (), history_start: date | None = None
 ) -> Snapshot:
     """The page's summary of the warehouse ``target`` (see the module docstring)."""
-
-    def build(conn: Warehouse) -> dict[str, Any]:
-        return build_summary(conn, now, configured, history_start)
-
     if target.backend == "duckdb":
         assert target.path is not None
-        return duckdb_snapshot(target.path, build, now)
+        return duckdb_snapshot(target.path, now, configured, history_start)
     with connect_warehouse(target) as conn:
-        return Snapshot(build(conn), datetime.now(UTC))
+        return Snapshot(build_summary(conn, now, configured, history_start), datetime.now(UTC))
