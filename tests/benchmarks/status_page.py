@@ -3,7 +3,8 @@
 Each account gets, per stream, one covered window per day over 100 days with two holes (one a backfill fills,
 one lost for streams bol keeps no history of), hourly orders runs over 30 days in ``bol.sync_runs`` (720 a
 account) and a few open alerts. Measured: building the summary (the warehouse reads, holes and estimates) and
-rendering the HTML, best and median of ``--repeat`` runs, and the page's size.
+rendering the HTML, best and median of ``--repeat`` runs, and the page's size; on DuckDB also the page's own
+read of the file (short reads under the warehouse lock) and the longest time it held the file.
 
 Writes ``status_page.json`` to ``--out``. Run: ``python -m tests.benchmarks.status_page --out docs/bench``
 (~1 min; PostgreSQL, the test server of ``tests.support.warehouses``, is skipped with a note when it does
@@ -84,6 +85,42 @@ def fill(conn: Warehouse, now: datetime, accounts: int) -> None:
         )
 
 
+def duckdb_holds(database: Path, now: datetime, repeat: int) -> dict[str, Any]:
+    """The page's real read of a DuckDB file (``snapshot.read_duckdb``): total time, and the longest time it held
+    the file (what a load could have to wait)."""
+    from contextlib import contextmanager
+
+    from bolsync.ui import snapshot
+
+    held: list[float] = []
+    plain = snapshot.short_read
+
+    @contextmanager
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        with plain(*args, **kwargs) as conn:
+            yield conn
+        held.append(time.perf_counter() - started)
+
+    totals, longest = [], []
+    snapshot.short_read = timed  # type: ignore[assignment]
+    try:
+        for _ in range(repeat):
+            held.clear()
+            started = time.perf_counter()
+            snapshot.read_duckdb(database, now)
+            totals.append(time.perf_counter() - started)
+            longest.append(max(held))
+    finally:
+        snapshot.short_read = plain  # type: ignore[assignment]
+    return {
+        "read_seconds_median": round(statistics.median(totals), 3),
+        "longest_hold_seconds_median": round(statistics.median(longest), 3),
+        "longest_hold_seconds_max": round(max(longest), 3),
+        "file_reads": len(held),
+    }
+
+
 def measure(conn: Warehouse, now: datetime, repeat: int) -> dict[str, Any]:
     builds, renders = [], []
     html = ""
@@ -116,9 +153,12 @@ def main() -> None:
     args = parser.parse_args()
     now = datetime.now(UTC)
     result: dict[str, Any] = {"measured_at": now.isoformat(), "machine": platform.platform(), "engines": {}}
-    with tempfile.TemporaryDirectory() as folder, connect_warehouse(Path(folder) / "warehouse.duckdb") as conn:
-        fill(conn, now, args.accounts)
-        result["engines"]["duckdb"] = measure(conn, now, args.repeat)
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "warehouse.duckdb"
+        with connect_warehouse(database) as conn:
+            fill(conn, now, args.accounts)
+            result["engines"]["duckdb"] = measure(conn, now, args.repeat)
+        result["engines"]["duckdb"]["page_read"] = duckdb_holds(database, now, args.repeat)
     try:
         from tests.support.warehouses import temporary_postgres_database
 
