@@ -38,6 +38,7 @@ def gather(now: datetime) -> dict[str, Any]:
     from bolsync.ui.dag_results import last_results
     from bolsync.ui.snapshot import Snapshot, read_snapshot
     from bolsync.ui.token_state import token_state
+    from bolsync_provider.errors import BolConfigError
 
     configured = _configured_accounts()
     try:
@@ -46,7 +47,10 @@ def gather(now: datetime) -> dict[str, Any]:
         snapshot = read_snapshot(warehouse_target(), now, configured, _history_start())
     except Exception as error:  # shown on the page: the operator must see why there is no summary
         log.warning("Status page: the warehouse could not be read: %s", error)
-        snapshot = Snapshot(None, None, f"the warehouse could not be read ({type(error).__name__}: {error})")
+        shown = (
+            str(error) if isinstance(error, FileNotFoundError | BolConfigError) else f"{type(error).__name__}: {error}"
+        )
+        snapshot = Snapshot(None, None, f"the warehouse could not be read ({shown})")
     accounts = [a["conn_id"] for a in snapshot.summary["accounts"]] if snapshot.summary else configured
     return {
         "snapshot": snapshot,

@@ -7,8 +7,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bolsync.ui.snapshot import cache_path, read_snapshot
 from bolsync.warehouse.connection import as_target, connect_warehouse
@@ -105,3 +107,40 @@ def test_a_busy_file_without_an_earlier_summary_says_so(tmp_path: Path) -> None:
         busy = read_snapshot(as_target(database), NOW)
     assert busy.summary is None
     assert busy.stale_because == "a load holds the warehouse and no earlier summary is kept yet; reload in a minute"
+
+
+def test_a_load_taking_the_file_between_reads_leaves_the_rest_without_an_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bolsync.runs.gaps import amsterdam_midnight
+    from bolsync.runs.staging import LockTimeout
+    from bolsync.ui import snapshot
+
+    database = tmp_path / "warehouse.duckdb"
+    with connect_warehouse(database) as conn:
+        for day in (20, *range(22, 30)):  # the 21st is a hole a backfill fills
+            start = amsterdam_midnight(date(2026, 11, day))
+            conn.execute(
+                "INSERT INTO bol.sync_coverage (stream, conn_id, retailer_id, window_start, window_end, dag_id, "
+                "run_id, synced_at) VALUES ('orders', 'bol_shop', '1', ?, ?, 'd', 'r', ?)",
+                [start, start + timedelta(days=1), NOW],
+            )
+    plain, reads = snapshot.short_read, []
+
+    def one_read_then_busy(*args, **kwargs):
+        reads.append(1)
+        if len(reads) > 1:
+            raise LockTimeout("a load holds it")
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "short_read", one_read_then_busy)
+    summary = snapshot.read_duckdb(database, NOW)
+    (hole,) = next(s for s in summary["accounts"][0]["streams"] if s["stream"] == "orders")["holes"]
+    assert hole["first_day"] == "2026-11-21"
+    assert hole["estimate"] == ["Estimate: not read (a load held the warehouse); the planner command gives one."]
+    monkeypatch.setattr(snapshot, "short_read", plain)
+    (hole,) = next(s for s in snapshot.read_duckdb(database, NOW)["accounts"][0]["streams"] if s["stream"] == "orders")[
+        "holes"
+    ]
+    assert any("python -m bolsync.planner --account bol_shop --from 2026-11-21 --to 2026-11-21" in line
+               for line in hole["estimate"])  # fmt: skip
