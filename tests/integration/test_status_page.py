@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from bol_emulator import AccountConfig, EmulatorConfig, start_emulator
 from bolsync.runs.gaps import amsterdam_midnight
 from bolsync.runs.windows import AMSTERDAM
+from bolsync.streams.registry import STREAMS
 from tests.support.airflow_env import bol_connection, query, run_dag, warehouse_connection
 
 pytestmark = pytest.mark.integration
@@ -122,3 +123,61 @@ def test_the_warehouse_file_is_free_again_after_the_page_read_it(synced: dict, c
     assert http.get("/bolsync/", headers=auth).status_code == 200
     with connect_warehouse(Path(synced["warehouse"]), lock_timeout=timedelta(seconds=1)) as conn:
         assert conn.scalar("SELECT count(*) FROM bol.sync_runs") == 9
+
+
+class NoteApi:
+    """A stand-in of the API server's token and DAG run endpoints: the notes written, by run path."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        notes: dict[str, str] = {}
+        self.notes = notes
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict:
+                return dict(json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}"))
+
+            def do_POST(self) -> None:
+                self._body()
+                self._reply(201, {"access_token": "jwt"})
+
+            def do_GET(self) -> None:
+                self._reply(200, {"note": notes.get(self.path.split("?")[0])})
+
+            def do_PATCH(self) -> None:
+                notes[self.path.split("?")[0]] = self._body()["note"]
+                self._reply(200, {"note": notes[self.path.split("?")[0]]})
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_the_coverage_check_writes_its_holes_into_its_run_note(synced: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = NoteApi()
+    connection = {"conn_type": "http", "host": api.url, "login": "notes", "password": "s3cret"}
+    monkeypatch.setenv("AIRFLOW_CONN_BOLSYNC_AIRFLOW_API", json.dumps(connection))
+    try:
+        assert run_dag("bol_coverage_check", datetime.now(UTC), [ACCOUNT]) == "success"
+    finally:
+        api.close()
+    (note,) = [note for path, note in api.notes.items() if "/dags/bol_coverage_check/dagRuns/" in path]
+    assert note.startswith(f"Coverage check: 1 open hole(s) in 1 of {len(STREAMS)} account streams ")
+    assert f"({ACCOUNT}/orders: 1); 1 newly alerted." in note

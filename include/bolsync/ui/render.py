@@ -53,6 +53,7 @@ def page(
     body = "\n".join(parts)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bolsync status</title>'
+        '<base target="_top">'  # links open in the Airflow UI's window, not inside its frame around the page
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
     )
 
