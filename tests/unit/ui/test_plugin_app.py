@@ -131,7 +131,7 @@ def test_the_last_coverage_check_and_plan_show_with_their_notes(airflow_app) -> 
                     run_id=f"manual__{n}",
                     run_type=DagRunType.MANUAL,
                     state=DagRunState.SUCCESS,
-                    run_after=now - timedelta(hours=2 - n),
+                    run_after=now + timedelta(days=1, hours=n),  # after any run another test made
                     note=note,
                 )
             )
