@@ -19,6 +19,7 @@ from bolsync_provider.auth.provider import TokenProvider
 from bolsync_provider.budget.rate_budget import RateBudget, budget_for
 from bolsync_provider.budget.shared_state import SharedState, shared_state
 from bolsync_provider.errors import BolConfigError, BolError, BolInconsistentResponse, BolResponseError
+from bolsync_provider.hooks.connection_test import run_test
 from bolsync_provider.redaction import remember
 from bolsync_provider.settings import CONN_TYPE, BolConnectionSettings, parse_extra
 from bolsync_provider.transport.client import V10_JSON, BolTransport
@@ -364,13 +365,13 @@ class BolRetailerHook(BaseHook):
         raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: more than {MAX_OFFER_PAGES} pages; stopping (loop guard).")
 
     def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token and one order page; used by the connection form's Test button."""
+        """The connection form's Test button (and ``airflow connections test``): a token and one cheap call,
+        answered in a seller's words; it leaves no token, lease or rate slot behind."""
         try:
-            retailer_id = self.get_retailer_id()
-            self.get_orders_page(1, change_interval_minute=1)
+            settings = self.settings
         except BolError as error:
             return False, str(error)
-        return True, f"Connected: credentials of retailer {retailer_id}."
+        return run_test(settings)
 
 
 def _process_status(body: Any, endpoint: str) -> dict[str, Any]:
