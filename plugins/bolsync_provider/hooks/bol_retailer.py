@@ -100,6 +100,10 @@ class BolRetailerHook(BaseHook):
     @cached_property
     def settings(self) -> BolConnectionSettings:
         """The connection's validated settings; BolConfigError (fatal) for a missing or unusable connection."""
+        return self.read_settings()
+
+    def read_settings(self) -> BolConnectionSettings:
+        """Read and validate the connection (what :attr:`settings` caches once it succeeds)."""
         conn_id = self.bol_conn_id
         try:
             conn = self.get_connection(conn_id)
