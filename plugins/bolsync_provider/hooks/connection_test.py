@@ -24,6 +24,7 @@ from bolsync_provider.errors import (
     BolError,
     BolLoginError,
     BolRateLimited,
+    BolRetryLater,
     BolServerError,
     BolTransportError,
 )
@@ -120,7 +121,7 @@ def explain(error: BolError, settings: BolConnectionSettings) -> str:
         )
     if isinstance(error, BolServerError):
         return f"bol has a problem right now (HTTP {status}); try the test again later. ({detail})"
-    if isinstance(error, BolRateLimited):
+    if isinstance(error, BolRateLimited | BolRetryLater):
         return (
             f"bol asks to slow down (HTTP 429): the credentials are used a lot right now; try again later. ({detail})"
         )

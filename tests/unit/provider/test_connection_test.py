@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from bol_emulator import EmulatorHandle
+from bolsync_provider.auth.cache import MemoryTokenCache
+from bolsync_provider.budget.shared_state.memory import MemorySharedState
 from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 from tests.emulator.conftest import CLIENT_A
 
@@ -134,3 +136,25 @@ def test_the_secret_is_never_in_a_message_even_when_bol_echoes_it(bol: EmulatorH
     assert not ok
     assert "does not accept this Client ID" in message
     assert CLIENT_A[1] not in message
+
+
+def test_a_demo_hook_reads_the_demo_paths(bol: EmulatorHandle, set_connection: Any) -> None:
+    set_connection(
+        "bol_demo_hook",
+        login=CLIENT_A[0],
+        password=CLIENT_A[1],
+        api_url=bol.base_url,
+        login_url=f"{bol.base_url}/token",
+        environment="bol-demo",
+    )
+    hook = BolRetailerHook("bol_demo_hook", token_cache=MemoryTokenCache(), state=MemorySharedState())
+    orders = [order["orderId"] for page in hook.iter_order_pages() for order in page]
+    assert orders == ["1043946570", "1042831430"]
+    assert hook.get_order("1043946570")["orderItems"][0]["orderItemId"] == "6107434013"
+    assert hook.get_process_status("7")["status"] == "SUCCESS"
+    assert set(_requests(bol)) == {
+        "POST /token",
+        "GET /retailer-demo/orders",
+        "GET /retailer-demo/orders/{order-id}",
+        "GET /shared-demo/process-status/{process-status-id}",
+    }
