@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,3 +31,18 @@ def test_a_production_connection_is_synced(set_connection: Any) -> None:
     assert SyncHook("bol_live").settings.environment == "production"
     set_connection("bol_default")
     assert not SyncHook("bol_default").settings.is_demo
+
+
+def test_the_planner_cli_refuses_a_demo_connection(
+    set_connection: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bolsync.planner.__main__ import main
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BOL_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "w.duckdb")})
+    )
+    set_connection("bol_try", api_url="http://127.0.0.1:9", environment="bol-demo")
+    today = datetime.now(UTC).date()
+    first = (today - timedelta(days=3)).isoformat()
+    assert main(["--account", "bol_try", "--from", first, "--to", first]) == 2
+    assert "connection 'bol_try' is set to bol's demo environment" in capsys.readouterr().err
