@@ -44,18 +44,24 @@ def _shared_state() -> dict[str, list[tuple[Any, ...]]]:
         return {table: sorted(db.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr) for table in tables}
 
 
-def _press_test(conn_id: str, **fields: Any) -> tuple[bool, str]:
-    """What the API server does for the form's Test button: the form's values under a transient id, then the
-    connection's test."""
-    from airflow.models.connection import Connection
+@pytest.fixture
+def api(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Airflow's REST API in-process (every user an admin), with the connection Test enabled."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
-    conn = Connection(conn_id=conn_id, conn_type="bol_retailer", **fields)
-    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
-    os.environ[variable] = conn.get_uri()
-    try:
-        return conn.test_connection()
-    finally:
-        del os.environ[variable]
+    monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def _press_test(api: Any, **fields: Any) -> tuple[bool, str]:
+    """The form's Test button: ``POST /api/v2/connections/test`` (Airflow runs it under a made-up id)."""
+    body = {"connection_id": "bol_form_test", "conn_type": "bol_retailer", **fields}
+    response = api.post("/api/v2/connections/test", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["status"], response.json()["message"]
 
 
 def _form(url: str, secret: str = SHOP_A.client_secret, **extra: Any) -> dict[str, Any]:
@@ -63,21 +69,22 @@ def _form(url: str, secret: str = SHOP_A.client_secret, **extra: Any) -> dict[st
     return {"login": SHOP_A.client_id, "password": secret, "extra": json.dumps(payload)}
 
 
-def test_a_test_leaves_no_variable_lease_or_cache_entry(airflow_db: None, emulator: Emulator) -> None:
+def test_a_test_leaves_no_variable_lease_or_cache_entry(emulator: Emulator, api: Any) -> None:
     variables, state = _variables(), _shared_state()
-    for conn_id, fields in [
-        ("tmpconn7x2k", _form(emulator.url)),
-        ("tmpconn8q1z", _form(emulator.url, environment="bol-demo")),
-        ("tmpconn9w4d", _form(emulator.url, secret="it-secret-wrong")),
-    ]:
-        ok, message = _press_test(conn_id, **fields)
-        assert ok == (fields["password"] == SHOP_A.client_secret), message
+    answers = [
+        _press_test(api, **_form(emulator.url)),
+        _press_test(api, **_form(emulator.url, environment="bol-demo")),
+        _press_test(api, **_form(emulator.url, secret="it-secret-wrong")),
+    ]
+    assert answers[0] == (True, f"Connected to bol (production) as retailer {SHOP_A.retailer_id}.")
+    assert answers[1][1].startswith(f"Connected to bol's demo environment as retailer {SHOP_A.retailer_id}.")
+    assert answers[2][1].startswith("bol does not accept this Client ID and Client Secret")
     assert _variables() == variables
     assert _shared_state() == state
-    # The same connection read by a sync leaves its token behind (so the comparison above can fail).
-    bol_connection("tmpconn7x2k", emulator.url, SHOP_A.client_id, SHOP_A.client_secret)
-    assert BolRetailerHook("tmpconn7x2k").get_retailer_id() == SHOP_A.retailer_id
-    assert set(_variables()) - set(variables) == {"bolsync_access_token__tmpconn7x2k"}
+    # A connection read by a sync leaves its token behind (so the comparison above can fail).
+    bol_connection("bol_form_sync", emulator.url, SHOP_A.client_id, SHOP_A.client_secret)
+    assert BolRetailerHook("bol_form_sync").get_retailer_id() == SHOP_A.retailer_id
+    assert set(_variables()) - set(variables) == {"bolsync_access_token__bol_form_sync"}
     assert _shared_state() != state
 
 
@@ -113,11 +120,11 @@ def _cli_test(env: dict[str, str], conn_id: str, fields: dict[str, Any]) -> subp
     )
 
 
-def test_the_cli_shows_the_same_message(airflow_db: None, emulator: Emulator, cli_home: dict[str, str]) -> None:
+def test_the_cli_shows_the_same_message(emulator: Emulator, api: Any, cli_home: dict[str, str]) -> None:
     wrong = _form(emulator.url, secret="it-secret-wrong")
     failed = _cli_test(cli_home, "bol_cli_wrong", wrong)
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    _, expected = _press_test("bol_cli_wrong", **wrong)
+    _, expected = _press_test(api, **wrong)
     assert expected.startswith("bol does not accept this Client ID and Client Secret")
     assert "Connection failed!" in failed.stdout
     assert " ".join(expected.split()) in " ".join(failed.stdout.split())

@@ -48,7 +48,7 @@ def run_test(settings: BolConnectionSettings) -> tuple[bool, str]:
     """Fetch a token and make the environment's cheap call; ``(ok, message)`` for the Test button."""
     if settings.grant_type == AUTHORIZATION_CODE:
         return False, (
-            f"Not tested: connection '{settings.conn_id}' uses the authorization-code flow, and a test would "
+            "Not tested: this connection uses the authorization-code flow, and a test would "
             "spend its refresh token (bol rotates it on use). Run a sync task to check it."
         )
     quick = dataclasses.replace(
