@@ -38,11 +38,17 @@ class AirflowUi:
 
     def pick_date(self, trigger: Locator, day: date) -> None:
         """Type a day (midnight, in the browser's timezone) into a From/To date popover."""
+        open_popovers = self.page.locator("[data-scope=popover][data-part=content][data-state=open]")
+        expect(open_popovers).to_have_count(0)  # the previous picker has closed (its content may still be fading)
         trigger.click()
-        popover = self.page.locator("[data-scope=popover][data-part=content]:visible")
-        popover.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
+        expect(open_popovers).to_have_count(1)
+        popover = open_popovers.first
+        date_input = popover.get_by_placeholder("YYYY/MM/DD")
+        expect(date_input).to_have_count(1)
+        date_input.fill(day.strftime("%Y/%m/%d"))
         popover.get_by_placeholder("HH:mm").fill("00:00")
         self.page.keyboard.press("Escape")
+        expect(open_popovers).to_have_count(0)
         expect(trigger).to_contain_text(day.strftime("%b %d, %Y 00:00"))
 
     def fill_backfill(self, dialog: Locator, first: date, last: date, max_active_runs: int) -> None:
@@ -66,7 +72,11 @@ class AirflowUi:
 
     def expand_grid(self) -> None:
         """Show every task of the grid's task groups."""
-        self.page.get_by_role("button", name="Expand all task groups").click()
+        expand = self.page.get_by_test_id("expand-all-button")
+        expect(expand).to_be_visible(timeout=120_000)  # shown once the grid knows its task groups: late when busy
+        if expand.is_enabled():  # disabled: every group is open already
+            expand.click()
+        expect(expand).to_be_disabled()
 
     def grid_run_bar(self, dag_id: str, run_id: str) -> Locator:
         return self.page.locator(f'a[href="/dags/{dag_id}/runs/{quote(run_id, safe=":+")}/"]')

@@ -153,6 +153,7 @@ def replay(
             "window_end": _day_start(last + timedelta(days=1)),
             "queries": _truncate(f"replay of {len(mine)} archived runs: " + ", ".join(r.attempt.run_id for r in mine)),
             "api_calls": 0,
+            "stream": kind,
         }
         try:
             for run in mine:
@@ -231,7 +232,6 @@ def _replay_stream(target: WarehouseTarget, run: ReplayRun, lineage: Lineage, sp
     answer from the archive, no request to bol), then its own load. Customer data is never restored."""
     from bolsync.runs.quarantine import Quarantine
     from bolsync.streams.spec import ExtractJob, LoadJob, functions_of
-    from bolsync.streams.tasks import counts_of
 
     attempt = run.attempt
     functions = functions_of(spec)
@@ -263,7 +263,7 @@ def _replay_stream(target: WarehouseTarget, run: ReplayRun, lineage: Lineage, sp
                 )
             )  # fmt: skip
     log.info("Replayed run %s of %s (%s): %s.", attempt.run_id, attempt.conn_id, spec.name, loaded.tables)
-    return {**counts_of(loaded.tables), "quarantined": loaded.held}
+    return {"rows_inserted": loaded.inserted, "rows_updated": loaded.updated, "quarantined": loaded.held}
 
 
 def _details_elsewhere(

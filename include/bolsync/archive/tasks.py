@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,14 @@ from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class ArchivedWindow:
+    """The window an archived attempt's manifest names; the extract may narrow it to what it actually read (a
+    snapshot stream reads the day it runs on, not its run's data interval), so a replay finds it by that day."""
+
+    window: SyncWindow
+
+
 @contextmanager
 def archive_responses(
     hook: BolRetailerHook,
@@ -30,16 +39,18 @@ def archive_responses(
     *,
     personal: bool | None = None,
     listed_at: datetime | None = None,
-) -> Iterator[None]:
-    """Archive every data response ``hook`` receives in the block (nothing when the archive is off).
+) -> Iterator[ArchivedWindow]:
+    """Archive every data response ``hook`` receives in the block (nothing when the archive is off); the block
+    may set the yielded record's window to the one it read.
 
     ``personal``: whether the responses may keep customer data; by default the account's opt-in. ``listed_at``:
     for a list of records, when the source took it (a replay places the list in time by it). The attempt is
     marked complete (replayable) only when the block ends without an error.
     """
+    archived = ArchivedWindow(window)
     location = archive_location(anchor)
     if location is None:
-        yield
+        yield archived
         return
     ti = context["ti"]
     run = ArchiveRun(context["dag"].dag_id, context["run_id"], hook.bol_conn_id, int(ti.try_number))
@@ -48,14 +59,14 @@ def archive_responses(
     archive = ResponseArchive(location, run, personal=personal)
     hook.response_sink = archive
     try:
-        yield
+        yield archived
     finally:
         hook.response_sink = None
         archive.close()
     archive.finish(
         retailer_id=hook.get_retailer_id(),
-        window_start=window.start.isoformat(),
-        window_end=window.end.isoformat(),
+        window_start=archived.window.start.isoformat(),
+        window_end=archived.window.end.isoformat(),
         extracted_at=extracted_at.isoformat(),
         **({"listed_at": listed_at.isoformat()} if listed_at else {}),
     )

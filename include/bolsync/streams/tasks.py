@@ -33,12 +33,12 @@ from bolsync.runs.staging import (
     staging_dir,
     staging_root,
 )
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.runs.tasks import label_task
 from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.streams.spec import Extracted, ExtractFn, ExtractJob, LoadFn, LoadJob, StreamSpec, functions_of
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync.warehouse.lineage import Lineage
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
         database = warehouse_target()
         root = staging_root(database.staging_anchor)
         run_dir = staging_dir(root, context["dag"].dag_id, context["run_id"], conn_id)
-        hook = BolRetailerHook(conn_id)
+        hook = SyncHook(conn_id)
         audit: dict[str, Any] = {
             "conn_id": conn_id,
             "stream": spec.name,
@@ -94,7 +94,7 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
         with (
             audited(context, database, audit, hook),
             new_attempt(run_dir, context["ti"].try_number) as attempt,
-            archive_responses(hook, context, window, extracted_at, database.staging_anchor),
+            archive_responses(hook, context, window, extracted_at, database.staging_anchor) as archived,
         ):
             retailer_id = audit["retailer_id"] = hook.get_retailer_id()
             job = ExtractJob(
@@ -114,6 +114,7 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
             )
             result = run(job)
             audit.update(result.audit)
+            archived.window = read_window(result.audit, window)
             audit["error"] = "; ".join(result.notes) or None
             (attempt / DONE_FILE).write_text(spec.name, encoding="utf-8")
         return StreamExtracted(
@@ -140,6 +141,15 @@ def stream_window(spec: StreamSpec, context: Any) -> SyncWindow:
     own = getattr(functions_of(spec), "window", None) if spec.module else None
     window: SyncWindow = own(context) if own is not None else run_window(context)
     return window
+
+
+def read_window(audit: dict[str, Any], window: SyncWindow) -> SyncWindow:
+    """The window an extract reports it read (its audit's ``window_start``/``window_end``), else the run's."""
+    start, end = audit.get("window_start"), audit.get("window_end")
+    if start is None or end is None:
+        return window
+    parsed = [value if isinstance(value, datetime) else datetime.fromisoformat(str(value)) for value in (start, end)]
+    return SyncWindow(parsed[0], parsed[1])
 
 
 def load_task(spec: StreamSpec, run: LoadFn) -> Any:
