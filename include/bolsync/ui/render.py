@@ -149,7 +149,8 @@ def holes(streams: Sequence[Mapping[str, Any]], ui_base: str) -> str:
                 items.append(f"<li>{head}: lost, bol no longer serves these days.</li>")
                 continue
             dag = escape(hole["dag_id"])
-            estimate = "".join(f"<br>{escape(line)}" for line in hole.get("estimate", []))
+            estimate = "".join(f"<br>{escape(line)}" for line in hole.get("estimate") or [])
+            estimate += f"<br>Plan it: <code>{escape(hole['planner'])}</code>"
             items.append(
                 f'<li>{head}: a hole. <a href="{_dag_url(ui_base, hole["dag_id"])}">Open {dag}</a>, Trigger &gt; '
                 f"Backfill, From {escape(hole['first_day'])} To {escape(hole['last_day'])}, run conf "

@@ -86,6 +86,10 @@ def hole_entry(hole: Hole, estimate: bool) -> dict[str, Any]:
     entry["dag_id"] = spec.backfill_dag
     entry["command"] = backfill_command(spec.backfill_dag, hole.first_day, hole.last_day, hole.conn_id)
     entry["conf"] = {"accounts": [hole.conn_id]}
+    stream = "" if hole.stream == "orders" else f" --stream {hole.stream}"
+    entry["planner"] = (
+        f"python -m bolsync.planner{stream} --account {hole.conn_id} --from {hole.first_day} --to {hole.last_day}"
+    )
     if estimate:
         entry["estimate"] = None
     return entry

@@ -83,6 +83,7 @@ def test_the_summary_of_an_account_shows_its_calendar_holes_runs_metrics_and_ale
         '--to-date 2026-11-21T00:00:00+01:00 --dag-run-conf \'{"accounts": ["bol_shop"]}\''
     )
     assert hole["conf"] == {"accounts": [SHOP]}
+    assert hole["planner"] == "python -m bolsync.planner --account bol_shop --from 2026-11-20 --to 2026-11-21"
     assert any("python -m bolsync.planner --account bol_shop --from 2026-11-20 --to 2026-11-21" in line
                for line in hole["estimate"])  # fmt: skip
     offers = dict(zip(summary["days"], streams["offers"]["states"], strict=True))
