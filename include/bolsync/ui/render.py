@@ -146,11 +146,12 @@ def holes(streams: Sequence[Mapping[str, Any]], ui_base: str) -> str:
             )
             head = f"<b>{escape(stream['stream'])}</b>, {escape(days)}"
             if "command" not in hole:
-                items.append(f"<li>{head}: lost, bol no longer serves these days.</li>")
+                items.append(f"<li>{head}: lost, {escape(hole.get('why', 'it cannot be backfilled'))}.</li>")
                 continue
             dag = escape(hole["dag_id"])
             estimate = "".join(f"<br>{escape(line)}" for line in hole.get("estimate") or [])
-            estimate += f"<br>Plan it: <code>{escape(hole['planner'])}</code>"
+            if hole["planner"] not in estimate:
+                estimate += f"<br>Plan it: <code>{escape(hole['planner'])}</code>"
             items.append(
                 f'<li>{head}: a hole. <a href="{_dag_url(ui_base, hole["dag_id"])}">Open {dag}</a>, Trigger &gt; '
                 f"Backfill, From {escape(hole['first_day'])} To {escape(hole['last_day'])}, run conf "

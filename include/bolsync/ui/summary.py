@@ -81,6 +81,10 @@ def hole_entry(hole: Hole, estimate: bool) -> dict[str, Any]:
         "start": _iso(hole.start),
         "end": _iso(hole.end),
     }
+    if not spec.keeps_history:
+        entry["why"] = f"bol keeps no history of the {spec.title}: a past day cannot be recreated"
+    elif hole.kind == "lost":
+        entry["why"] = "older than the history bol keeps: it cannot be backfilled any more"
     if hole.kind != "backfill" or spec.backfill_dag is None:
         return entry
     entry["dag_id"] = spec.backfill_dag

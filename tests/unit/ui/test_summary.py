@@ -92,6 +92,9 @@ def test_the_summary_of_an_account_shows_its_calendar_holes_runs_metrics_and_ale
     assert [(h["kind"], h["first_day"], "command" in h) for h in streams["offers"]["holes"]] == [
         ("lost", "2026-11-27", False)
     ]
+    assert streams["offers"]["holes"][0]["why"] == (
+        "bol keeps no history of the offers and their daily snapshots: a past day cannot be recreated"
+    )
 
     assert [r["run_id"] for r in shop["runs"]] == ["run2", "run1", "run3"]
     assert shop["runs"][0]["status"] == "failed"
