@@ -106,6 +106,7 @@ bench: venv
 	$(BIN)/python -m tests.benchmarks.detail_calls --out docs/bench
 	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
 	$(BIN)/python -m tests.benchmarks.frequent_sync --out docs/bench
+	$(BIN)/python -m tests.benchmarks.status_page --out docs/bench
 
 # The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the
 # project image, up with the demo profile and two workers, orders and offers synced, restart, rerun, down -v.
