@@ -108,6 +108,7 @@ bench: venv
 	$(BIN)/python -m tests.benchmarks.detail_calls --out docs/bench
 	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
 	$(BIN)/python -m tests.benchmarks.frequent_sync --out docs/bench
+	$(BIN)/python -m tests.benchmarks.status_page --out docs/bench
 	$(BIN)/python -m tests.benchmarks.stream_calls --out docs/bench
 
 # The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the

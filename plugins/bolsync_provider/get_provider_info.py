@@ -34,6 +34,16 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "conn-fields": {
+                    "environment": {
+                        "label": "Environment",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "production",
+                            "enum": ["production", "bol-demo"],
+                        },
+                        "description": "production, or bol-demo: bol's demo API with fixed answers, to try the "
+                        "credentials (never synced)",
+                    },
                     "api_url": {
                         "label": "API URL",
                         "schema": {"type": ["string", "null"], "default": "https://api.bol.com"},

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 CONN_TYPE = "bol_retailer"
 DEFAULT_API_URL = "https://api.bol.com"
 DEFAULT_LOGIN_URL = "https://login.bol.com/token"
+PRODUCTION = "production"
+#: bol's demo environment: the same login, API calls under /retailer-demo and /shared-demo, fixed answers.
+BOL_DEMO = "bol-demo"
+ENVIRONMENTS = (PRODUCTION, BOL_DEMO)
+_DEMO_PREFIXES = {"/retailer/": "/retailer-demo/", "/shared/": "/shared-demo/"}
 CLIENT_CREDENTIALS = "client_credentials"
 AUTHORIZATION_CODE = "authorization_code"
 #: Enough for an offer export of several hundred thousand offers; raise it per connection if needed.
@@ -71,7 +76,7 @@ ENDPOINT_REQUESTS = NumberRule(0, 1, 1_000_000, whole=True)
 ENDPOINT_SECONDS = NumberRule(0, 0.001, 86_400.0)
 #: Extras this provider reads, and extras the pipeline (bolsync) reads from the same connection.
 PROVIDER_EXTRAS = frozenset(
-    {"api_url", "login_url", "allow_insecure_http", "retailer_id", "endpoint_rate_limits", "grant_type"}
+    {"api_url", "login_url", "allow_insecure_http", "retailer_id", "endpoint_rate_limits", "grant_type", "environment"}
     | {"refresh_token"}
     | set(NUMBERS)
 )
@@ -105,6 +110,20 @@ class BolConnectionSettings:
     #: partner acting for a seller, with a refresh token; see bolsync_provider.auth.authorize).
     grant_type: str = CLIENT_CREDENTIALS
     initial_refresh_token: str | None = field(default=None, repr=False)
+    #: ``production``, or ``bol-demo`` (bol's demo environment: fixed answers, never synced).
+    environment: str = PRODUCTION
+
+    @property
+    def is_demo(self) -> bool:
+        return self.environment == BOL_DEMO
+
+    def api_path(self, path: str) -> str:
+        """Where ``path`` (a production path such as ``/retailer/orders``) lives in this connection's environment."""
+        if self.is_demo:
+            for prefix, demo in _DEMO_PREFIXES.items():
+                if path.startswith(prefix):
+                    return demo + path.removeprefix(prefix)
+        return path
 
     @property
     def credential_key(self) -> str:
@@ -140,6 +159,7 @@ class BolConnectionSettings:
             allow_insecure_http=insecure,
             grant_type=_grant_type(extra.get("grant_type"), where),
             initial_refresh_token=_optional_text(extra.get("refresh_token"), "refresh_token", where),
+            environment=_environment(extra.get("environment"), where),
         )
         insecure_urls = [
             url
@@ -172,12 +192,34 @@ def parse_extra(conn_id: str, raw: str | None) -> dict[str, Any]:
 def _credential(value: str | None, label: str, field_name: str, what: str, where: str) -> str:
     if not value:
         raise BolConfigError(f"{where} has no {label}: set the connection's {field_name} to {what}.")
-    if not isinstance(value, str) or value != value.strip() or any(ord(c) < 32 for c in value):
+    if not isinstance(value, str):
+        raise BolConfigError(f"{where}: the {label} ({field_name}) must be text.")
+    slip = stray_characters(value)
+    if slip:
         raise BolConfigError(
-            f"{where}: the {label} ({field_name}) has leading or trailing whitespace or a control character "
-            "(a copy-paste slip?); set it again without them."
+            f"{where}: the {label} ({field_name}) {slip} (a copy-paste slip?); paste it again without it. "
+            "Nothing was sent to bol."
         )
     return value
+
+
+_NAMES = {" ": "a space", "\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+
+
+def stray_characters(value: str) -> str | None:
+    """What is wrong with a pasted credential (``"ends with a line break"``), or None; never shows the value."""
+
+    def name(char: str) -> str:
+        return _NAMES.get(char, "an invisible character" if char.isspace() or ord(char) < 32 else "")
+
+    if value[:1] and name(value[0]):
+        return f"starts with {name(value[0])}"
+    if value[-1:] and name(value[-1]):
+        return f"ends with {name(value[-1])}"
+    inner = next((char for char in value if ord(char) < 32 or char in "\u00a0\u200b\ufeff"), None)
+    if inner is not None:
+        return f"contains {name(inner) or 'an invisible character'}"
+    return None
 
 
 def _known_extras(extra: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -247,6 +289,18 @@ def _grant_type(value: Any, where: str) -> str:
             f"'{AUTHORIZATION_CODE}' (an intermediary partner), got {value!r}."
         )
     return str(grant)
+
+
+def _environment(value: Any, where: str) -> str:
+    environment = value.strip() if isinstance(value, str) else value
+    if environment is None or environment == "":
+        return PRODUCTION
+    if environment not in ENVIRONMENTS:
+        raise BolConfigError(
+            f"{where}: extra 'environment' must be '{PRODUCTION}' (bol's real API) or '{BOL_DEMO}' (bol's demo "
+            f"environment, fixed answers for trying the credentials), got {value!r}."
+        )
+    return str(environment)
 
 
 def _retailer_id(value: Any, where: str) -> str | None:

@@ -192,6 +192,17 @@ def test_shared_rate_budget_staging_and_warehouse(compose: dict[str, Any]) -> No
     assert services["warehouse-db"]["volumes"] != services["postgres"]["volumes"]
 
 
+def test_the_run_notes_reach_the_api_server_as_the_admin(compose: dict[str, Any]) -> None:
+    env = compose["services"]["airflow-worker"]["environment"]
+    note_api = json.loads(
+        re.sub(
+            r"\$\{([A-Z_]+)(:-([^}]*))?[^}]*\}", lambda m: m.group(3) or "x", env["AIRFLOW_CONN_BOLSYNC_AIRFLOW_API"]
+        )
+    )
+    assert note_api == {"conn_type": "http", "host": "http://airflow-apiserver:8080", "login": "admin", "password": "x"}
+    assert "${AIRFLOW_ADMIN_PASSWORD:?" in env["AIRFLOW_CONN_BOLSYNC_AIRFLOW_API"]
+
+
 def test_the_demo_profile_adds_the_emulator_and_its_connections(compose: dict[str, Any], demo_env: Path) -> None:
     services = compose["services"]
     emulator = services["bol-emulator"]

@@ -163,6 +163,8 @@ def test_airflow_env(tmp_path: Path) -> None:
     assert json.loads(env["AIRFLOW_CONN_BOL_WAREHOUSE"])["host"] == str(tmp_path / "data" / "warehouse.duckdb")
     assert json.loads(env["AIRFLOW_CONN_BOL_RETAILER_DEFAULT"])["extra"]["api_url"] == "http://127.0.0.1:4000"
     assert str(tmp_path / "include") not in env.get("PYTHONPATH", "")  # the product comes from its installed wheel
+    note_api = json.loads(env["AIRFLOW_CONN_BOLSYNC_AIRFLOW_API"])  # the run notes of the plan and coverage check
+    assert (note_api["host"], note_api["login"], note_api["password"]) == ("http://127.0.0.1:8081", "admin", "admin")
     assert env[TOKEN_VARIABLE] == stack.token
     # the Fernet key is generated once and then reused
     assert airflow_env(stack)["AIRFLOW__CORE__FERNET_KEY"] == env["AIRFLOW__CORE__FERNET_KEY"]

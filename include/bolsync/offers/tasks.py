@@ -33,6 +33,7 @@ from bolsync.runs.staging import (
     staging_dir,
     staging_root,
 )
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.runs.tasks import label_task
 from bolsync.runs.waiting import ResumeWith
 from bolsync.runs.windows import SyncWindow, run_window
@@ -142,7 +143,7 @@ class OffersExtractOperator(BaseOperator):
             poll = config.offers_poll_seconds(self.poll_interval)
         except BolConfigError as error:
             raise AirflowFailException(str(error)) from error
-        hook = BolRetailerHook(self.conn_id)
+        hook = SyncHook(self.conn_id)
         if source == "v11":
             return self._extract_v11(context, hook, base, bool(params.get("full_sweep"))).to_xcom()
         trigger = self._request_export(context, hook, base, poll)
@@ -186,7 +187,7 @@ class OffersExtractOperator(BaseOperator):
             raise AirflowFailException(f"the offer export wait ended without an event ({event!r}).")
         extracted = OffersExtracted.from_xcom(event["carry"])
         label_task(context, extracted.conn_id)
-        hook = BolRetailerHook(extracted.conn_id)
+        hook = SyncHook(extracted.conn_id)
         hook.metrics.add(**extracted.api)
         audit = extracted.audit(queries=f"offer export, process status {event.get('process_status_id')}")
         resume = ResumeWith("execute_complete", event)

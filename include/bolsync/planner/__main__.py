@@ -15,11 +15,11 @@ from bolsync.planner.plan import MODES, PlanInputError, make_plan, parse_request
 from bolsync.planner.probe import DayProbe
 from bolsync.planner.report import render
 from bolsync.planner.streams import stream_plan
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.streams import registry
 from bolsync.streams.registry import STREAMS
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError, BolError
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         request = parse_request(args.account, args.first, args.last, args.mode, now)
         database = warehouse_target()
-        hook = BolRetailerHook(request.account)
+        hook = SyncHook(request.account)
 
         def progress(probe: DayProbe) -> None:
             print(f"probed {probe.day}: {probe.pages} pages ({probe.probe_calls} calls)", file=sys.stderr)
@@ -67,7 +67,7 @@ def _plan_stream(args: argparse.Namespace, now: datetime) -> int:
     """Another stream's plan (its own estimate from the warehouse: no API call)."""
     try:
         first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
-        settings = BolRetailerHook(args.account).settings
+        settings = SyncHook(args.account).settings
         with connect_warehouse(warehouse_target()) as conn:
             plan = stream_plan(conn, registry.stream(args.stream), args.account, first, last, now, settings)
     except ValueError as error:

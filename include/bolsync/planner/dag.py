@@ -17,12 +17,12 @@ from bolsync.planner.report import render, summary
 from bolsync.planner.streams import stream_plan
 from bolsync.runs.defaults import API_POOL
 from bolsync.runs.run_note import add_to_run_note
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.runs.waiting import waits_outside_the_worker
 from bolsync.streams import registry
 from bolsync.streams.registry import STREAMS
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def plan_backfill() -> dict[str, Any]:
         )  # fmt: skip
         database = warehouse_target()
         with waits_outside_the_worker(context):
-            plan = make_plan(request, now, BolRetailerHook(request.account), lambda: connect_warehouse(database))
+            plan = make_plan(request, now, SyncHook(request.account), lambda: connect_warehouse(database))
     except (PlanInputError, BolConfigError) as error:
         add_to_run_note(context, f"No plan: {error}")
         raise AirflowFailException(str(error)) from error
@@ -67,7 +67,7 @@ def _plan_stream(context: Any, params: dict[str, Any], now: datetime) -> dict[st
     account = str(params.get("account") or "")
     try:
         first, last = date.fromisoformat(str(params.get("from"))), date.fromisoformat(str(params.get("to")))
-        settings = BolRetailerHook(account).settings
+        settings = SyncHook(account).settings
         with connect_warehouse(warehouse_target()) as conn:
             plan = stream_plan(conn, registry.stream(str(params["stream"])), account, first, last, now, settings)
     except (ValueError, BolConfigError) as error:

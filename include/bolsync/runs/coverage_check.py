@@ -166,13 +166,17 @@ def describe(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, setti
         f"  UI: {dag_id} > Trigger > Backfill, From {hole.first_day} To {hole.last_day}, "
         f'run conf {{"accounts": ["{hole.conn_id}"]}}.',
     ]
-    if hole.stream == ORDERS:
-        lines += _orders_estimate(conn, hole, retailer_id, now, settings)
-    else:
-        lines += _stream_estimate(conn, hole, now, settings)
+    lines += estimate_lines(conn, hole, retailer_id, now, settings)
     if oldest is not None and hole.first_day <= oldest + timedelta(days=7):
         lines.append(f"  Soon lost: bol serves the {spec.title} from {oldest}; backfill it now.")
     return "\n".join(lines)
+
+
+def estimate_lines(conn: Warehouse, hole: Hole, retailer_id: str, now: datetime, settings: Any) -> list[str]:
+    """The planner's estimate of the backfill that fills ``hole`` (from the warehouse, no API call)."""
+    if hole.stream == ORDERS:
+        return _orders_estimate(conn, hole, retailer_id, now, settings)
+    return _stream_estimate(conn, hole, now, settings)
 
 
 def _stream_estimate(conn: Warehouse, hole: Hole, now: datetime, settings: Any) -> list[str]:
@@ -259,6 +263,27 @@ def check_coverage(conn: Warehouse, accounts: Sequence[str], now: datetime, cont
                 continue  # not remembered: the next check alerts these holes again
             remember(conn, fresh, now, alert.key)
     return summary
+
+
+def check_note(summary: dict[str, Any], shown: int = 8) -> str:
+    """The check's result in a line or two for the DAG run's note (``summary``: :func:`check_coverage`'s)."""
+    holed = {key: counts["open"] for key, counts in summary.items() if counts["open"]}
+    alerted = sum(counts["alerted"] for counts in summary.values())
+    held = sum(counts["quarantined"] for counts in summary.values())
+    if holed:
+        listed = ", ".join(f"{key}: {count}" for key, count in list(holed.items())[:shown])
+        more = f", and {len(holed) - shown} more" if len(holed) > shown else ""
+        text = (
+            f"Coverage check: {sum(holed.values())} open hole(s) in {len(holed)} of {len(summary)} account "
+            f"streams ({listed}{more}); {alerted} newly alerted."
+        )
+    else:
+        text = f"Coverage check: no holes in {len(summary)} account streams."
+    if held:
+        text += f" {held} record(s) held in the quarantine."
+    if holed or held:
+        text += " The bolsync page (Airflow UI, menu bolsync) shows each hole and the backfill that fills it."
+    return text
 
 
 def report_held(conn: Warehouse, stream: str, conn_id: str, context: Any) -> int:

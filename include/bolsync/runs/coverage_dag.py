@@ -11,8 +11,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from bolsync.retention.overdue import read_overdue, send_overdue
 from bolsync.runs import config
-from bolsync.runs.coverage_check import run_check
+from bolsync.runs.coverage_check import check_note, run_check
 from bolsync.runs.defaults import WAREHOUSE_POOL, stream_dag
+from bolsync.runs.run_note import add_to_run_note
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError
 
@@ -23,9 +24,12 @@ def check_coverage() -> dict[str, Any]:
     context = get_current_context()
     try:
         accounts = config.accounts(context.get("params"))
-        return run_check(context, accounts)
+        summary = run_check(context, accounts)
     except BolConfigError as error:
+        add_to_run_note(context, f"Coverage check not run: {error}")
         raise AirflowFailException(str(error)) from error
+    add_to_run_note(context, check_note(summary))
+    return summary
 
 
 @task

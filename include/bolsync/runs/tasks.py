@@ -11,9 +11,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from bolsync.runs import config
 from bolsync.runs.audit import audited
 from bolsync.runs.freshness import alert_if_stale
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.warehouse.connection import warehouse_target
 from bolsync_provider.errors import BolConfigError
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def check_auth(conn_id: str) -> str:
     context = get_current_context()
     label_task(context, conn_id)
     database = warehouse_target()
-    hook = BolRetailerHook(conn_id)
+    hook = SyncHook(conn_id)
     audit: dict[str, Any] = {"conn_id": conn_id}
     with audited(context, database, audit, hook):
         alert_if_stale(context, database, conn_id)

@@ -33,12 +33,12 @@ from bolsync.runs.staging import (
     staging_dir,
     staging_root,
 )
+from bolsync.runs.sync_hook import SyncHook
 from bolsync.runs.tasks import label_task
 from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.streams.spec import Extracted, ExtractFn, ExtractJob, LoadFn, LoadJob, StreamSpec, functions_of
 from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync.warehouse.lineage import Lineage
-from bolsync_provider.hooks.bol_retailer import BolRetailerHook
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def extract_task(spec: StreamSpec, run: ExtractFn, *, pool: str = API_POOL) -> A
         database = warehouse_target()
         root = staging_root(database.staging_anchor)
         run_dir = staging_dir(root, context["dag"].dag_id, context["run_id"], conn_id)
-        hook = BolRetailerHook(conn_id)
+        hook = SyncHook(conn_id)
         audit: dict[str, Any] = {
             "conn_id": conn_id,
             "stream": spec.name,

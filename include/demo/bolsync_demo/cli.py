@@ -219,6 +219,11 @@ def airflow_env(stack: Stack) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW_CONN_BOL_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(paths.warehouse)}),
         "AIRFLOW_VAR_BOLSYNC_ACCOUNTS": json.dumps(list(ACCOUNTS)),
+        # The API server and a user that may edit DAG runs: the backfill plan and the coverage check write
+        # their result into the run's note through it.
+        "AIRFLOW_CONN_BOLSYNC_AIRFLOW_API": json.dumps(
+            {"conn_type": "http", "host": stack.api_url, "login": ADMIN_USER, "password": ADMIN_PASSWORD}
+        ),
         "AIRFLOW_VAR_BOLSYNC_OFFERS_POLL_SECONDS": str(OFFERS_POLL_SECONDS),
     }
     for conn_id in ACCOUNTS:

@@ -39,6 +39,10 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
 #: Endpoints that one published rule covers share its window: endpoint -> the window's key.
 SHARED_WINDOWS: dict[str, str] = {
     "GET /retailer/invoices/{invoice-id}/specification": "GET /retailer/invoices/{invoice-id}",
+    # bol's demo has one generic limit for all its calls.
+    "GET /retailer-demo/orders": "demo",
+    "GET /retailer-demo/orders/{order-id}": "demo",
+    "GET /shared-demo/process-status/{process-status-id}": "demo",
 }
 DEFAULT_LIMIT = Limit(25, 1.0)
 CREDENTIAL = "*"  # the key of the credential-wide window

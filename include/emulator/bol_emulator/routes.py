@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from bol_emulator import business_routes, offer_export, offers_api, orders_api
+from bol_emulator import business_routes, demo_api, offer_export, offers_api, orders_api
 from bol_emulator.invoices_api import V10_PDF, V10_XLSX
 from bol_emulator.problems import V10_CSV, V10_JSON, V11_JSON, Response
 
@@ -47,6 +47,9 @@ ROUTES = (
     Route("/retailer/invoices", ("GET",), (V10_JSON,)),
     Route("/retailer/invoices/{invoice-id}", ("GET",), (V10_JSON, V10_PDF)),
     Route("/retailer/invoices/{invoice-id}/specification", ("GET",), (V10_JSON, V10_XLSX)),
+    Route(demo_api.ORDERS_TEMPLATE, ("GET",), (V10_JSON,)),
+    Route(demo_api.ORDER_TEMPLATE, ("GET",), (V10_JSON,)),
+    Route(demo_api.PROCESS_STATUS_TEMPLATE, ("GET",), (V10_JSON,)),
 )
 PATTERNS = [(route, route.pattern) for route in ROUTES]
 
@@ -81,6 +84,8 @@ def dispatch(app: Emulator, route: Route, param: str | None, media: str, client:
     """Answer an authorized, acceptable, rate-limited request."""
     instance = f"{request.base_url}{request.path}"
     template = route.template
+    if template in demo_api.TEMPLATES:
+        return demo_api.dispatch(app.world, template, param or "", request.query, instance, request.base_url)
     if template in business_routes.TEMPLATES:
         return business_routes.dispatch(app, template, param or "", media, client, request, instance)
     if template == "/retailer/orders":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
@@ -123,9 +124,7 @@ class TokenProvider:
         with self._lock:
             if self._token is not None and self._token.value == token.value:
                 self._token = None
-            expired = AccessToken(
-                value=token.value, issued_at=token.issued_at, expires_at=0.0, client_id=token.client_id
-            )
+            expired = replace(token, expires_at=0.0)
             cached = self._cache.load(self._settings.conn_id)
             if cached is None or cached.value == token.value:
                 self._cache.store(self._settings.conn_id, expired)

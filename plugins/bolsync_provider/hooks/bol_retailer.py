@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from bolsync_provider.auth.provider import TokenProvider
 from bolsync_provider.budget.rate_budget import RateBudget, budget_for
 from bolsync_provider.budget.shared_state import SharedState, shared_state
 from bolsync_provider.errors import BolConfigError, BolError, BolInconsistentResponse, BolResponseError
+from bolsync_provider.hooks.connection_test import run_test
 from bolsync_provider.redaction import remember
 from bolsync_provider.settings import CONN_TYPE, BolConnectionSettings, parse_extra
 from bolsync_provider.transport.client import V10_JSON, BolTransport
@@ -99,6 +101,10 @@ class BolRetailerHook(BaseHook):
     @cached_property
     def settings(self) -> BolConnectionSettings:
         """The connection's validated settings; BolConfigError (fatal) for a missing or unusable connection."""
+        return self.read_settings()
+
+    def read_settings(self) -> BolConnectionSettings:
+        """Read and validate the connection (what :attr:`settings` caches once it succeeds)."""
         conn_id = self.bol_conn_id
         try:
             conn = self.get_connection(conn_id)
@@ -364,13 +370,15 @@ class BolRetailerHook(BaseHook):
         raise BolResponseError(f"{OFFERS_V11_ENDPOINT}: more than {MAX_OFFER_PAGES} pages; stopping (loop guard).")
 
     def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token and one order page; used by the connection form's Test button."""
+        """The connection form's Test button (and ``airflow connections test``): a token and one cheap call,
+        answered in a seller's words; it leaves no token, lease or rate slot behind."""
         try:
-            retailer_id = self.get_retailer_id()
-            self.get_orders_page(1, change_interval_minute=1)
+            ok, message = run_test(self.settings)
         except BolError as error:
-            return False, str(error)
-        return True, f"Connected: credentials of retailer {retailer_id}."
+            ok, message = False, str(error)
+        # The form tests under an id Airflow makes up for each click: name no connection id.
+        message = message.replace(f"connection '{self.bol_conn_id}'", "this connection")
+        return ok, re.sub(r"^this connection", "This connection", message)
 
 
 def _process_status(body: Any, endpoint: str) -> dict[str, Any]:

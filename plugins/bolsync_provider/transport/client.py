@@ -115,7 +115,7 @@ class BolTransport:
             response = exchange(
                 self._session,
                 method,
-                self._settings.api_url + path,
+                self._settings.api_url + self._settings.api_path(path),
                 what=endpoint,
                 max_bytes=self._settings.max_response_bytes,
                 timeout=self._settings.timeout_seconds,

@@ -38,7 +38,7 @@ class FakeHook:
 
 @pytest.fixture
 def operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tasks.OffersExtractOperator:
-    monkeypatch.setattr(tasks, "BolRetailerHook", FakeHook)
+    monkeypatch.setattr(tasks, "SyncHook", FakeHook)
     monkeypatch.setattr(tasks, "audited", lambda *args, **kwargs: contextlib.nullcontext())
     monkeypatch.setattr(tasks, "warehouse_target", lambda: as_target(tmp_path / "w.duckdb"))
     monkeypatch.setattr(config, "get_variable", lambda key: None)

@@ -250,7 +250,7 @@ def test_test_connection_reports_retailer(fixture_server, make_hook) -> None:
     server, url = fixture_server
     _token(server)
     server.queue(ORDERS, "200-reduced-orders-empty")
-    assert make_hook(url).test_connection() == (True, "Connected: credentials of retailer 1234567.")
+    assert make_hook(url).test_connection() == (True, "Connected to bol (production) as retailer 1234567.")
 
 
 def test_a_rejected_cached_token_is_replaced_once(fixture_server, make_hook) -> None:

@@ -19,6 +19,8 @@ def test_provider_info_names_the_distribution_and_hook() -> None:
     assert fields["api_url"]["schema"]["default"] == "https://api.bol.com"
     assert fields["login_url"]["schema"]["default"] == "https://login.bol.com/token"
     assert not any("token" in name for name in fields)  # Airflow masks extras named like tokens
+    assert fields["environment"]["schema"]["enum"] == ["production", "bol-demo"]
+    assert fields["environment"]["schema"]["default"] == "production"
 
 
 def test_airflow_discovers_the_connection_type() -> None:
@@ -32,6 +34,7 @@ def test_airflow_discovers_the_connection_type() -> None:
     widgets = manager.connection_form_widgets
     assert "extra__bol_retailer__api_url" in widgets
     assert "extra__bol_retailer__rate_limit_per_second" in widgets
+    assert widgets["extra__bol_retailer__environment"].field["schema"]["enum"] == ["production", "bol-demo"]
 
 
 def test_connection_as_env_json_is_read(set_connection) -> None:

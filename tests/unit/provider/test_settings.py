@@ -47,3 +47,26 @@ def test_bad_config_is_actionable(login: str | None, password: str | None, extra
         BolConnectionSettings.from_connection("shop1", login, password, extra)
     assert "connection 'shop1'" in str(caught.value)
     assert "s3cr3t-VALUE" not in str(caught.value)
+
+
+def test_environment_defaults_to_production_and_keeps_the_paths() -> None:
+    for extra in ({}, {"environment": ""}, {"environment": "production"}, {"extra__bol_retailer__environment": None}):
+        settings = _settings(**extra)
+        assert settings.environment == "production"
+        assert not settings.is_demo
+        assert settings.api_path("/retailer/orders") == "/retailer/orders"
+
+
+def test_bol_demo_keeps_the_hosts_and_moves_the_paths() -> None:
+    settings = _settings(environment=" bol-demo ", api_url="http://127.0.0.1:9", login_url="http://127.0.0.1:9/token")
+    assert settings.is_demo
+    assert (settings.api_url, settings.login_url) == ("http://127.0.0.1:9", "http://127.0.0.1:9/token")
+    assert settings.api_path("/retailer/orders/123") == "/retailer-demo/orders/123"
+    assert settings.api_path("/shared/process-status/7") == "/shared-demo/process-status/7"
+    assert settings.endpoint_limits["GET /retailer/orders"] == (25, 60.0)  # budgeted like production
+
+
+@pytest.mark.parametrize("value", ["demo", "Production", "sandbox", 1])
+def test_an_unknown_environment_is_refused(value: object) -> None:
+    with pytest.raises(BolConfigError, match=r"extra 'environment' must be 'production' .* or 'bol-demo'"):
+        _settings(environment=value)

@@ -202,3 +202,25 @@ def test_processes_waiting_for_a_slow_refresh_get_its_token_and_bol_sees_one_ref
     assert len(values) == 4
     assert len(set(values)) == 1
     assert store.load(settings.conn_id) == login.refresh_token
+
+
+def test_an_invalidated_token_stays_a_readable_cache_entry_of_its_retailer(caplog: pytest.LogCaptureFixture) -> None:
+    """A token bol refused (e.g. after a restart) is cached as expired with its retailer: the next process
+    reads it without a warning, finds it expired and fetches a new one."""
+    settings = BolConnectionSettings(conn_id="shop", client_id="client-x", client_secret="s")
+    cache = MemoryTokenCache()
+    token = parse_token_response(
+        token_body(make_jwt(retailer_id="7654321")).decode(), requested_at=time.time(), client_id="client-x",
+        login_label="bol",
+    )  # fmt: skip
+    cache.store("shop", token)
+    tokens(settings, FakeLogin(), MemorySharedState(), cache).invalidate(token)
+    stored = cache.load("shop")
+    assert stored is not None
+    assert stored.expires_at == 0.0
+    assert not stored.is_fresh(time.time())
+    caplog.set_level("WARNING")
+    again = type(token).from_json(stored.to_json())
+    assert again is not None
+    assert again.retailer_id == "7654321"
+    assert "says retailer" not in caplog.text

@@ -1,0 +1,1 @@
+"""The bolsync status page inside the Airflow UI (an Airflow plugin: ``plugin``)."""
