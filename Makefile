@@ -1,7 +1,7 @@
 # bolsync developer entry points. Run from the repository root.
 #
 #   make venv   create/refresh .venv from the lock file (skipped while the lock is unchanged)
-#   make run    one-shot demo: emulator + Airflow standalone, orders backfill + hourly run + offers run, summary, stop
+#   make run    one-shot demo: emulator + Airflow standalone, orders backfill + one run of every other stream, summary, stop
 #   make up     start the emulator and Airflow in the background (UI on http://127.0.0.1:8080)
 #   make down   stop what `make up` started
 #   make test   run the fast test suite (unit, DAG integrity, emulator, the docs site; pytest, 2 workers)
@@ -100,6 +100,8 @@ docs-serve: venv
 # Then the warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql) and the
 # load's peak RSS (~3 min); writes docs/bench/landing.json. The order-list calls of an hourly run against the
 # 15-minute runs of the same hour on a large day (~4 min); writes docs/bench/frequent_sync.json.
+# Every stream of two accounts at once at bol's limits, two runs each: calls against the fewest possible and a
+# naive full re-read, 429s, each account's busiest second (~11 min on 2 busy cores); writes docs/bench/stream_calls.json.
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench
@@ -107,6 +109,7 @@ bench: venv
 	$(BIN)/python -m tests.benchmarks.many_shops --out docs/bench
 	$(BIN)/python -m tests.benchmarks.frequent_sync --out docs/bench
 	$(BIN)/python -m tests.benchmarks.status_page --out docs/bench
+	$(BIN)/python -m tests.benchmarks.stream_calls --out docs/bench
 
 # The docker-compose stack from nothing: a private Docker engine, registry-free stand-in base images, the
 # project image, up with the demo profile and two workers, orders and offers synced, restart, rerun, down -v.

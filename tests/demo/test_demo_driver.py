@@ -36,6 +36,7 @@ from bolsync_demo.procs import (
     stop_group,
 )
 from bolsync_demo.report import (
+    TABLES,
     OfferCheck,
     WarehouseSummary,
     api_usage,
@@ -44,6 +45,7 @@ from bolsync_demo.report import (
     read_warehouse,
     task_log_errors,
 )
+from bolsync_demo.streams import RATE_SCALE, scaled_limits
 
 
 def test_plan_covers_last_three_amsterdam_days_and_previous_utc_hour() -> None:
@@ -140,8 +142,13 @@ def test_retailer_connection_points_at_the_emulator() -> None:
         "conn_type": "bol_retailer",
         "login": "demo-client-b",
         "password": "demo-secret-b",
-        "extra": {"api_url": "http://127.0.0.1:5555", "login_url": "http://127.0.0.1:5555/token"},
+        "extra": {
+            "api_url": "http://127.0.0.1:5555",
+            "login_url": "http://127.0.0.1:5555/token",
+            "endpoint_rate_limits": scaled_limits(),
+        },
     }
+    assert conn["extra"]["endpoint_rate_limits"]["GET /retailer/returns"] == [20 * RATE_SCALE, 60.0]
 
 
 def test_airflow_env(tmp_path: Path) -> None:
@@ -224,17 +231,16 @@ def test_read_warehouse_counts_rows_and_orders_in_windows(tmp_path: Path) -> Non
         )
     summary = read_warehouse(path, since)
     assert summary.error is None
-    assert summary.table_rows == {
+    assert summary.table_rows == {table: 0 for table in TABLES} | {
         "bol.orders": 1,
         "bol.order_items": 1,
-        "bol.offers": 0,
-        "bol.offer_snapshots": 0,
         "bol.sync_runs": 1,
     }
     assert summary.per_retailer == [("1", 1, 1)]
     assert summary.orders_in_windows == 1
     text = format_summary({"d": []}, summary, api_usage({"requests": {"GET /retailer/orders": {"200": 3}}}), {}, "py")
     assert "API calls per order: 3.00" in text
+    assert "limits:          bol's per-endpoint limits x10" in text
 
 
 def _offer_truth(offer_id: str, price: float = 9.99, stock: int = 5) -> dict[str, Any]:
@@ -358,6 +364,8 @@ def test_exit_code_reflects_the_offers_run(
         "bol_orders_hourly": [{"dag_run_id": "h", "state": "success"}],
         OFFERS: [{"dag_run_id": "o", "state": offers_state}] if offers_state else [],
     }
+    for dag_id in set(demo.DAGS) - set(runs):
+        runs[dag_id] = [{"dag_run_id": "s", "state": "success"}]
     assert demo._exit_code(runs, True, _summary(live, checks)) == expected
 
 
@@ -407,3 +415,24 @@ def test_stop_group_stops_a_process_tree_and_leftovers_are_found_by_token(tmp_pa
     assert not is_alive(proc.pid)
     assert processes_with_token(token) == []
     assert kill_leftovers(token, say=lambda _msg: None) == []
+
+
+def test_every_stream_has_a_demo_run_and_its_tables_in_the_summary() -> None:
+    from bolsync.streams.registry import STREAMS
+
+    for spec in STREAMS.values():
+        assert set(spec.dags) & set(demo.DAGS), f"the demo runs no DAG of the stream {spec.name}"
+        assert {table.name for table in spec.tables} <= set(TABLES)
+
+
+def test_the_single_runs_take_the_last_full_interval_of_their_schedule() -> None:
+    plan = make_plan(datetime(2026, 12, 8, 9, 30, tzinfo=UTC))  # a Tuesday, 10:30 in Amsterdam
+    windows = {dag_id: (start.isoformat(), end.isoformat()) for dag_id, (start, end) in plan.windows().items()}
+    assert windows["bol_returns_hourly"] == ("2026-12-08T08:00:00+00:00", "2026-12-08T09:00:00+00:00")
+    assert windows["bol_inventory_daily"] == ("2026-12-07T01:00:00+01:00", "2026-12-08T01:00:00+01:00")
+    assert windows["bol_invoices"] == ("2026-11-30T00:00:00+01:00", "2026-12-07T00:00:00+01:00")
+    client = FakeClient()
+    trigger_window(client, plan, "bol_invoices")  # type: ignore[arg-type]
+    body = client.calls[0][1][1]
+    assert body["conf"] == {"period_start": "2026-11-07", "period_end": "2026-12-07"}
+    assert body["data_interval_start"] == "2026-11-30T00:00:00+01:00"

@@ -1,6 +1,7 @@
 """The bolsync demo: the bol Retailer API emulator plus Airflow standalone, driven over the REST API.
 
-    python -m bolsync_demo run    one shot: start, backfill 3 days + one hourly + one offers run, summary, stop
+    python -m bolsync_demo run    one shot: start, backfill 3 days of orders + one run of every other stream DAG,
+                                  summary, stop
     python -m bolsync_demo up     start and leave running (pid files in .run/); `make down` stops it
     python -m bolsync_demo down   stop what `up` started
 
@@ -56,9 +57,10 @@ from bolsync_demo.report import (
     read_warehouse,
     task_log_errors,
 )
+from bolsync_demo.streams import RATE_SCALE, SINGLE_RUNS, scaled_limits
 
 DAILY, HOURLY, OFFERS = "bol_orders_daily", "bol_orders_hourly", "bol_offers_daily"
-DAGS = (DAILY, HOURLY, OFFERS)
+DAGS = (DAILY, *SINGLE_RUNS)
 ACCOUNTS = ("bol_retailer_default", "bol_retailer_shop_b")
 DEMO_CREDENTIALS = {
     "bol_retailer_default": ("demo-client-a", "demo-secret-a"),
@@ -68,7 +70,8 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"  # noqa: S105 - the local demo's documented login
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 BACKFILL_DAYS = 3
-RUN_TIMEOUT = float(os.environ.get("BOLSYNC_DEMO_TIMEOUT", "600"))
+#: How long `make run` waits for its runs (seconds; every stream of two accounts on a busy 2-core machine).
+RUN_TIMEOUT = float(os.environ.get("BOLSYNC_DEMO_TIMEOUT", "900"))
 START_TIMEOUT = 180.0
 POLL_SECONDS = 5.0
 #: First poll of the offer export's process status after this many seconds (the DAG's default is 5, doubling).
@@ -180,7 +183,11 @@ def retailer_connection(conn_id: str, emulator_url: str) -> str:
             "conn_type": "bol_retailer",
             "login": client_id,
             "password": secret,
-            "extra": {"api_url": emulator_url, "login_url": f"{emulator_url}/token"},
+            "extra": {
+                "api_url": emulator_url,
+                "login_url": f"{emulator_url}/token",
+                "endpoint_rate_limits": scaled_limits(),
+            },
         }
     )
 
@@ -267,6 +274,8 @@ def start_emulator(stack: Stack) -> None:
         str(stack.emulator_port),
         "--history-days",
         "30",
+        "--rate-scale",
+        f"{RATE_SCALE:g}",
     ]
     stack.emulator = start_process(command, stack.env, log, stack.paths.repo)
     say(f"emulator starting on {stack.emulator_url} (pid {stack.emulator.pid}, log {log})")
@@ -433,8 +442,8 @@ class Plan:
     targets: set[tuple[str, str]] = field(default_factory=set)
 
     def windows(self) -> dict[str, tuple[datetime, datetime]]:
-        """The single-run DAGs and their [start, end) data intervals."""
-        return {HOURLY: (self.hourly_start, self.hourly_end), OFFERS: (self.offers_start, self.offers_end)}
+        """The single-run DAGs and their [start, end) data intervals (``streams.SINGLE_RUNS``)."""
+        return {dag_id: run.window(self.started) for dag_id, run in SINGLE_RUNS.items()}
 
 
 def make_plan(now: datetime) -> Plan:
@@ -447,13 +456,12 @@ def make_plan(now: datetime) -> Plan:
     today = now.astimezone(AMSTERDAM).date()
     first = datetime.combine(today - timedelta(days=BACKFILL_DAYS), datetime.min.time(), AMSTERDAM)
     last = datetime.combine(today - timedelta(days=1), datetime.min.time(), AMSTERDAM)
-    midnight = datetime.combine(today, datetime.min.time(), AMSTERDAM)
-    hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return Plan(now, first, last, hour_end - timedelta(hours=1), hour_end, last, midnight)
+    hourly, offers = SINGLE_RUNS[HOURLY].window(now), SINGLE_RUNS[OFFERS].window(now)
+    return Plan(now, first, last, *hourly, *offers)
 
 
 def request_runs(client: AirflowClient, plan: Plan) -> None:
-    """Pause the DAGs, create the backfill, the hourly and the offers run, then unpause (no duplicate runs)."""
+    """Pause the DAGs, create the backfill and the single runs, then unpause (no duplicate runs)."""
     for dag_id in DAGS:
         client.set_paused(dag_id, True)
     fail_leftover_runs(client, plan)
@@ -509,8 +517,9 @@ def create_backfill(client: AirflowClient, plan: Plan) -> None:
 
 
 def trigger_window(client: AirflowClient, plan: Plan, dag_id: str) -> None:
-    """One run of ``dag_id`` for its window in the plan (bol_orders_hourly: the previous full UTC hour;
-    bol_offers_daily: yesterday in Amsterdam); an existing run of that window is cleared and rerun.
+    """One run of ``dag_id`` for its window in the plan (the last full interval of its schedule, e.g.
+    bol_orders_hourly: the previous full UTC hour; bol_offers_daily: yesterday in Amsterdam) with its conf in
+    ``streams.SINGLE_RUNS``; an existing run of that window is cleared and rerun.
 
     A manual run's data interval in Airflow 3.3 is ``timetable.infer_manual_data_interval(logical_date)``,
     which for CronDataIntervalTimetable is the last full interval *before* the logical date: logical date
@@ -523,7 +532,7 @@ def trigger_window(client: AirflowClient, plan: Plan, dag_id: str) -> None:
         "logical_date": iso(start),
         "data_interval_start": iso(start),
         "data_interval_end": iso(end),
-        "conf": {},
+        "conf": SINGLE_RUNS[dag_id].conf(plan.started),
     }
     window = f"{start:%Y-%m-%d %H:%M %Z} .. {end:%Y-%m-%d %H:%M %Z}"
     try:

@@ -1,4 +1,4 @@
-"""The demo's closing summary: DAG run states, warehouse rows (orders and offers) and API usage."""
+"""The demo's closing summary: DAG run states, warehouse rows (every stream's tables) and API usage."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ from typing import Any
 
 import duckdb
 
+from bolsync.streams.registry import STREAMS
 from bolsync_demo.api import emulator_json
+from bolsync_demo.streams import RATE_SCALE
 
-TABLES = ("bol.orders", "bol.order_items", "bol.offers", "bol.offer_snapshots", "bol.sync_runs")
+#: Every stream's tables (the registry's order), then the run audit.
+#: What the demo's rate limits are, for the summary.
+LIMITS = (
+    f"bol's per-endpoint limits x{RATE_SCALE:g} (emulator and connections; bol's own in `make bench`), "
+    "5 requests a second per credential"
+)
+TABLES = (*(table.name for spec in STREAMS.values() for table in spec.tables), "bol.sync_runs")
 #: Row changes this demo's task tries recorded in bol.sync_runs (summed over its successful tries).
 CHANGE_COLUMNS = (
     "orders_inserted",
@@ -353,7 +361,7 @@ def _warehouse_lines(warehouse: WarehouseSummary) -> list[str]:
     if warehouse.error:
         lines.append(f"  (!) {warehouse.error}")
     for table, n in warehouse.table_rows.items():
-        lines.append(f"  {table:<18} {n:>7}")
+        lines.append(f"  {table:<32} {n:>7}")
     for retailer, orders, items in warehouse.per_retailer:
         lines.append(f"  retailer {retailer}: {orders} orders, {items} order items")
     lines.append(f"  orders first synced by this demo: {warehouse.new_orders}")
@@ -391,7 +399,7 @@ def _truth_lines(checks: list[OfferCheck]) -> list[str]:
 
 def _usage_lines(usage: ApiUsage, warehouse: WarehouseSummary) -> list[str]:
     runs = warehouse.sync_runs
-    lines = ["", "bol Retailer API usage (this demo):"]
+    lines = ["", "bol Retailer API usage (this demo):", f"  limits:          {LIMITS}"]
     if usage.error:
         lines.append(f"  (!) emulator stats unavailable: {usage.error}")
     else:
