@@ -284,7 +284,7 @@ def test_the_daily_run_refreshes_the_transport_events_of_journeys_under_way(
     world: World, changed_run: dict[str, Any]
 ) -> None:
     with connect_warehouse(world.warehouse) as conn:  # a day passes since the details were read
-        conn.execute("UPDATE bol.shipments SET detail_read_at = detail_read_at - INTERVAL 1 DAY")
+        conn.execute("UPDATE bol.shipments SET detail_read_at = detail_read_at - INTERVAL '1 day'")
     under_way = query(world.warehouse, "SELECT count(*) FROM bol.shipments WHERE NOT journey_ended "
                       "AND shipped_at >= ?", [datetime.now(UTC) - timedelta(days=14)])[0][0]  # fmt: skip
     before = world.calls()
