@@ -141,8 +141,9 @@ def load(job: LoadJob) -> Loaded:
 
 def estimate(job: PlanJob) -> CallEstimate:
     """The calls a backfill of ``job.first``..``job.last`` makes: none when the scanned span holds those days
-    already; else one pass down both lists to the first day (a page per 50 shipments the warehouse holds since
-    then, plus one) and a detail per shipment of the days the span does not hold, sized by the days it holds."""
+    already; else one pass down both lists to the first day (a page per 50 shipments shipped since then: those the
+    warehouse holds, and those of the days outside the span, at the span's rate a day) and a detail per shipment
+    not held yet."""
     start = day_start(job.first)
     end = day_start(job.last + timedelta(days=1))
     spans = coverage(job.conn, job.retailer_id)
@@ -152,27 +153,23 @@ def estimate(job: PlanJob) -> CallEstimate:
     unknown = False
     for method in FULFILMENT_METHODS:
         span = spans.get(method, Coverage())
-        since = job.conn.scalar(
+        held = job.conn.scalar(
             f"SELECT count(*) FROM {SHIPMENTS.name} WHERE retailer_id = ? AND fulfilment_method = ? "
             "AND shipped_at >= ?",
             [job.retailer_id, method, start],
         )
-        pages += int(since or 0) // PAGE_SIZE + 1
         per_day = _per_day(job.conn, job.retailer_id, method, span)
-        if per_day is None:
-            unknown = True
-            continue
-        missing = (min(end, span.covered_from) - start) if span.covered_from and span.covered_from > start else None
-        days = missing.total_seconds() / 86400 if missing else (0 if span.covered_from else (end - start).days)
-        extra = round(per_day * days)
-        details += extra
-        pages += extra // PAGE_SIZE
+        gap_end = end if span.covered_from is None else min(end, span.covered_from)
+        missing = round((per_day or 0.0) * max((gap_end - start).total_seconds() / 86400, 0.0))
+        unknown = unknown or per_day is None
+        pages += (int(held or 0) + missing) // PAGE_SIZE + 1
+        details += missing
     note = (
         "one pass down the FBR and FBB lists to the first day (every later run of the backfill finds the span read "
         "and reads nothing) and one detail per shipment not held yet"
     )
     if unknown:
-        note += "; no scanned shipments of this account yet, so their number is unknown (one page, no detail)"
+        note += "; no complete scan of this account yet, so the lists' length is unknown (one page each, no detail)"
     return CallEstimate({LIST_ENDPOINT: pages, DETAIL_ENDPOINT: details}, note)
 
 
