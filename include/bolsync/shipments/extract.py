@@ -6,7 +6,9 @@ quantities. A run reads, per fulfilment method, pages from the first until a pag
 the **stop bound**, or the list ends; then, by id, the detail (``GET /retailer/shipments/{id}``) of every listed
 shipment whose detail the warehouse does not hold yet: once, never again for the list's sake. With ``refresh``
 (the daily run) it also re-reads the detail of recent shipments whose journey has not ended (``refresh_since``),
-for their transport events, at most once per :data:`REFRESH_AFTER`.
+for their transport events, at most once per :data:`REFRESH_AFTER`. A stored shipment whose detail answered 404
+is asked for again by every run that reads the lists; a retry reuses the details an earlier attempt of the same
+run staged.
 
 The stop rule, and why it misses nothing. Assumptions: (A1) bol lists a shipment from its ``shipmentDateTime`` on,
 up to the listing margin (a setting) late, until it is 3 months old; (A2) ``shipmentDateTime`` never changes and
@@ -27,7 +29,7 @@ order are staged apart (``personal``) for the personal store, else dropped here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -35,7 +37,7 @@ from typing import Any, Protocol
 
 from bolsync.personal.records import personal_record
 from bolsync.personal.staging import PERSONAL_FILE
-from bolsync.runs.staging import NdjsonWriter
+from bolsync.runs.staging import NdjsonWriter, read_ndjson
 from bolsync.runs.windows import AMSTERDAM, SyncWindow
 from bolsync.shipments.entries import order_id, shipment_id, shipped_at, without_personal_data
 from bolsync.shipments.spec import (
@@ -120,6 +122,9 @@ class KnownShipments(Protocol):
         """Shipments (id -> fulfilment method) shipped since ``shipped_since`` whose stored journey has not ended
         and whose detail was read before ``read_before``."""
 
+    def without_detail(self) -> dict[str, str]:
+        """Stored shipments (id -> fulfilment method) without a detail (it answered 404 when last asked)."""
+
 
 @dataclass
 class MethodScan:
@@ -161,6 +166,8 @@ class ExtractResult:
     skipped_by: str | None = None
     details_fetched: int = 0
     details_refreshed: int = 0
+    #: Details an earlier attempt of the same run read (not asked again).
+    details_reused: int = 0
     #: Listed shipments whose detail answered 404 (landed from the list; the next run asks again).
     not_found: list[str] = field(default_factory=list)
 
@@ -239,10 +246,12 @@ def extract_shipments(
     oldest_day: date | None = None,
     refresh_since: datetime | None = None,
     personal_secret: bytes | None = None,
+    reuse_from: Sequence[Path] = (),
     clock: Clock = _utc_now,
 ) -> ExtractResult:
     """Stage the run's shipments (see the module docstring); ``refresh_since``: re-read the detail of shipments
-    shipped since then whose journey has not ended (None: no refresh)."""
+    shipped since then whose journey has not ended (None: no refresh); ``reuse_from``: the folders of earlier
+    attempts of the same run, whose details are reused instead of asked again."""
     now = clock()
     first = min(window.amsterdam_dates()[0], oldest_day or date.max)
     check_history(first, now)
@@ -282,6 +291,8 @@ def extract_shipments(
                 result.scans.append(scan)
         held = known.with_detail(listed)
         wanted = {key: method for key, method in listed.items() if key not in held}
+        if result.scans:  # a 404 earlier: asked again while bol lists it
+            wanted.update({key: method for key, method in known.without_detail().items() if key not in wanted})
         refresh: dict[str, str] = {}
         if refresh_since is not None:
             refresh = {
@@ -289,7 +300,15 @@ def extract_shipments(
                 for key, method in known.unfinished(refresh_since, now - REFRESH_AFTER).items()
                 if key not in wanted
             }
+        earlier = earlier_details(reuse_from, set(wanted), personal_secret is not None)
+        for line, row in earlier.values():
+            writer.write(line)
+            if personal is not None and row is not None:
+                personal.write(row)
+            result.details_reused += 1
         for key, method in [*sorted(wanted.items()), *sorted(refresh.items())]:
+            if key in earlier:
+                continue
             fetched = fetch_detail(hook, key, clock)
             if fetched is None:
                 result.not_found.append(key)
@@ -307,6 +326,26 @@ def extract_shipments(
         if personal is not None:
             personal.close()
     return result
+
+
+def earlier_details(
+    folders: Sequence[Path], wanted: set[str], personal: bool
+) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """The staged detail lines (and, with ``personal``, the personal rows of their orders) of ``wanted``
+    shipments in earlier attempts' folders; a shipment whose personal row is missing there is not reused."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+    for folder in folders:
+        rows = {str(row.get("order_id")): row for row in read_ndjson(folder / PERSONAL_FILE)} if personal else {}
+        for line in read_ndjson(folder / SHIPMENTS_FILE):
+            entry = line.get("shipment") or {}
+            key = shipment_id(entry)
+            if line.get("source") != DETAIL or key not in wanted or key in found:
+                continue
+            row = rows.get(str(order_id(entry)))
+            if personal and row is None:
+                continue
+            found[key] = (line, row)
+    return found
 
 
 def _line(source: str, method: str, observed_at: datetime, entry: Mapping[str, Any]) -> dict[str, Any]:

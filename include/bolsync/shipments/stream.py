@@ -72,6 +72,15 @@ class WarehouseShipments:
             )
         return {str(key): str(method) for key, method in rows}
 
+    def without_detail(self) -> dict[str, str]:
+        with connect_warehouse(self.database) as conn:
+            rows = conn.query(
+                f"SELECT shipment_id, fulfilment_method FROM {SHIPMENTS.name} WHERE retailer_id = ? "
+                "AND detail_read_at IS NULL AND shipped_at >= ?",
+                [self.retailer_id, datetime.now(UTC) - timedelta(days=93)],
+            )
+        return {str(key): str(method) for key, method in rows}
+
 
 def coverage(conn: Warehouse, retailer_id: str) -> dict[str, Coverage]:
     """Per fulfilment method, the span the retailer's complete scans have read."""
@@ -110,6 +119,7 @@ def extract(job: ExtractJob) -> Extracted:
         oldest_day=oldest_day(job.params),
         refresh_since=job.now - timedelta(days=refresh_days) if refresh else None,
         personal_secret=job.personal_secret,
+        reuse_from=job.earlier,
     )
     return Extracted(
         audit={

@@ -22,13 +22,19 @@ def test_the_estimate_of_a_backfill(tmp_path: Path) -> None:
         account.bol.add(f"S{n:04d}", NOW - timedelta(hours=1) * (n + 1))
     today = NOW.astimezone(AMSTERDAM).date()
     with connect_warehouse(account.database) as conn:
-        empty = estimate(PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=3), today - timedelta(days=1), NOW))
+        empty = estimate(
+            PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=3), today - timedelta(days=1), NOW)
+        )
     assert empty.calls == {LIST_ENDPOINT: 2, DETAIL_ENDPOINT: 0}
     assert "no complete scan" in empty.note
     account.run(_day(today - timedelta(days=4)))  # the span: from 4 days ago on
     with connect_warehouse(account.database) as conn:
-        held = estimate(PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=3), today - timedelta(days=1), NOW))
-        older = estimate(PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=10), today - timedelta(days=1), NOW))
+        held = estimate(
+            PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=3), today - timedelta(days=1), NOW)
+        )
+        older = estimate(
+            PlanJob(conn, SPEC, "bol_shop", RETAILER, today - timedelta(days=10), today - timedelta(days=1), NOW)
+        )
     assert held.total == 0
     stored = len(account.stored())
     assert 24 * 4 <= stored <= 24 * 5 + 50

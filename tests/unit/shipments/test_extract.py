@@ -19,7 +19,7 @@ from bolsync.shipments.extract import SHIPMENTS_FILE, ExtractResult, extract_shi
 from bolsync.shipments.load import LoadResult, MethodScanned, load_shipments
 from bolsync.shipments.stream import WarehouseShipments
 from bolsync.warehouse.connection import connect_warehouse
-from bolsync_provider.errors import BolWindowTooOld
+from bolsync_provider.errors import BolNotFound, BolWindowTooOld
 from tests.unit.shipments.fake_bol import NOW, FakeBol
 
 RETAILER = "1"
@@ -230,3 +230,43 @@ def test_personal_data_is_staged_apart_for_opted_in_accounts_only(account: Accou
 def _day(day: date) -> SyncWindow:
     start = datetime.combine(day, datetime.min.time(), AMSTERDAM)
     return SyncWindow(start, datetime.combine(day + timedelta(days=1), datetime.min.time(), AMSTERDAM))
+
+
+def test_a_retry_reuses_the_details_an_earlier_attempt_read(account: Account, tmp_path: Path) -> None:
+    _fill(account.bol, 30, every=timedelta(minutes=3))
+    end = NOW.replace(minute=0)
+    window = SyncWindow(end - timedelta(hours=1), end)
+    known = WarehouseShipments(account.database, RETAILER)  # type: ignore[arg-type]
+    first = extract_shipments(account.bol, account.bol.fetch, tmp_path / "try1", known, window,  # type: ignore[arg-type]
+                              margin=MARGIN, personal_secret=SECRET, clock=lambda: account.bol.now)  # fmt: skip
+    assert first.details_fetched == 30
+    account.bol.detail_calls.clear()
+    second = extract_shipments(account.bol, account.bol.fetch, tmp_path / "try2", known, window,  # type: ignore[arg-type]
+                               margin=MARGIN, personal_secret=SECRET, reuse_from=[tmp_path / "try1"],
+                               clock=lambda: account.bol.now)  # fmt: skip
+    assert account.bol.detail_calls == []
+    assert second.details_reused == 30
+    assert len((tmp_path / "try2" / PERSONAL_FILE).read_text().splitlines()) == 30
+
+
+def test_a_detail_that_answered_404_is_asked_for_again(account: Account) -> None:
+    account.bol.add("A", NOW - timedelta(minutes=70))
+    gone = account.bol.get_json
+
+    def missing(path: str, **kwargs: Any) -> Any:
+        if path.endswith("/A"):
+            account.bol.detail_calls.append("A")
+            raise BolNotFound("no shipment A")
+        return gone(path, **kwargs)
+
+    account.bol.get_json = missing  # type: ignore[method-assign]
+    first = account.run()
+    assert first.extracted.not_found == ["A"]
+    assert account.query("SELECT shipment_id, detail_read_at FROM bol.shipments") == [("A", None)]
+    account.bol.get_json = gone  # type: ignore[method-assign]
+    account.bol.now += timedelta(hours=5)  # "A" is no longer on a page the next run reads down to
+    for n in range(60):
+        account.bol.add(f"N{n:02d}", account.bol.now - timedelta(minutes=n + 1))
+    second = account.run()
+    assert "A" in second.details
+    assert account.query("SELECT count(*) FROM bol.shipments WHERE detail_read_at IS NULL") == [(0,)]
