@@ -291,7 +291,7 @@ def extract_shipments(
                 result.scans.append(scan)
         held = known.with_detail(listed)
         wanted = {key: method for key, method in listed.items() if key not in held}
-        if result.scans:  # a 404 earlier: asked again while bol lists it
+        if result.scans:  # a 404 earlier: asked again while within the 3 months
             wanted.update({key: method for key, method in known.without_detail().items() if key not in wanted})
         refresh: dict[str, str] = {}
         if refresh_since is not None:
