@@ -23,6 +23,7 @@ from dateutil.relativedelta import relativedelta
 from bol_emulator import AccountConfig, EmulatorConfig, EmulatorHandle, start_emulator
 from bolsync.runs.windows import AMSTERDAM
 from bolsync.warehouse.connection import WarehouseTarget, as_target, connect_warehouse
+from tests.benchmarks.streams import shipments as bench
 from tests.support.airflow_env import bol_connection, query, run_dag, table_rows, warehouse_connection
 
 pytestmark = pytest.mark.integration
@@ -259,17 +260,24 @@ def test_a_day_beyond_three_months_fails_with_a_clear_error(world: World, backfi
 @pytest.fixture(scope="module")
 def changed_run(world: World, backfill: dict[str, Any]) -> dict[str, Any]:
     """Between two hourly runs: three items shipped (one by letter post) and two parcels' journeys moved on."""
+    truth_before = bench.Truth.fetch(world.url, ACCOUNT.client_id)
     new = world.ship(2) + world.ship(1, transporter_code="BRIEFPOST")
     moved = world.act("transport_event", count=2)["shipment_ids"]
     before = world.calls()
     assert run_dag("bol_shipments_hourly", _hour(world, 1), [SHOP]) == "success"
     lists, details = (after - then for after, then in zip(world.calls(), before, strict=True))
-    return {"new": new, "moved": moved, "lists": lists, "details": details}
+    after = bench.Truth.fetch(world.url, ACCOUNT.client_id)
+    return {
+        "new": new, "moved": moved, "lists": lists, "details": details,
+        "fewest": bench.fewest_calls(truth_before, after, events=False), "naive": bench.naive_calls(after),
+    }  # fmt: skip
 
 
 def test_new_shipments_cost_a_page_per_list_and_one_detail_each(world: World, changed_run: dict[str, Any]) -> None:
     assert changed_run["lists"] == 2
     assert changed_run["details"] == 3
+    assert changed_run["fewest"] == {bench.LIST_ENDPOINT: 0, bench.DETAIL_ENDPOINT: 3}  # details: the fewest
+    assert changed_run["naive"][bench.DETAIL_ENDPOINT] > 1000
     assert_tables_equal_truth(world, events=False)
     truth = {t["shipment_id"]: len(t["transport_events"]) for t in world.truth("shipments")}
     for shipment_id in changed_run["moved"]:  # the hourly run does not re-read a detail it holds
