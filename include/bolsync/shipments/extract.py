@@ -186,7 +186,9 @@ class ExtractResult:
     def queries(self) -> str:
         if self.skipped_by:
             return f"nothing read: {self.skipped_by}"
-        return "; ".join(scan.describe() for scan in self.scans)
+        lists = "; ".join(scan.describe() for scan in self.scans) or "no list read: complete scans read the window"
+        details = f"{self.details_fetched} new, {self.details_refreshed} refreshed, {self.details_reused} reused"
+        return f"{lists}; details: {details}"
 
 
 def day_start(day: date) -> datetime:
