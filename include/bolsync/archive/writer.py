@@ -23,6 +23,9 @@ from bolsync.returns.entries import without_personal_body, without_personal_page
 from bolsync.returns.spec import DETAIL_ENDPOINT as RETURN_ENDPOINT
 from bolsync.returns.spec import LIST_ENDPOINT as RETURNS_ENDPOINT
 from bolsync.runs.staging import staging_dir
+from bolsync.shipments import entries as shipment_entries
+from bolsync.shipments.spec import DETAIL_ENDPOINT as SHIPMENT_ENDPOINT
+from bolsync.shipments.spec import LIST_ENDPOINT as SHIPMENTS_ENDPOINT
 from bolsync_provider.hooks.bol_retailer import ORDER_ENDPOINT, ORDERS_ENDPOINT, ApiResponse
 
 #: The manifest's format; readers skip other versions.
@@ -101,11 +104,15 @@ class ResponseArchive:
 
 def without_personal(endpoint: str, body: Any) -> Any:
     """``body`` without customer data: order details and the orders of list pages as the warehouse keeps them,
-    returns without their customers' details and comments."""
+    returns without their customers' details and comments, shipments without the shipment and billing details."""
     if endpoint == RETURNS_ENDPOINT:
         return without_personal_page(body)
     if endpoint == RETURN_ENDPOINT:
         return without_personal_body(body)
+    if endpoint == SHIPMENTS_ENDPOINT:
+        return shipment_entries.without_personal_page(body)
+    if endpoint == SHIPMENT_ENDPOINT:
+        return shipment_entries.without_personal_body(body)
     if endpoint == ORDER_ENDPOINT and isinstance(body, dict):
         return without_personal_data(body)
     if endpoint == ORDERS_ENDPOINT and isinstance(body, dict) and isinstance(body.get("orders"), list):

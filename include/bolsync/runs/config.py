@@ -50,6 +50,12 @@ DEFAULT_MASS_DELETION_COUNT = 20
 RETURNS_MARGIN_SETTING = "returns_registration_margin_minutes"
 #: How long after its registration time a return may first be listed (bol's clock against ours, listing delays).
 DEFAULT_RETURNS_MARGIN_MINUTES = 180.0
+SHIPMENTS_MARGIN_SETTING = "shipments_listing_margin_minutes"
+#: How long after its shipment time a shipment may first be listed (bol's clock against ours, listing delays).
+DEFAULT_SHIPMENTS_MARGIN_MINUTES = 60.0
+SHIPMENTS_REFRESH_SETTING = "shipments_event_refresh_days"
+#: How many days after shipping the daily run re-reads a shipment whose journey has not ended.
+DEFAULT_SHIPMENTS_REFRESH_DAYS = 14
 #: Variables an earlier version read, and what replaced them.
 RETIRED_VARIABLES = {
     "bolsync_freshness_hours": f"Variable {STALE_AFTER_VARIABLE} (one freshness check: hours without a successful "
@@ -218,6 +224,32 @@ def returns_registration_margin_minutes(raw: str | None = None, *, read: bool = 
         minimum=0,
         maximum=7 * 24 * 60,
     )
+
+
+def shipments_listing_margin_minutes(raw: str | None = None, *, read: bool = True) -> float:
+    """Minutes a shipment may be listed after its shipment time says (``[bolsync] shipments_listing_margin_minutes``,
+    0-10080): the shipment lists are read that far past the last complete scan's start (see ``shipments.extract``)."""
+    if read:
+        raw = setting(SHIPMENTS_MARGIN_SETTING)
+    return number(
+        f"[bolsync] {SHIPMENTS_MARGIN_SETTING} (minutes a shipment may be listed after its shipment time)",
+        raw,
+        default=DEFAULT_SHIPMENTS_MARGIN_MINUTES,
+        minimum=0,
+        maximum=7 * 24 * 60,
+    )
+
+
+def shipments_event_refresh_days(raw: str | None = None, *, read: bool = True) -> int:
+    """Days after shipping during which the daily run re-reads a shipment whose journey has not ended, for its
+    transport events (``[bolsync] shipments_event_refresh_days``, 0-92; 0: never)."""
+    if read:
+        raw = setting(SHIPMENTS_REFRESH_SETTING)
+    name = f"[bolsync] {SHIPMENTS_REFRESH_SETTING} (days the transport events of a shipment are re-read)"
+    value = number(name, raw, default=DEFAULT_SHIPMENTS_REFRESH_DAYS, minimum=0, maximum=92)
+    if not float(value).is_integer():
+        raise BolConfigError(f"{name} must be a whole number, got {raw!r}.")
+    return int(value)
 
 
 def warn_retired() -> None:

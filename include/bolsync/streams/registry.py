@@ -8,9 +8,10 @@ from bolsync.invoices.spec import SPEC as INVOICES
 from bolsync.offers.spec import SPEC as OFFERS
 from bolsync.orders.spec import SPEC as ORDERS
 from bolsync.returns.spec import SPEC as RETURNS
+from bolsync.shipments.spec import SPEC as SHIPMENTS
 from bolsync.streams.spec import StreamSpec
 
-STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS, INVENTORY, INVOICES)}
+STREAMS: dict[str, StreamSpec] = {spec.name: spec for spec in (ORDERS, OFFERS, RETURNS, SHIPMENTS, INVENTORY, INVOICES)}
 
 
 def stream(name: str) -> StreamSpec:
