@@ -58,6 +58,7 @@ SINGLE_RUNS: dict[str, SingleRun] = {
     "bol_orders_hourly": SingleRun("0 * * * *", "UTC"),
     "bol_offers_daily": SingleRun("0 0 * * *", "Europe/Amsterdam"),
     "bol_returns_hourly": SingleRun("0 * * * *", "UTC"),
+    "bol_shipments_hourly": SingleRun("0 * * * *", "UTC"),
     "bol_inventory_daily": SingleRun("0 1 * * *", "Europe/Amsterdam"),
     "bol_invoices": SingleRun("0 0 * * 1", "Europe/Amsterdam", invoice_period),
 }
