@@ -8,7 +8,7 @@
 #   make integration-test   the DAG runs and processes against the emulator (real Airflow and services)
 #   make lint   ruff + mypy
 #   make docs   build the documentation site into site/ (strict: a broken link or anchor fails); `make docs-serve` previews it
-#   make bench  the benchmarks (shared budget, landing speed, many shops, 15-minute sync), results in docs/bench/
+#   make bench  the seven benchmarks (budget, landing, detail calls, many shops, 15-minute sync, status page, calls per stream)
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
 #   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
 #   make browser-test    the UI backfill in Chromium (installs chromium and Playwright if missing)
