@@ -19,41 +19,17 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from bolsync.runs.windows import AMSTERDAM, oldest_allowed_date
-from bolsync_demo.cli import ACCOUNTS, ADMIN_PASSWORD, ADMIN_USER, DAILY
-from tests.browser.airflow_stack import REPO, Airflow
-from tests.browser.conftest import EXPECT_TIMEOUT_MS
+from bolsync_demo.cli import ACCOUNTS, DAILY
+from tests.browser.airflow_stack import Airflow
 from tests.support.airflow_env import query
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
-
     from tests.browser.ui import AirflowUi
 
 pytestmark = pytest.mark.browser
 
-#: Set to ``docs/img`` to refresh the documentation's screenshots; by default they go to the test's temporary folder.
-SCREENSHOT_DIR_ENV = "BOLSYNC_SCREENSHOT_DIR"
 #: A failure bound, not the expected time (runs take seconds on an idle machine, minutes on a crowded one).
 RUN_TIMEOUT = float(os.environ.get("BOLSYNC_BROWSER_RUN_TIMEOUT", "600"))
-
-
-@pytest.fixture
-def ui(page: Page, airflow: Airflow) -> AirflowUi:
-    """A logged-in admin in a browser whose timezone is Europe/Amsterdam."""
-    from tests.browser.ui import AirflowUi
-
-    page.set_default_timeout(EXPECT_TIMEOUT_MS)
-    session = AirflowUi(page, airflow.url)
-    session.login(ADMIN_USER, ADMIN_PASSWORD)
-    return session
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    configured = os.environ.get(SCREENSHOT_DIR_ENV)
-    folder = (REPO / configured) if configured else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def amsterdam_today() -> date:
