@@ -76,7 +76,8 @@ class AirflowUi:
 
     def expand_grid(self) -> None:
         """Show every task of the grid's task groups."""
-        expand = self.page.get_by_test_id("expand-all-button")
+        # the runs list has an "Expand all extra JSON" button of the same test id
+        expand = self.page.get_by_test_id("expand-all-button").and_(self.page.get_by_label("Expand all task groups"))
         expect(expand).to_be_visible(timeout=120_000)  # shown once the grid knows its task groups: late when busy
         if expand.is_enabled():  # disabled: every group is open already
             expand.click()
