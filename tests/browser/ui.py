@@ -76,8 +76,11 @@ class AirflowUi:
 
     def expand_grid(self) -> None:
         """Show every task of the grid's task groups."""
-        # the runs list has an "Expand all extra JSON" button of the same test id
-        expand = self.page.get_by_test_id("expand-all-button").and_(self.page.get_by_label("Expand all task groups"))
+        # The runs list has an "Expand all extra JSON" button of the same test id; labels may show untranslated keys
+        # (taskGroups.expandAll, expandAllExtra) while the UI loads its texts.
+        expand = self.page.locator(
+            '[data-testid=expand-all-button]:not([aria-label*="json" i]):not([aria-label*="extra" i])'
+        )
         expect(expand).to_be_visible(timeout=120_000)  # shown once the grid knows its task groups: late when busy
         if expand.is_enabled():  # disabled: every group is open already
             expand.click()
