@@ -68,12 +68,15 @@ def rest_backfill(airflow: Airflow, first: date, last: date) -> list[dict[str, A
 
 @pytest.fixture(scope="module")
 def hole(airflow: Airflow) -> date:
-    """The daily DAG synced four days before today but the second to last: that day is a hole of every account."""
+    """The daily DAG synced four days ending two days ago but the second to last: a hole of every account.
+
+    Not yesterday: the scheduler's run for it is due once the DAG is unpaused and would collide with a backfill's.
+    """
     today = amsterdam_today()
     airflow.client.set_paused(DAILY, False)
-    rest_backfill(airflow, today - timedelta(days=4), today - timedelta(days=3))
-    rest_backfill(airflow, today - timedelta(days=1), today - timedelta(days=1))
-    return today - timedelta(days=2)
+    rest_backfill(airflow, today - timedelta(days=5), today - timedelta(days=4))
+    rest_backfill(airflow, today - timedelta(days=2), today - timedelta(days=2))
+    return today - timedelta(days=3)
 
 
 def toast(ui: AirflowUi, title: str) -> Locator:
