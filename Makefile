@@ -11,7 +11,7 @@
 #   make bench  the seven benchmarks (budget, landing, detail calls, many shops, 15-minute sync, status page, calls per stream)
 #   make compose-check   docker-compose stack end to end on a private Docker engine (build, up, sync, restart)
 #   make cluster         CeleryExecutor cluster from the venv: backfill, figures; `make cluster-test` asserts
-#   make browser-test    the UI backfill in Chromium (installs chromium and Playwright if missing)
+#   make browser-test    the connection Test, status page and UI backfill in Chromium (installs them if missing)
 #   make planner-test    the backfill planner's estimate vs a real backfill against the emulator
 #   make clean  remove caches and Airflow demo state (.run, .airflow); `make distclean` also data/, .venv
 
@@ -129,7 +129,7 @@ planner-test: venv
 
 browser-test: venv
 	bash tests/browser/install.sh
-	$(BIN)/python -m pytest -m browser --timeout=600 -p no:cacheprovider tests/browser
+	$(BIN)/python -m pytest -m browser --timeout=1200 -p no:cacheprovider tests/browser
 
 clean: down
 	rm -rf .run .airflow .mypy_cache .ruff_cache .pytest_cache .hypothesis build site *.egg-info

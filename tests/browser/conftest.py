@@ -9,12 +9,18 @@ import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.airflow_stack import Airflow, running_airflow
+from bolsync_demo.cli import ADMIN_PASSWORD, ADMIN_USER
+from tests.browser.airflow_stack import REPO, Airflow, running_airflow
 from tests.support.warehouses import temporary_postgres_database
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.browser.ui import AirflowUi
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: The DAGs run in Europe/Amsterdam; the UI shows and takes dates in the browser's timezone.
@@ -22,6 +28,8 @@ TIMEZONE = "Europe/Amsterdam"
 #: Pages of a busy standalone Airflow can take a while; Playwright's default of 5 s is too short.
 EXPECT_TIMEOUT_MS = 60_000
 HAS_PLAYWRIGHT = importlib.util.find_spec("pytest_playwright") is not None
+#: Set to ``docs/img`` to refresh the documentation's screenshots; by default they go to the test's temporary folder.
+SCREENSHOT_DIR_ENV = "BOLSYNC_SCREENSHOT_DIR"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,3 +81,22 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
         metadata = url.replace("postgresql://", "postgresql+psycopg://", 1)
         with running_airflow(tmp_path_factory.mktemp("stack"), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata) as stack:
             yield stack
+
+
+@pytest.fixture
+def ui(page: Page, airflow: Airflow) -> AirflowUi:
+    """A logged-in admin in a browser whose timezone is Europe/Amsterdam."""
+    from tests.browser.ui import AirflowUi
+
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
+    session = AirflowUi(page, airflow.url)
+    session.login(ADMIN_USER, ADMIN_PASSWORD)
+    return session
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    configured = os.environ.get(SCREENSHOT_DIR_ENV)
+    folder = (REPO / configured) if configured else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

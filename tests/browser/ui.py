@@ -30,6 +30,10 @@ class AirflowUi:
     def open_backfill_dialog(self, dag_id: str) -> Locator:
         """DAG page -> Trigger -> Backfill."""
         self.page.goto(f"{self.base_url}/dags/{dag_id}")
+        return self.open_backfill_dialog_here(dag_id)
+
+    def open_backfill_dialog_here(self, dag_id: str) -> Locator:
+        """Trigger -> Backfill on the DAG page the browser shows."""
         self.page.get_by_role("button", name="Trigger Dag").click()
         dialog = self.dialog()
         dialog.get_by_text("Backfill", exact=True).click()
@@ -72,7 +76,11 @@ class AirflowUi:
 
     def expand_grid(self) -> None:
         """Show every task of the grid's task groups."""
-        expand = self.page.get_by_test_id("expand-all-button")
+        # The runs list has an "Expand all extra JSON" button of the same test id; labels may show untranslated keys
+        # (taskGroups.expandAll, expandAllExtra) while the UI loads its texts.
+        expand = self.page.locator(
+            '[data-testid=expand-all-button]:not([aria-label*="json" i]):not([aria-label*="extra" i])'
+        )
         expect(expand).to_be_visible(timeout=120_000)  # shown once the grid knows its task groups: late when busy
         if expand.is_enabled():  # disabled: every group is open already
             expand.click()
@@ -93,3 +101,45 @@ class AirflowUi:
         dialog = self.dialog()
         expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
         return dialog
+
+    def open_connections(self) -> None:
+        """Admin -> Connections."""
+        self.page.goto(self.base_url)
+        self.page.get_by_role("button", name="Admin").click()
+        self.page.get_by_role("menuitem", name="Connections").click()
+        expect(self.page.get_by_role("button", name="Add Connection")).to_be_visible()
+
+    def add_connection(self, conn_id: str, conn_type: str) -> Locator:
+        """Add Connection: the id and the type (as the type list names it); the form's fields follow."""
+        self.page.get_by_role("button", name="Add Connection").click()
+        dialog = self.dialog()
+        dialog.get_by_label("Connection ID").fill(conn_id)
+        dialog.get_by_role("combobox").first.fill(conn_type)
+        self.page.get_by_role("option", name=conn_type, exact=True).click()
+        return dialog
+
+    def open_extra_fields(self, dialog: Locator) -> None:
+        dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+
+    def choose(self, select: Locator, option: str) -> None:
+        """Pick an option of a select field (a combobox with a list of options)."""
+        select.get_by_role("combobox").click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        expect(select).to_contain_text(option)
+
+    def save_connection(self, dialog: Locator) -> None:
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog).to_be_hidden()
+
+    def connection_row(self, conn_id: str) -> Locator:
+        return self.page.get_by_role("row").filter(has_text=conn_id)
+
+    def edit_connection(self, conn_id: str) -> Locator:
+        self.connection_row(conn_id).get_by_role("button", name="Edit Connection").click()
+        dialog = self.dialog()
+        expect(dialog.get_by_text("Edit Connection")).to_be_visible()
+        return dialog
+
+    def press_test(self, conn_id: str) -> None:
+        """The row's Test button (it tests the stored connection)."""
+        self.connection_row(conn_id).get_by_role("button", name="Test Connection").click()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from bolsync.ui.app import URL_PREFIX, create_app
+from bolsync.ui.test_button import BolTestButtonMiddleware
 
 
 class BolsyncPlugin(AirflowPlugin):
@@ -13,6 +14,7 @@ class BolsyncPlugin(AirflowPlugin):
 
     name = "bolsync"
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "bolsync status"}]
+    fastapi_root_middlewares = [{"middleware": BolTestButtonMiddleware, "name": "bolsync Test button"}]
     external_views = [
         {
             "name": "bolsync",

@@ -1,4 +1,4 @@
-"""The status page as HTML: no JavaScript, an inline SVG chart; every value from the warehouse is escaped."""
+"""The status page as HTML: an inline SVG chart and one small script; every value from the warehouse is escaped."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ td,th{padding:2px 6px;text-align:left;vertical-align:top;font-size:.9rem}th{back
 padding:.5rem;border-left:4px solid #f9a825}code{background:#f5f5f5;padding:1px 3px;word-break:break-all}
 section{border-top:1px solid #ddd;margin-top:1rem}.muted{color:#757575}pre{white-space:pre-wrap;margin:0}"""
 
+#: The Airflow UI shows the page in a sandboxed frame that may not navigate the UI's window: a link of the page
+#: moves the UI (its router follows the history) to the link's page; opened on its own, links work as usual.
+OPEN_IN_UI = """document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[href]");
+  if (!link || window.parent === window) return;
+  try {
+    var ui = window.parent;
+    if (ui.location.origin !== window.location.origin) return;
+    event.preventDefault();
+    ui.history.pushState(null, "", link.getAttribute("href"));
+    ui.dispatchEvent(new PopStateEvent("popstate", {state: null}));
+  } catch (error) {}
+});"""
+
 
 def page(
     snapshot: Snapshot,
@@ -53,8 +67,7 @@ def page(
     body = "\n".join(parts)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bolsync status</title>'
-        '<base target="_top">'  # links open in the Airflow UI's window, not inside its frame around the page
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<style>{STYLE}</style></head><body>{body}<script>{OPEN_IN_UI}</script></body></html>"
     )
 
 

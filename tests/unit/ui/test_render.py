@@ -52,6 +52,8 @@ def test_values_are_escaped_and_runs_link_to_their_run_page() -> None:
     assert "<h2>bol_&lt;shop&gt; (retailer 1234567)</h2>" in html
     assert 'href="/base/dags/bol_orders_daily/runs/scheduled__2026-11-29T23%3A00%3A00%2B00%3A00"' in html
     assert 'title="2026-11-29: hole"' in html
+    assert html.count("<script>") == 1  # the one that moves the UI to a link's page (its frame may not)
+    assert 'target="_top"' not in html
 
 
 def test_a_kept_summary_says_why_and_how_old_it_is() -> None:
