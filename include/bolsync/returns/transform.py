@@ -27,7 +27,7 @@ import pandas as pd
 from bolsync.returns.entries import fingerprint
 from bolsync.returns.spec import RETURN_ITEM_STATES, RETURN_PROCESSING_RESULTS, RETURNS
 from bolsync.runs import values
-from bolsync.runs.quarantine import InvalidRecord
+from bolsync.runs.record_at import RecordAt
 
 RETURN_DTYPES: dict[str, str] = {
     "retailer_id": "string",
@@ -118,7 +118,7 @@ class ReturnChecks:
         self.not_after = values.latest_allowed(seen.observed_at)
         entry = seen.entry
         at = _At(entry.get("returnId"))
-        at.check(_required_code, at.return_id, "returnId")
+        at.check(_required_code, at.key, "returnId")
         at.check_all(self._return, entry)
         rma_ids: set[str] = set()
         for item_at, item in _items(at, entry):
@@ -138,59 +138,19 @@ class ReturnChecks:
         values.moment(value, self.not_after, required=True)
 
 
-class _At:
-    """Where in a return a value sits: for the message (return, item) and the stored field path."""
-
-    __slots__ = ("path", "return_id", "rma_id")
-
-    def __init__(self, return_id: Any, rma_id: Any = None, path: str = "") -> None:
-        self.return_id, self.rma_id, self.path = return_id, rma_id, path
-
-    def refuse(self, field: str, problem: str) -> InvalidRecord:
-        where = f"return {str(self.return_id)[:40]!r}"
-        if self.rma_id is not None:
-            where += f" item (rmaId) {str(self.rma_id)[:40]!r}"
-        return InvalidRecord(
-            f"bol sent malformed return data: {where}: {field} {problem}", key=self.return_id, field=self.path + field
-        )
-
-    def check(self, check: Check, value: Any, field: str) -> None:
-        try:
-            check(value)
-        except values.ValueProblem as problem:
-            raise self.refuse(field, str(problem)) from None
-
-    def check_all(self, checks: Sequence[tuple[str, Check]], obj: Mapping[str, Any], prefix: str = "") -> None:
-        name = ""
-        try:
-            for name, check in checks:
-                check(obj.get(name))
-        except values.ValueProblem as problem:
-            raise self.refuse(prefix + name, str(problem)) from None
-
-    def as_object(self, value: Any, field: str) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.refuse(field, f"is {values.described(value)}, not an object")
-        return value
-
-    def as_array(self, value: Any, field: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.refuse(field, f"is {values.described(value)}, not an array")
-        return value
+def _At(key: Any, item: Any = None, path: str = "") -> RecordAt:
+    """Where in a return a value sits (see ``runs.record_at``)."""
+    return RecordAt("return", key, item, path, item_label="item (rmaId)")
 
 
-def _items(top: _At, entry: Mapping[str, Any]) -> Iterator[tuple[_At, Mapping[str, Any]]]:
+def _items(top: RecordAt, entry: Mapping[str, Any]) -> Iterator[tuple[RecordAt, Mapping[str, Any]]]:
     items = entry.get("returnItems")
     if items is None:
         raise top.refuse("returnItems", "is missing (every return has a list of items)")
     for number, item in enumerate(top.as_array(items, "returnItems")):
         if not isinstance(item, Mapping):
             raise top.refuse(f"returnItems[{number}]", f"is {values.described(item)}, not an object")
-        at = _At(top.return_id, item.get("rmaId"), f"returnItems[{number}].")
+        at = _At(top.key, item.get("rmaId"), f"returnItems[{number}].")
         at.check(_required_code, item.get("rmaId"), "rmaId")
         yield at, item
 

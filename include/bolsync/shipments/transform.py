@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from bolsync.runs import values
-from bolsync.runs.quarantine import InvalidRecord
+from bolsync.runs.record_at import RecordAt
 from bolsync.shipments.entries import FINAL_EVENTS
 
 SHIPMENT_DTYPES: dict[str, str] = {
@@ -110,7 +110,7 @@ class ShipmentChecks:
             field = f"shipmentItems[{number}]"
             item = at.as_object(raw, field, required=True)
             at.check(_required(values.code), item.get("orderItemId"), f"{field}.orderItemId")
-            item_at = _At(at.shipment_id, item.get("orderItemId"), f"{field}.")
+            item_at = _At(at.key, item.get("orderItemId"), f"{field}.")
             if str(item.get("orderItemId")) in seen_items:
                 raise item_at.refuse("orderItemId", "appears twice in the shipment")
             seen_items.add(str(item.get("orderItemId")))
@@ -144,43 +144,9 @@ class ShipmentChecks:
         values.moment(value, self.not_after, required=True)
 
 
-class _At:
-    """Where in a shipment a value sits: for the message (shipment, item) and the stored field path."""
-
-    __slots__ = ("item", "path", "shipment_id")
-
-    def __init__(self, shipment_id: Any, item: Any = None, path: str = "") -> None:
-        self.shipment_id, self.item, self.path = shipment_id, item, path
-
-    def refuse(self, field: str, problem: str) -> InvalidRecord:
-        where = f"shipment {str(self.shipment_id)[:40]!r}"
-        if self.item is not None:
-            where += f" item (orderItemId) {str(self.item)[:40]!r}"
-        return InvalidRecord(
-            f"bol sent malformed shipment data: {where}: {field} {problem}",
-            key=self.shipment_id,
-            field=self.path + field,
-        )
-
-    def check(self, check: Check, value: Any, field: str) -> None:
-        try:
-            check(value)
-        except values.ValueProblem as problem:
-            raise self.refuse(field, str(problem)) from None
-
-    def as_object(self, value: Any, field: str, *, required: bool = False) -> Mapping[str, Any]:
-        if value is None and not required:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.refuse(field, f"is {values.described(value)}, not an object")
-        return value
-
-    def as_array(self, value: Any, field: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.refuse(field, f"is {values.described(value)}, not an array")
-        return value
+def _At(key: Any, item: Any = None, path: str = "") -> RecordAt:
+    """Where in a shipment a value sits (see ``runs.record_at``)."""
+    return RecordAt("shipment", key, item, path, item_label="item (orderItemId)")
 
 
 def _required(check: Callable[..., None]) -> Check:
