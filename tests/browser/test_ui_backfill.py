@@ -170,10 +170,10 @@ def test_a_backfill_beyond_bols_history_says_why_in_the_ui(ui: AirflowUi, airflo
     (run,) = airflow.wait_for_runs(DAILY, RUN_TIMEOUT, logical_date_gte=midnight, logical_date_lte=midnight)
     assert run["state"] == "failed"
     failed = [ti for ti in airflow.client.task_instances(DAILY, run["dag_run_id"]) if ti["state"] == "failed"]
-    assert {ti["task_id"] for ti in failed} == {"sync_account.extract"}
+    assert {ti["task_id"] for ti in failed} == {"sync_account.sync"}
     assert all(ti["try_number"] == 1 for ti in failed), "a window beyond bol's history must not be retried"
 
-    ui.open_task_log(DAILY, run["dag_run_id"], "sync_account.extract", failed[0]["map_index"])
+    ui.open_task_log(DAILY, run["dag_run_id"], "sync_account.sync", failed[0]["map_index"])
     error = ui.page.get_by_text(re.compile(f"AirflowFailException: .*{why}"))
     expect(error.first).to_be_visible()
     expect(error.first).to_contain_text(what_to_do)

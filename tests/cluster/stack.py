@@ -41,6 +41,8 @@ POOLS_FILE = REPO / "include" / "airflow" / "pools.json"
 ADMIN = ("admin", "admin")
 START_TIMEOUT = 240.0
 EMULATOR_NICE = -10
+#: The workers preload the sync code before forking their task processes (``bolsync.runs.celery_config``).
+CELERY_CONFIG_OPTIONS = "bolsync.runs.celery_config.CELERY_CONFIG"
 _T0 = time.monotonic()
 
 
@@ -237,6 +239,7 @@ class Cluster:
             "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{meta.scheme}://{meta.netloc}{meta.path}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(spec.concurrency),
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG_OPTIONS,
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",

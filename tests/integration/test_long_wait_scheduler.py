@@ -23,6 +23,8 @@ from tests.support.airflow_env import query
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 DAG_ID = "bol_orders_daily"
+SYNC = "sync_account.sync"
+#: The audit row of its extract step.
 EXTRACT = "sync_account.extract"
 ACCOUNTS = {"bol_retailer_default": "demo-client-a", "bol_retailer_shop_b": "demo-client-b"}
 
@@ -54,7 +56,7 @@ def test_a_rescheduled_extract_gives_its_pool_slot_back_while_it_waits(tmp_path:
         while True:
             runs = client.dag_runs(DAG_ID, logical_date_gte=iso(day), logical_date_lte=iso(day))
             for run in runs:
-                extracts = [ti for ti in client.task_instances(DAG_ID, run["dag_run_id"]) if ti["task_id"] == EXTRACT]
+                extracts = [ti for ti in client.task_instances(DAG_ID, run["dag_run_id"]) if ti["task_id"] == SYNC]
                 waiting = [ti for ti in extracts if ti["state"] == "up_for_reschedule"]
                 together = together or len(waiting) == len(ACCOUNTS)
             if runs and all(run["state"] in TERMINAL_STATES for run in runs):
@@ -63,7 +65,7 @@ def test_a_rescheduled_extract_gives_its_pool_slot_back_while_it_waits(tmp_path:
             time.sleep(0.5)
         client.set_paused(DAG_ID, True)
         [run] = runs
-        extracts = [ti for ti in client.task_instances(DAG_ID, run["dag_run_id"]) if ti["task_id"] == EXTRACT]
+        extracts = [ti for ti in client.task_instances(DAG_ID, run["dag_run_id"]) if ti["task_id"] == SYNC]
         assert run["state"] == "success", airflow.states(runs)
         assert together, "the two extracts never waited at the same time: the first kept its slot"
         assert sorted((ti["state"], ti["try_number"]) for ti in extracts) == [("success", 1), ("success", 1)]

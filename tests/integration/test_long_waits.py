@@ -132,7 +132,7 @@ def test_a_long_retry_after_reschedules_the_orders_extract_without_spending_a_re
     run = _run("bol_orders_daily", logical)
 
     assert str(run.state) == "success"
-    assert _task(run, "sync_account.extract") == (1, 1)  # one reschedule, still the first try
+    assert _task(run, "sync_account.sync") == (1, 1)  # one reschedule, still the first try
     assert _audit(warehouse, run, "sync_account.extract") == [(1, "success", 0)]
     assert sink.messages == [], sink.bodies()
     stats = emulator.stats()

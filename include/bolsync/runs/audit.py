@@ -42,8 +42,12 @@ def audited(
     *,
     covers_window: bool = True,
     resume: ResumeWith | None = None,
+    step: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Record the try whatever happens; make fatal errors fail fast; alert when a human must act.
+
+    ``step``: the block is one step (``check_auth``, ``extract``, ``load``) of a task that runs several; its row
+    is named as that step of the task's group (:func:`audit_task_id`), so each step keeps a row of its own.
 
     A load try that succeeds also records the window it covered (``runs.coverage``), unless ``covers_window``
     is False or the block set ``audit["covered"] = False`` (its data may be incomplete: the coverage check then
@@ -73,7 +77,7 @@ def audited(
         raise
     else:
         covered = covers_window and audit.get("covered") is not False
-        if covered and str(context["ti"].task_id).endswith("load"):
+        if covered and audit_task_id(context, step).endswith("load"):
             _retrying(lambda: _insert_coverage(database, context, audit, started), "bol.sync_coverage row")
     finally:
         row = {
@@ -82,7 +86,7 @@ def audited(
             "status": status,
             "error": error_text or audit.get("error"),
         }
-        _write_audit(context, database, row, started)
+        _write_audit(context, database, row, started, step)
         stats.rows_landed_from(row)
 
 
@@ -94,12 +98,24 @@ def _alert(error: BaseException, context: Any, audit: dict[str, Any], final: boo
         alerts.send(alert, context)
 
 
-def _write_audit(context: Any, database: WarehouseTarget, row: dict[str, Any], started: datetime) -> None:
+def audit_task_id(context: Any, step: str | None) -> str:
+    """The ``task_id`` of an audit row: the task's own, or for a ``step`` that step in the task's group
+    (``sync_account.sync`` -> ``sync_account.extract``)."""
+    task_id = str(context["ti"].task_id)
+    if step is None:
+        return task_id
+    group, _, _ = task_id.rpartition(".")
+    return f"{group}.{step}" if group else step
+
+
+def _write_audit(
+    context: Any, database: WarehouseTarget, row: dict[str, Any], started: datetime, step: str | None
+) -> None:
     ti = context["ti"]
     full = {
         "dag_id": ti.dag_id,
         "run_id": ti.run_id,
-        "task_id": ti.task_id,
+        "task_id": audit_task_id(context, step),
         "map_index": ti.map_index if ti.map_index is not None else -1,
         "try_number": ti.try_number,
         **row,

@@ -1,26 +1,20 @@
-"""The tasks every stream's DAG starts with: which accounts to sync, and one auth check per account."""
+"""The tasks every stream's DAG starts with: which accounts to sync, and (for the offers DAG) one auth check per
+account. Light to import: what the tasks run is imported when they run, not when the DAG file is parsed."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.runs import config
-from bolsync.runs.audit import audited
-from bolsync.runs.freshness import alert_if_stale
-from bolsync.runs.sync_hook import SyncHook
-from bolsync.warehouse.connection import warehouse_target
-from bolsync_provider.errors import BolConfigError
-
-log = logging.getLogger(__name__)
-
 
 @task
 def list_accounts() -> list[str]:
     """The connection ids to sync in this run."""
+    from bolsync.runs import config
+    from bolsync_provider.errors import BolConfigError
+
     context = get_current_context()
     try:
         return config.accounts(context.get("params"))
@@ -30,19 +24,12 @@ def list_accounts() -> list[str]:
 
 @task(map_index_template="{{ account_label }}")
 def check_auth(conn_id: str) -> str:
-    """Start of each run: one cheap auth check (a cached token costs no request) and the freshness check.
+    """One auth check and the freshness check for ``conn_id`` (see ``runs.account_check``)."""
+    from bolsync.runs.account_check import authenticate
 
-    A broken credential thus fails here once, clearly and with one alert, instead of in every task.
-    """
     context = get_current_context()
     label_task(context, conn_id)
-    database = warehouse_target()
-    hook = SyncHook(conn_id)
-    audit: dict[str, Any] = {"conn_id": conn_id}
-    with audited(context, database, audit, hook):
-        alert_if_stale(context, database, conn_id)
-        audit["retailer_id"] = hook.get_retailer_id()
-        log.info("Connection '%s' authenticates as retailer %s.", conn_id, audit["retailer_id"])
+    authenticate(context, conn_id)
     return conn_id
 
 

@@ -1,5 +1,6 @@
-"""One factory for every stream's DAGs: which accounts, one auth check each, then the stream's extract and
-load, mapped per account (a failing account never holds up the others). DAG files only call it."""
+"""One factory for every stream's DAGs: which accounts, then one task per account running its auth check, the
+stream's extract and load (``streams.tasks``), mapped per account (a failing account never holds up the
+others). DAG files only call it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 from airflow.sdk import DAG, Param, task_group
 
 from bolsync.runs.defaults import stream_dag
-from bolsync.runs.tasks import check_auth, list_accounts
-from bolsync.streams.spec import ExtractFn, LoadFn, StreamSpec, functions_of
-from bolsync.streams.tasks import extract_task, load_task
+from bolsync.runs.tasks import list_accounts
+from bolsync.streams.spec import StreamSpec
+from bolsync.streams.tasks import sync_task
 
 
 def sync_dag(
@@ -27,18 +28,15 @@ def sync_dag(
     params: dict[str, Param] | None = None,
 ) -> DAG:
     """A DAG syncing ``spec`` for every account in each [start, end) data interval of ``cron``, with the stream's
-    own ``extract`` and ``load`` (``StreamSpec.module``)."""
+    own ``extract`` and ``load`` (``StreamSpec.module``, imported when the task runs)."""
     if dag_id not in spec.dags:
         raise ValueError(f"{dag_id} is not one of the DAGs of stream {spec.name}: {', '.join(spec.dags)}")
-    functions = functions_of(spec)
-    extract: ExtractFn = functions.extract
-    load: LoadFn = functions.load
-    extract_account, load_account = extract_task(spec, extract), load_task(spec, load)
+    sync = sync_task(spec)
 
     @task_group(group_id="sync_account")
     def sync_account(conn_id: Any) -> None:
-        """One account's chain, mapped per account."""
-        load_account(extract_account(check_auth(conn_id)))
+        """One account's sync, mapped per account."""
+        sync(conn_id)
 
     with stream_dag(
         dag_id,

@@ -11,6 +11,8 @@ import requests
 
 TERMINAL_STATES = frozenset({"success", "failed"})
 IDEMPOTENT = frozenset({"GET", "PATCH", "PUT"})
+#: Task instances read per request (the API's default page is 50, its cap 100).
+TASK_INSTANCE_PAGE = 100
 
 
 class ApiError(RuntimeError):
@@ -132,14 +134,19 @@ class AirflowClient:
         return list(result.get("dag_runs", []))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance (mapped ones included) of a DAG run."""
-        result = self.request(
-            "GET",
-            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-            f"list task instances of {run_id}",
-            params={"limit": 100},
-        )
-        return list(result.get("task_instances", []))
+        """Every task instance (mapped ones included) of a DAG run, page after page."""
+        found: list[dict[str, Any]] = []
+        while True:
+            result = self.request(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                f"list task instances of {run_id}",
+                params={"limit": TASK_INSTANCE_PAGE, "offset": len(found), "order_by": "id"},
+            )
+            page = list(result.get("task_instances", []))
+            found += page
+            if len(page) < TASK_INSTANCE_PAGE or len(found) >= int(result.get("total_entries", 0)):
+                return found
 
 
 def iso(moment: datetime) -> str:
