@@ -59,9 +59,9 @@ DAYS = 1
 RATE = 5.0
 CONCURRENCY = 4
 RUN_TIMEOUT = 900.0
-#: The meters are first read on the idle cluster for this long: the fixed cost per second, which the
-#: per-task (marginal) figures leave out.
-IDLE_SECONDS = 30.0
+#: The meters are first read on the settled, idle cluster for this long: the fixed cost per second, which the
+#: per-account (marginal) figures leave out.
+IDLE_SECONDS = 60.0
 
 
 def agency_accounts(count: int = ACCOUNTS) -> tuple[Account, ...]:

@@ -33,6 +33,8 @@ from tests.cluster.meters import Meter, default_meters
 from tests.cluster.stack import Cluster, ClusterError, ClusterSpec, say
 
 GOAL_BUDGET_FRACTION = 0.95
+#: The idle cluster is metered only after this long: its components' start-up work is not its idle cost.
+SETTLE_SECONDS = 30.0
 
 
 @dataclass
@@ -114,6 +116,8 @@ def run_cluster(
     try:
         with cluster:
             if idle_seconds > 0:
+                say(f"letting the cluster settle for {SETTLE_SECONDS:.0f} s")
+                time.sleep(SETTLE_SECONDS)
                 idle = _read_meters(cluster, meters, idle_seconds)
                 report.idle_meters_per_second = {key: value / idle_seconds for key, value in idle.items()}
             for meter in meters:
