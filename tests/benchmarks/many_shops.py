@@ -12,7 +12,7 @@ one night, ~100 orders), API calls (emulator), CPU seconds of every Airflow proc
 (psutil over the process trees: components, Celery workers with their task processes) per 1,000 API calls,
 CPU of the PostgreSQL backends of the metadata and warehouse databases, metadata transactions, the Redis
 server's commands and CPU (server-wide), 429s, and the rows against the emulator's ground truth. The meters
-are also read for 30 s on the idle cluster first, which splits them into a fixed cost per second and a
+are also read for 60 s on the settled, idle cluster first, which splits them into a fixed cost per second and a
 marginal cost per task.
 
 Baseline in the same run: a sequential loop in one process (no Airflow) calling the same layers
