@@ -92,7 +92,7 @@ def test_the_run_window_is_the_params_period_else_the_data_interval() -> None:
 def test_the_generic_extract_asks_the_stream_for_its_window() -> None:
     from bolsync.invoices.spec import SPEC
     from bolsync.orders.spec import SPEC as ORDERS
-    from bolsync.streams.tasks import stream_window
+    from bolsync.streams.steps import stream_window
 
     start, end = datetime(2026, 3, 2, tzinfo=AMSTERDAM), datetime(2026, 3, 9, tzinfo=AMSTERDAM)
     period = {"period_start": "2026-02-01", "period_end": "2026-02-28"}
