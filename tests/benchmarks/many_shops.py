@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -121,6 +122,7 @@ def summarize(report: ClusterReport, accounts: int, load_before: tuple[float, ..
     marginal = {key: value - idle.get(key, 0.0) * wall for key, value in report.meters.items()}
     return {
         "workers": report.spec["workers"],
+        "accounts": accounts,
         "ok": report.ok,
         "error": report.error,
         "backfill_seconds": round(wall, 1),
@@ -183,6 +185,45 @@ def per_account(report: ClusterReport, nights: int, marginal: dict[str, float]) 
         },
         "metadata_transactions_per_account_night": round(marginal.get("metadata_db_transactions", 0.0) / nights, 1),
         "metadata_rows_written_per_account_night": round(marginal.get("metadata_db_rows_written", 0.0) / nights, 1),
+    }
+
+
+#: The projection's night: the hours a nightly sync of every account may take.
+NIGHT_HOURS = 2.0
+PROJECTED_ACCOUNTS = 1000
+PROJECTION_ASSUMPTIONS = (
+    "CPU: the idle cost of one Airflow deployment for the night plus the marginal CPU per account-night (Airflow "
+    "processes and metadata DB); task slots: each account holds one for its budget-bound time (its API calls at "
+    "the budget). Accounts like the measured ones (~100 orders a night), a PostgreSQL warehouse (loads in "
+    "parallel), 2-core workers of concurrency 8; the measured host ran every component and both workers on the "
+    "same 2 cores, so two workers there show contention, not scale-out."
+)
+
+
+def projection(measured: dict[str, Any]) -> dict[str, Any]:
+    """Workers for ``PROJECTED_ACCOUNTS`` nightly syncs in ``NIGHT_HOURS``, from one configuration's figures
+    (see :data:`PROJECTION_ASSUMPTIONS`)."""
+    nights = PROJECTED_ACCOUNTS
+    idle = measured["idle_per_second"]
+    fixed_per_second = idle.get("airflow_cpu_seconds", 0.0) + idle.get("metadata_db_cpu_seconds", 0.0)
+    marginal = (
+        measured["marginal_cpu_seconds_per_account_night"]
+        + measured["where_cpu_goes_per_account_night"]["metadata_db_cpu_seconds"]["marginal_seconds"]
+    )
+    night = NIGHT_HOURS * 3600
+    core_seconds = fixed_per_second * night + nights * marginal
+    calls_per_account = (measured["api_calls"] + measured["token_calls"]) / measured["accounts"]
+    slot_seconds = nights * calls_per_account / RATE
+    cores = core_seconds / night
+    slots = slot_seconds / night
+    return {
+        "accounts": nights,
+        "night_hours": NIGHT_HOURS,
+        "core_seconds": round(core_seconds),
+        "busy_cores": round(cores, 2),
+        "busy_task_slots": round(slots, 1),
+        "workers_of_2_cores_concurrency_8": max(1, math.ceil(max(cores / 2, slots / 8))),
+        "assumptions": PROJECTION_ASSUMPTIONS,
     }
 
 
@@ -362,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "configurations": configurations,
         "baseline_sequential": baseline,
+        "projection_1000_accounts": projection(configurations[0]) if configurations else None,
         "seconds": round(time.monotonic() - started, 1),
     }
     args.out.mkdir(parents=True, exist_ok=True)
