@@ -37,7 +37,7 @@ def run(
     threshold: DeletionThreshold | None = None,
     run_id: str | None = None,
 ):
-    """One nightly export of ``offers``, ``day`` days after DAY, through the load task's own ``load_in_transaction``."""
+    """One nightly export of ``offers``, ``day`` days after DAY, through ``load_steps.load_in_transaction``."""
     end = SEEN + timedelta(days=day)
     extracted = OffersExtracted(
         conn_id="shop",
