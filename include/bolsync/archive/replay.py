@@ -288,8 +288,9 @@ def _replay_offers(
     target: WarehouseTarget, run: ReplayRun, lineage: Lineage, confirm_deletions: bool
 ) -> dict[str, int]:
     from bolsync.offers.extract import snapshot_date
+    from bolsync.offers.extracted import OffersExtracted
+    from bolsync.offers.load_steps import load_in_transaction
     from bolsync.offers.spec import STREAM
-    from bolsync.offers.tasks import OffersExtracted, _load
     from bolsync.offers.transform import parse_export_csv, parse_v11_offers
     from bolsync.runs.evidence import DeletionThreshold
     from bolsync.runs.quarantine import Quarantine
@@ -326,7 +327,9 @@ def _replay_offers(
         STREAM, attempt.conn_id, attempt.retailer_id, lineage.dag_id, lineage.run_id, window.start, window.end
     )
     with connect_warehouse(target) as conn, conn.transaction():
-        counts = _load(conn, attempt.retailer_id, extracted, rows, confirm_deletions, lineage, threshold, quarantine)
+        counts = load_in_transaction(
+            conn, attempt.retailer_id, extracted, rows, confirm_deletions, lineage, threshold, quarantine
+        )
     if counts.check is not None and counts.check.held:
         log.warning(
             "Run %s of %s: %s",

@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from bolsync.orders.load import known_order_ids
 from bolsync.planner.estimate import DayEstimate, Limits, estimate_days, list_calls, wall_seconds
+from bolsync.planner.modes import MODES, Mode
 from bolsync.planner.probe import DayProbe, probe_day
 from bolsync.runs.windows import AMSTERDAM, oldest_allowed_date
 from bolsync.warehouse.connection import Warehouse
@@ -26,8 +27,6 @@ from bolsync_provider.settings import DEFAULT_ENDPOINT_LIMITS, NUMBERS, BolConne
 log = logging.getLogger(__name__)
 
 DAG_ID = "bol_orders_daily"
-Mode = Literal["probe", "history"]
-MODES: tuple[Mode, ...] = ("probe", "history")
 #: Days of warehouse history the ``history`` mode averages the daily order volume over.
 HISTORY_SAMPLE_DAYS = 28
 BUDGET_SOURCE = (

@@ -1,5 +1,5 @@
 """Builds the nightly check DAG (coverage holes, overdue retention purges); the DAG file only calls
-:func:`coverage_dag` (no I/O at import)."""
+:func:`coverage_dag` (no I/O at import; the checks are imported when their tasks run)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from typing import Any
 from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bolsync.retention.overdue import read_overdue, send_overdue
 from bolsync.runs import config
-from bolsync.runs.coverage_check import check_note, run_check
 from bolsync.runs.defaults import WAREHOUSE_POOL, stream_dag
-from bolsync.runs.run_note import add_to_run_note
-from bolsync.warehouse.connection import connect_warehouse, warehouse_target
 from bolsync_provider.errors import BolConfigError
 
 
 @task(pool=WAREHOUSE_POOL)
 def check_coverage() -> dict[str, Any]:
     """Alert each new hole in the synced history of every account (orders and offers)."""
+    from bolsync.runs.coverage_check import check_note, run_check
+    from bolsync.runs.run_note import add_to_run_note
+
     context = get_current_context()
     try:
         accounts = config.accounts(context.get("params"))
@@ -35,6 +34,9 @@ def check_coverage() -> dict[str, Any]:
 @task
 def check_retention() -> list[str]:
     """Alert each overdue retention purge (whether ``bol_retention`` runs or not); the alerts' subjects."""
+    from bolsync.retention.overdue import read_overdue, send_overdue
+    from bolsync.warehouse.connection import connect_warehouse, warehouse_target
+
     context = get_current_context()
     with connect_warehouse(warehouse_target()) as conn:
         found = read_overdue(conn)

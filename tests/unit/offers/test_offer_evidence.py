@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bolsync.offers.tasks import OffersExtracted, _load
+from bolsync.offers.extracted import OffersExtracted
+from bolsync.offers.load_steps import load_in_transaction
 from bolsync.offers.transform import parse_export_csv
 from bolsync.runs.deletion_holds import open_holds
 from bolsync.runs.evidence import DeletionThreshold
@@ -36,7 +37,7 @@ def run(
     threshold: DeletionThreshold | None = None,
     run_id: str | None = None,
 ):
-    """One nightly export of ``offers``, ``day`` days after DAY, through the load task's own ``_load``."""
+    """One nightly export of ``offers``, ``day`` days after DAY, through ``load_steps.load_in_transaction``."""
     end = SEEN + timedelta(days=day)
     extracted = OffersExtracted(
         conn_id="shop",
@@ -51,7 +52,9 @@ def run(
     )
     lineage = Lineage("bol_offers_daily", run_id or f"run-{day}", end + timedelta(minutes=6))
     with conn.transaction():
-        return _load(conn, "R1", extracted, parse_export_csv(export(offers)), confirmed, lineage, threshold)
+        return load_in_transaction(
+            conn, "R1", extracted, parse_export_csv(export(offers)), confirmed, lineage, threshold
+        )
 
 
 def live(conn) -> int:

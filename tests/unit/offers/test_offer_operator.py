@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bolsync.offers import extract, tasks
+from bolsync.offers import extract, extract_steps, tasks
 from bolsync.runs import config
 from bolsync.warehouse.connection import as_target
 from bolsync_provider.triggers.offer_export import OfferExportTrigger
@@ -38,9 +38,9 @@ class FakeHook:
 
 @pytest.fixture
 def operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tasks.OffersExtractOperator:
-    monkeypatch.setattr(tasks, "SyncHook", FakeHook)
-    monkeypatch.setattr(tasks, "audited", lambda *args, **kwargs: contextlib.nullcontext())
-    monkeypatch.setattr(tasks, "warehouse_target", lambda: as_target(tmp_path / "w.duckdb"))
+    monkeypatch.setattr(extract_steps, "SyncHook", FakeHook)
+    monkeypatch.setattr(extract_steps, "audited", lambda *args, **kwargs: contextlib.nullcontext())
+    monkeypatch.setattr(extract_steps, "warehouse_target", lambda: as_target(tmp_path / "w.duckdb"))
     monkeypatch.setattr(config, "get_variable", lambda key: None)
     return tasks.OffersExtractOperator(task_id="extract", conn_id="bol_x", poll_interval=0.01, deferrable=False)
 
@@ -92,7 +92,7 @@ def test_resume_downloads_and_stages_the_file(operator, tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", ["FAILURE", "TIMEOUT", "EXPIRED", "STILL_PENDING"])
 def test_resume_after_a_failed_export_raises_bols_reason(operator, tmp_path: Path, status: str) -> None:
     event = {"status": status, "message": f"bol ended the offer export with {status}: reason", "carry": _carry()}
-    with pytest.raises(tasks.OfferExportFailed, match=f"with {status}: reason"):
+    with pytest.raises(extract_steps.OfferExportFailed, match=f"with {status}: reason"):
         operator.execute_complete(_context(tmp_path), event)
 
 
@@ -110,7 +110,7 @@ def test_without_deferral_the_operator_polls_in_the_worker(operator, tmp_path: P
             return event
         return None
 
-    monkeypatch.setattr(tasks, "first_event", first)
+    monkeypatch.setattr(extract_steps, "first_event", first)
     result = operator.execute(_context(tmp_path, datetime.now(UTC)))
     assert polls == ["p-1"]
     assert result["source"] == "export"

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from bolsync.offers.extracted import OffersExtracted
+from bolsync.offers.load_steps import load_in_transaction
 from bolsync.offers.spec import STREAM
-from bolsync.offers.tasks import OffersExtracted, _load
 from bolsync.offers.transform import OfferRows, parse_export_csv, parse_v11_offers
 from bolsync.runs.quarantine import Quarantine
 from bolsync.runs.values import latest_allowed
@@ -46,7 +47,7 @@ def _day(conn: Any, day: date, *lines: str) -> tuple[OfferRows, Any]:
     scope = Quarantine(STREAM, "bol_shop", "R1", "bol_offers_daily", f"run_{day}", extracted.window.start)
     with conn.transaction():
         lineage = Lineage("bol_offers_daily", f"run_{day}", datetime.fromisoformat(str(extracted.extracted_at)))
-        counts = _load(conn, "R1", extracted, rows, False, lineage, None, scope)
+        counts = load_in_transaction(conn, "R1", extracted, rows, False, lineage, None, scope)
     return rows, counts
 
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from bolsync.retention.purges import ArchivePurgeIncomplete, recorded_purge
 from bolsync.retention.record import PERSONAL_STORE, RAW_ARCHIVE
-from bolsync.retention.tasks import ArchivePurgeIncomplete, recorded_purge
 from bolsync.runs import alert_log
 from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync_provider.errors import BolConfigError

@@ -1,0 +1,37 @@
+"""The dag-processor re-parses every DAG file and every task process parses its own: the helper DAGs and the
+offers DAG import the data libraries, the warehouse drivers and the HTTP client only when a task runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+FILES = ("bol_backfill_plan", "bol_coverage_check", "bol_offers_daily", "bol_retention")
+HEAVY = ("pandas", "numpy", "duckdb", "psycopg", "pyarrow", "requests")
+
+PARSE = (
+    "import runpy, sys\n"
+    "runpy.run_path(sys.argv[1])\n"
+    "print('loaded:', ','.join(m for m in sys.argv[2:] if m in sys.modules))\n"
+)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_parsing_imports_no_heavy_module(name: str) -> None:
+    """A fresh interpreter parses the DAG file alone (this checkout's packages first on the path)."""
+    paths = [str(REPO / "include"), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE, str(DAGS / f"{name}.py"), *HEAVY],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "loaded:"
