@@ -575,14 +575,22 @@ with connect_warehouse(Path(sys.argv[1])) as conn:
 """
 
 
-def test_load_killed_mid_transaction_leaves_nothing_and_the_rerun_is_exact(sync: Sync) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+def test_load_killed_mid_transaction_leaves_nothing_and_the_rerun_is_exact(
+    sync: Sync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    import bolsync.orders.stream as orders_stream
+
+    def stop_before_the_load(_job: object) -> None:
+        raise AirflowFailException("stopped before the load")
 
     day = _yesterday()
     logical = _daily_logical(day, 17)
-    dag = DagBag(dag_folder=str(REPO / "dags")).dags["bol_orders_daily"]
-    run = dag.test(logical_date=logical, run_conf={"accounts": [SHOP]}, mark_success_pattern=r"(.*\.)?load")
-    assert str(run.state) == "success"
+    with monkeypatch.context() as patched:
+        patched.setattr(orders_stream, "load", stop_before_the_load)
+        assert run_dag("bol_orders_daily", logical, [SHOP]) == "failed"  # extracted and staged, not loaded
+    sync.sink.clear()  # the stop's own alert
     staged = sorted(p.parent for p in sync.staging.rglob("order_list.ndjson"))
     assert len(staged) == 1
 
