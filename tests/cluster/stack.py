@@ -6,6 +6,8 @@ processes; the rate budget and token lease on Redis, a PostgreSQL warehouse, sta
 worker sees; the bol emulator as the API. Every database, Redis index, port and folder is fresh and is
 removed on exit, whatever happened; every process carries ``BOLSYNC_DEMO_TOKEN=<token>`` so that leftovers
 are found and stopped.
+Every process runs this checkout's code (its ``include`` ahead of the venv's install), so a worktree of the
+repository deploys itself, not the checkout the venv was built from.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ class Cluster:
         env = {
             **base,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": os.pathsep.join(str(p) for p in (REPO / "include", REPO / "include" / "demo", REPO)),
             TOKEN_VARIABLE: self.token,
             "AIRFLOW_HOME": str(self.airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
