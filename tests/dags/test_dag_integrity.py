@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +16,6 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 #: Every DAG a stream names syncs it.
 EXPECTED = {dag_id for spec in STREAMS.values() for dag_id in spec.dags}
 HELPERS = {"bol_backfill_plan", "bol_coverage_check", "bol_retention"}
-#: The DAGs of the streams that run one task per account (every stream but offers).
-LIGHT = {dag_id for spec in STREAMS.values() if spec.module for dag_id in spec.dags}
 
 
 @pytest.fixture(scope="module")
@@ -70,21 +66,6 @@ def test_conventions(dagbag, dag_id: str) -> None:
         assert dag.get_task("sync_account.sync").outlets
     for task in dag.tasks:
         assert task.retries >= 1
-
-
-def test_parsing_a_dag_file_imports_no_data_library() -> None:
-    """The dag-processor and every task process parse the DAG files: pandas, the warehouse drivers, the HTTP
-    client and the stream code are imported when a task runs, not when its DAG file is parsed."""
-    code = (
-        "import runpy, sys\n"
-        "for path in sys.argv[1:]:\n"
-        "    runpy.run_path(path)\n"
-        "heavy = ('pandas', 'numpy', 'duckdb', 'psycopg', 'pyarrow', 'requests', 'bolsync.streams.steps')\n"
-        "print('loaded:', ','.join(sorted(m for m in heavy if m in sys.modules)))\n"
-    )
-    files = [str(DAGS / f"{dag_id}.py") for dag_id in sorted(LIGHT)]
-    result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "loaded:"
 
 
 def test_windows_are_half_open_quarter_hours_hours_and_amsterdam_days(dagbag) -> None:

@@ -1,5 +1,5 @@
-"""The dag-processor re-parses every DAG file and every task process parses its own: the helper DAGs and the
-offers DAG import the data libraries, the warehouse drivers and the HTTP client only when a task runs."""
+"""The dag-processor re-parses every DAG file and every task process parses its own: every DAG imports the data
+libraries, the warehouse drivers, the HTTP client and the sync steps only when a task runs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
-FILES = ("bol_backfill_plan", "bol_coverage_check", "bol_offers_daily", "bol_retention")
-HEAVY = ("pandas", "numpy", "duckdb", "psycopg", "pyarrow", "requests")
+FILES = sorted(path.stem for path in DAGS.glob("*.py"))
+HEAVY = ("pandas", "numpy", "duckdb", "psycopg", "pyarrow", "requests", "bolsync.streams.steps")
 
 PARSE = (
     "import runpy, sys\n"
