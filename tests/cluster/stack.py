@@ -237,6 +237,7 @@ class Cluster:
             # The documented remedy for "timed out" calls of the task supervisors to a busy API server
             # (default 5 s); a small host running many task processes needs it.
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "30",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
             "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{meta.scheme}://{meta.netloc}{meta.path}",

@@ -9,14 +9,17 @@ from typing import Any
 from bolsync.runs.audit import audited
 from bolsync.runs.freshness import alert_if_stale
 from bolsync.runs.sync_hook import SyncHook
-from bolsync.warehouse.connection import warehouse_target
+from bolsync.warehouse.connection import WarehouseTarget, warehouse_target
 
 log = logging.getLogger(__name__)
 
 
-def authenticate(context: Any, conn_id: str, *, step: str | None = None) -> str:
-    """Check ``conn_id`` authenticates (audited; ``step``: as a step of a larger task); its retailer id."""
-    database = warehouse_target()
+def authenticate(
+    context: Any, conn_id: str, *, step: str | None = None, database: WarehouseTarget | None = None
+) -> str:
+    """Check ``conn_id`` authenticates (audited; ``step``: as a step of a larger task, ``database``: the warehouse
+    it already looked up); its retailer id."""
+    database = database or warehouse_target()
     hook = SyncHook(conn_id)
     audit: dict[str, Any] = {"conn_id": conn_id}
     with audited(context, database, audit, hook, step=step):

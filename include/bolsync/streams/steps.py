@@ -32,7 +32,7 @@ from bolsync.runs.staging import (
 from bolsync.runs.sync_hook import SyncHook
 from bolsync.runs.windows import SyncWindow, run_window
 from bolsync.streams.spec import Extracted, ExtractFn, ExtractJob, LoadJob, StreamSpec, functions_of
-from bolsync.warehouse.connection import connect_warehouse, warehouse_target
+from bolsync.warehouse.connection import WarehouseTarget, connect_warehouse
 from bolsync.warehouse.lineage import Lineage
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,10 @@ class StreamExtracted:
         return Extracted(dict(self.audit), list(self.notes), self.complete, dict(self.info))
 
 
-def run_extract(spec: StreamSpec, context: Any, conn_id: str) -> StreamExtracted:
+def run_extract(spec: StreamSpec, context: Any, conn_id: str, database: WarehouseTarget) -> StreamExtracted:
     """One account's extract: the run's window, staged into a new attempt folder, every response archived."""
     run: ExtractFn = functions_of(spec).extract
     window = stream_window(spec, context)
-    database = warehouse_target()
     root = staging_root(database.staging_anchor)
     run_dir = staging_dir(root, context["dag"].dag_id, context["run_id"], conn_id)
     hook = SyncHook(conn_id)
@@ -139,9 +138,8 @@ def read_window(audit: dict[str, Any], window: SyncWindow) -> SyncWindow:
     return SyncWindow(parsed[0], parsed[1])
 
 
-def run_load(spec: StreamSpec, context: Any, extracted: StreamExtracted) -> dict[str, Any]:
+def run_load(spec: StreamSpec, context: Any, extracted: StreamExtracted, database: WarehouseTarget) -> dict[str, Any]:
     """Load one account's staged extract in one warehouse transaction; its per-table counts."""
-    database = warehouse_target()
     window = extracted.window
     audit: dict[str, Any] = {
         "conn_id": extracted.conn_id,

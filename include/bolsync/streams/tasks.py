@@ -33,10 +33,12 @@ def sync_task(spec: StreamSpec) -> Any:
     def sync(conn_id: str) -> dict[str, Any]:
         from bolsync.runs.account_check import authenticate
         from bolsync.streams.steps import run_extract, run_load
+        from bolsync.warehouse.connection import warehouse_target
 
         context = get_current_context()
         label_task(context, conn_id)
-        authenticate(context, conn_id, step="check_auth")
-        return run_load(spec, context, run_extract(spec, context, conn_id))
+        database = warehouse_target()
+        authenticate(context, conn_id, step="check_auth", database=database)
+        return run_load(spec, context, run_extract(spec, context, conn_id, database), database)
 
     return sync
