@@ -13,6 +13,12 @@ reachable), in one run:
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
   the product's offer merge (``bolsync.offers.load.merged_list``, an incremental list: version-checked, no
   deletions, no snapshot) into ``bol.offers``, the same two merges;
+- **new rows through maintained encoders** (PostgreSQL, ``--encoders``, those installed): the new-rows merge
+  of both tables again, into the emptied table, per encoder in turn: ours (``pg_binary``), pgpq
+  (``ArrowToPostgresBinaryEncoder`` in its place: each slice converted to Arrow and encoded, through the same
+  ``COPY``, connection and transaction), pgpq on string columns already Arrow-backed (as pandas holds them
+  wherever pyarrow is installed), and ADBC (``adbc_ingest`` of the same rows, sorted, on a connection of its
+  own: it cannot join the product's transaction nor ``insert_new``'s savepoint); rows/s and the ratio to ours;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` (streamed in chunks of
@@ -190,6 +196,7 @@ class Report:
     machine: dict[str, Any]
     runs: list[dict[str, Any]] = field(default_factory=list)
     merges: list[Merge] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
     rss: list[Rss] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -298,6 +305,113 @@ def median_rss(runs: list[Rss]) -> Rss:
         float(statistics.median(r.seconds for r in runs)),
         len(runs),
     )
+
+
+# --- the new-rows COPY through maintained encoders (PostgreSQL) -----------------------------------------
+
+#: Each way of landing the new rows: which encoder, and whether it runs inside the product's transaction.
+ENCODERS = {
+    "ours": ("bolsync.warehouse.pg_binary (numpy)", True),
+    "pgpq": ("pgpq, the frame converted to Arrow per slice", True),
+    "pgpq-arrow-strings": ("pgpq, string columns already Arrow-backed", True),
+    "adbc": ("ADBC adbc_ingest on its own connection", False),
+}
+
+
+@dataclass
+class Landing:
+    encoder: str
+    table: str
+    rows: int
+    seconds: float
+    runs: int = 1
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its string columns Arrow-backed, as pandas holds them wherever pyarrow is installed."""
+    strings = {c: pd.StringDtype("pyarrow") for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)}
+    return frame.astype(strings)
+
+
+def bench_encoders(target: WarehouseTarget, frames: dict[str, pd.DataFrame], encoders: list[str]) -> list[Landing]:
+    """The new-rows merge of each table (the product's ``insert_new`` path: probe, savepoint, key-sorted
+    binary ``COPY`` in the product's transaction) into the emptied table, once per encoder: ours, pgpq in
+    place of ``pg_binary.binary_encoder`` (the same slices, worker thread and connection), and ADBC's
+    ``adbc_ingest`` of the same rows on a connection of its own (it cannot join the product's transaction)."""
+    from unittest import mock
+
+    import bolsync.warehouse.postgres_warehouse as pg_warehouse
+    from tests.benchmarks import pg_arrow
+
+    ours = pg_warehouse.binary_encoder
+    results = []
+    with connect_warehouse(target) as warehouse:
+        for table in VERSIONS:
+            frame = frames[table]
+            arrow_frame = arrow_strings(frame) if "pgpq-arrow-strings" in encoders else frame
+            for encoder in encoders:
+                warehouse.execute(f"TRUNCATE bol.{table}")
+                if encoder == "adbc":
+                    seconds, inserted = _adbc_once(warehouse, target, table, frame)
+                else:
+                    make = pg_arrow.pgpq_encoder if encoder.startswith("pgpq") else ours
+                    used: list[bool] = []
+
+                    def counted(part: pd.DataFrame, types: Any, make: Any = make, used: list[bool] = used) -> Any:
+                        encode = make(part, types)
+                        used.append(encode is not None)
+                        return encode
+
+                    landed = arrow_frame if encoder == "pgpq-arrow-strings" else frame
+                    with mock.patch.object(pg_warehouse, "binary_encoder", counted):
+                        seconds, (inserted, _) = _merge_once(warehouse, table, landed)
+                    assert used, (encoder, table)
+                    assert all(used), (encoder, table, used)  # binary all the way, no CSV
+                assert inserted == len(frame), (encoder, table, inserted)
+                assert warehouse.scalar(f"SELECT count(*) FROM bol.{table}") == len(frame)
+                results.append(Landing(encoder, table, len(frame), seconds))
+                print(f"  postgres {table} new rows via {encoder}: {seconds:.2f} s", flush=True)
+    return results
+
+
+def _adbc_once(warehouse: Warehouse, target: WarehouseTarget, table: str, frame: pd.DataFrame) -> tuple[float, int]:
+    """``adbc_ingest`` (append) of the rows the product's new-rows merge stores, sorted by key, committed;
+    timed from the pandas frame (its constants, the key sort and the conversion to Arrow included)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from bolsync.offers.listing import OfferList
+    from bolsync.offers.load import offer_rows
+    from bolsync.offers.transform import latest_per_offer
+    from bolsync.orders.load import INSERTED_ONLY
+    from bolsync.warehouse.postgres_warehouse import _sorted_positions
+    from tests.benchmarks import pg_arrow
+
+    name = f"bol.{table}"
+    key = ["retailer_id", "order_item_id"] if table == "order_items" else ["retailer_id", "offer_id"]
+    with adbc.connect(str(target.dsn)) as ingest:
+        settle("postgres", warehouse.raw)
+        started = time.perf_counter()
+        if table == "order_items":
+            rows = frame.assign(**warehouse._constant_columns(INSERTED_ONLY, frame.index))  # type: ignore[attr-defined]
+        else:
+            listing = OfferList("export", False, SEEN_AT, SEEN_AT, SEEN_AT.date())
+            rows = offer_rows("r1", latest_per_offer(frame), list(frame.columns), listing)
+        rows = rows.take(_sorted_positions(rows, key))
+        convert = pg_arrow.arrow_converter(rows, warehouse._column_types(name, list(rows.columns)))  # type: ignore[attr-defined]
+        assert convert is not None, table
+        with ingest.cursor() as cursor:
+            inserted = cursor.adbc_ingest(table, convert(rows), mode="append", db_schema_name="bol")
+        ingest.commit()
+        return time.perf_counter() - started, int(inserted if inserted and inserted > 0 else len(rows))
+
+
+def median_landing(runs: list[Landing]) -> Landing:
+    first = runs[0]
+    return Landing(first.encoder, first.table, first.rows, float(statistics.median(r.seconds for r in runs)), len(runs))
 
 
 def baseline(target: WarehouseTarget, table: str, sample: pd.DataFrame) -> tuple[int, float]:
@@ -410,12 +524,16 @@ def measure_merges(
 ) -> list[Merge]:
     """``args.runs`` runs of :func:`bench_merges`, each in a fresh warehouse; [] when the backend is down."""
     merges: list[Merge] = []
+    encoders = landing_encoders(report, args.encoders) if backend == "postgres" else []
+    landings: list[Landing] = []
     for run in range(args.runs):
         try:
             with backend_target(backend, folder / f"merge-{run}") as target:
                 if target.path is not None:
                     target.path.parent.mkdir(parents=True, exist_ok=True)
                 merges += bench_merges(backend, target, frames, args.baseline_rows)
+                if encoders:
+                    landings += bench_encoders(target, frames, encoders)
         except BaseException as error:  # pytest.skip/fail from postgres_url() when the server is down
             if not isinstance(error, Exception) and type(error).__name__ not in ("Skipped", "Failed"):
                 raise
@@ -423,7 +541,28 @@ def measure_merges(
             print(f"  {backend}: not measured: {error}", flush=True)
             return []
     report.runs += [{"kind": "merge", **asdict(m), "rows_per_second": m.rows_per_second} for m in merges]
+    report.runs += [{"kind": "landing", **asdict(x), "rows_per_second": x.rows_per_second} for x in landings]
+    report.landings += [
+        median_landing([x for x in landings if (x.table, x.encoder) == (t, e)]) for t in VERSIONS for e in encoders
+    ]
     return merges
+
+
+def landing_encoders(report: Report, wanted: str) -> list[str]:
+    """Of ``wanted`` (comma-separated :data:`ENCODERS`), ours and those installed; [] when that leaves ours
+    alone."""
+    from tests.benchmarks import pg_arrow
+
+    encoders = []
+    for encoder in (e for e in wanted.split(",") if e):
+        missing = pg_arrow.adbc_available() if encoder == "adbc" else None
+        if encoder.startswith("pgpq"):
+            missing = pg_arrow.available()
+        if missing:
+            report.notes.append(f"postgres: new rows via {encoder} not measured ({missing})")
+        else:
+            encoders.append(encoder)
+    return encoders if len(encoders) > 1 else []
 
 
 def measure_rss_run(backend: str, where: Path, staging: Path, orders: int) -> Rss:
@@ -471,6 +610,16 @@ def table(report: Report) -> str:
             f"| {m.baseline_rows:,} rows, {m.baseline_seconds:.2f} s | {m.baseline_rows_per_second:,.0f} "
             f"| {m.ratio:.1f}x | {'met' if ok else 'MISSED'} (>= {speed_goal:,.0f}/s, >= 10x) |"
         )
+    ours = {x.table: x.seconds for x in report.landings if x.encoder == "ours"}
+    if report.landings:
+        lines += ["", "| table | new rows via | in the product's transaction | rows | median | rows/s | vs ours |"]
+        lines.append("|---|---|---|---|---|---|---|")
+        for x in report.landings:
+            what, joins = ENCODERS[x.encoder]
+            lines.append(
+                f"| {x.table} | {x.encoder}: {what} | {'yes' if joins else 'no'} | {x.rows:,} | {x.seconds:.2f} s "
+                f"| {x.rows_per_second:,.0f} | {ours[x.table] / x.seconds:.2f}x |"
+            )
     if report.rss:
         lines += ["", "| backend | orders staged | items | RSS after imports | peak RSS | load time |"]
         lines.append("|---|---|---|---|---|---|")
@@ -490,6 +639,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-rows", type=int, default=50_000)
     parser.add_argument("--rss-orders", default="25000,100000,250000", help="comma-separated; empty: skip")
     parser.add_argument("--backends", default="duckdb,postgres")
+    parser.add_argument(
+        "--encoders",
+        default=",".join(ENCODERS),
+        help="PostgreSQL new rows: comma-separated of " + ", ".join(ENCODERS) + " (those installed); empty: skip",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported")
     args = parser.parse_args(argv)
 
@@ -502,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_start": os.getloadavg(),
         },
     )
+    # String columns as the product holds them: pandas backs them with Arrow only where pyarrow is installed,
+    # which the lock does not pull in (the pgpq-arrow-strings figures show that case).
+    pd.set_option("mode.string_storage", "python")
     frames = {"order_items": order_items_frame(args.items), "offers": offers_frame(args.offers)}
     backends = [b for b in args.backends.split(",") if b]
     rss_orders = [int(n) for n in args.rss_orders.split(",") if n]
@@ -555,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for m in report.merges
         ],
+        "landings": [{**asdict(x), "rows_per_second": x.rows_per_second} for x in report.landings],
         "table": text,
     }
     (args.out / "landing.json").write_text(json.dumps(payload, indent=2) + "\n")
