@@ -13,12 +13,11 @@ reachable), in one run:
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
   the product's offer merge (``bolsync.offers.load.merged_list``, an incremental list: version-checked, no
   deletions, no snapshot) into ``bol.offers``, the same two merges;
-- **new rows through maintained encoders** (PostgreSQL, ``--encoders``, those installed): the new-rows merge
-  of both tables again, into the emptied table, per encoder in turn: ours (``pg_binary``), pgpq
-  (``ArrowToPostgresBinaryEncoder`` in its place: each slice converted to Arrow and encoded, through the same
-  ``COPY``, connection and transaction), pgpq on string columns already Arrow-backed (as pandas holds them
-  wherever pyarrow is installed), and ADBC (``adbc_ingest`` of the same rows, sorted, on a connection of its
-  own: it cannot join the product's transaction nor ``insert_new``'s savepoint); rows/s and the ratio to ours;
+- **new rows, the product against ADBC** (PostgreSQL, ``--encoders``): the new-rows merge of both tables
+  again, into the emptied table: the product's (binary ``COPY`` encoded by pgpq from Arrow, in the product's
+  transaction) and ADBC's (``adbc_ingest`` of the same rows, sorted, on a connection of its own: it cannot
+  join the product's transaction nor ``insert_new``'s savepoint; measured where it is installed); rows/s and
+  the ratio to the product's;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` (streamed in chunks of
@@ -309,11 +308,9 @@ def median_rss(runs: list[Rss]) -> Rss:
 
 # --- the new-rows COPY through maintained encoders (PostgreSQL) -----------------------------------------
 
-#: Each way of landing the new rows: which encoder, and whether it runs inside the product's transaction.
+#: Each way of landing the new rows: what it is, and whether it runs inside the product's transaction.
 ENCODERS = {
-    "ours": ("bolsync.warehouse.pg_binary (numpy)", True),
-    "pgpq": ("pgpq, the frame converted to Arrow per slice", True),
-    "pgpq-arrow-strings": ("pgpq, string columns already Arrow-backed", True),
+    "product": ("the product's binary COPY (pgpq)", True),
     "adbc": ("ADBC adbc_ingest on its own connection", False),
 }
 
@@ -331,46 +328,20 @@ class Landing:
         return self.rows / self.seconds
 
 
-def arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with its string columns Arrow-backed, as pandas holds them wherever pyarrow is installed."""
-    strings = {c: pd.StringDtype("pyarrow") for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)}
-    return frame.astype(strings)
-
-
 def bench_encoders(target: WarehouseTarget, frames: dict[str, pd.DataFrame], encoders: list[str]) -> list[Landing]:
-    """The new-rows merge of each table (the product's ``insert_new`` path: probe, savepoint, key-sorted
-    binary ``COPY`` in the product's transaction) into the emptied table, once per encoder: ours, pgpq in
-    place of ``pg_binary.binary_encoder`` (the same slices, worker thread and connection), and ADBC's
-    ``adbc_ingest`` of the same rows on a connection of its own (it cannot join the product's transaction)."""
-    from unittest import mock
-
-    import bolsync.warehouse.postgres_warehouse as pg_warehouse
-    from tests.benchmarks import pg_arrow
-
-    ours = pg_warehouse.binary_encoder
+    """The new-rows merge of each table into the emptied table, once per encoder: the product's (``insert_new``:
+    probe, savepoint, key-sorted binary ``COPY`` in the product's transaction) and ADBC's ``adbc_ingest`` of the
+    same rows on a connection of its own."""
     results = []
     with connect_warehouse(target) as warehouse:
         for table in VERSIONS:
             frame = frames[table]
-            arrow_frame = arrow_strings(frame) if "pgpq-arrow-strings" in encoders else frame
             for encoder in encoders:
                 warehouse.execute(f"TRUNCATE bol.{table}")
                 if encoder == "adbc":
                     seconds, inserted = _adbc_once(warehouse, target, table, frame)
                 else:
-                    make = pg_arrow.pgpq_encoder if encoder.startswith("pgpq") else ours
-                    used: list[bool] = []
-
-                    def counted(part: pd.DataFrame, types: Any, make: Any = make, used: list[bool] = used) -> Any:
-                        encode = make(part, types)
-                        used.append(encode is not None)
-                        return encode
-
-                    landed = arrow_frame if encoder == "pgpq-arrow-strings" else frame
-                    with mock.patch.object(pg_warehouse, "binary_encoder", counted):
-                        seconds, (inserted, _) = _merge_once(warehouse, table, landed)
-                    assert used, (encoder, table)
-                    assert all(used), (encoder, table, used)  # binary all the way, no CSV
+                    seconds, (inserted, _) = _merge_once(warehouse, table, frame)
                 assert inserted == len(frame), (encoder, table, inserted)
                 assert warehouse.scalar(f"SELECT count(*) FROM bol.{table}") == len(frame)
                 results.append(Landing(encoder, table, len(frame), seconds))
@@ -387,8 +358,8 @@ def _adbc_once(warehouse: Warehouse, target: WarehouseTarget, table: str, frame:
     from bolsync.offers.load import offer_rows
     from bolsync.offers.transform import latest_per_offer
     from bolsync.orders.load import INSERTED_ONLY
+    from bolsync.warehouse.pg_arrow import arrow_converter
     from bolsync.warehouse.postgres_warehouse import _sorted_positions
-    from tests.benchmarks import pg_arrow
 
     name = f"bol.{table}"
     key = ["retailer_id", "order_item_id"] if table == "order_items" else ["retailer_id", "offer_id"]
@@ -401,7 +372,7 @@ def _adbc_once(warehouse: Warehouse, target: WarehouseTarget, table: str, frame:
             listing = OfferList("export", False, SEEN_AT, SEEN_AT, SEEN_AT.date())
             rows = offer_rows("r1", latest_per_offer(frame), list(frame.columns), listing)
         rows = rows.take(_sorted_positions(rows, key))
-        convert = pg_arrow.arrow_converter(rows, warehouse._column_types(name, list(rows.columns)))  # type: ignore[attr-defined]
+        convert = arrow_converter(rows, warehouse._column_types(name, list(rows.columns)))  # type: ignore[attr-defined]
         assert convert is not None, table
         with ingest.cursor() as cursor:
             inserted = cursor.adbc_ingest(table, convert(rows), mode="append", db_schema_name="bol")
@@ -549,19 +520,17 @@ def measure_merges(
 
 
 def landing_encoders(report: Report, wanted: str) -> list[str]:
-    """Of ``wanted`` (comma-separated :data:`ENCODERS`), ours and those installed; [] when that leaves ours
-    alone."""
-    from tests.benchmarks import pg_arrow
-
+    """Of ``wanted`` (comma-separated :data:`ENCODERS`), the product's and those installed; [] when that
+    leaves the product's alone."""
     encoders = []
     for encoder in (e for e in wanted.split(",") if e):
-        missing = pg_arrow.adbc_available() if encoder == "adbc" else None
-        if encoder.startswith("pgpq"):
-            missing = pg_arrow.available()
-        if missing:
-            report.notes.append(f"postgres: new rows via {encoder} not measured ({missing})")
-        else:
-            encoders.append(encoder)
+        try:
+            if encoder == "adbc":
+                import adbc_driver_postgresql.dbapi  # noqa: F401
+        except ImportError as error:
+            report.notes.append(f"postgres: new rows via {encoder} not measured ({error})")
+            continue
+        encoders.append(encoder)
     return encoders if len(encoders) > 1 else []
 
 
@@ -610,15 +579,15 @@ def table(report: Report) -> str:
             f"| {m.baseline_rows:,} rows, {m.baseline_seconds:.2f} s | {m.baseline_rows_per_second:,.0f} "
             f"| {m.ratio:.1f}x | {'met' if ok else 'MISSED'} (>= {speed_goal:,.0f}/s, >= 10x) |"
         )
-    ours = {x.table: x.seconds for x in report.landings if x.encoder == "ours"}
+    product = {x.table: x.seconds for x in report.landings if x.encoder == "product"}
     if report.landings:
-        lines += ["", "| table | new rows via | in the product's transaction | rows | median | rows/s | vs ours |"]
+        lines += ["", "| table | new rows via | in the product's transaction | rows | median | rows/s | vs product |"]
         lines.append("|---|---|---|---|---|---|---|")
         for x in report.landings:
             what, joins = ENCODERS[x.encoder]
             lines.append(
                 f"| {x.table} | {x.encoder}: {what} | {'yes' if joins else 'no'} | {x.rows:,} | {x.seconds:.2f} s "
-                f"| {x.rows_per_second:,.0f} | {ours[x.table] / x.seconds:.2f}x |"
+                f"| {x.rows_per_second:,.0f} | {product[x.table] / x.seconds:.2f}x |"
             )
     if report.rss:
         lines += ["", "| backend | orders staged | items | RSS after imports | peak RSS | load time |"]
@@ -656,9 +625,6 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_start": os.getloadavg(),
         },
     )
-    # String columns as the product holds them: pandas backs them with Arrow only where pyarrow is installed,
-    # which the lock does not pull in (the pgpq-arrow-strings figures show that case).
-    pd.set_option("mode.string_storage", "python")
     frames = {"order_items": order_items_frame(args.items), "offers": offers_frame(args.offers)}
     backends = [b for b in args.backends.split(",") if b]
     rss_orders = [int(n) for n in args.rss_orders.split(",") if n]
