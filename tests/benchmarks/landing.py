@@ -13,6 +13,11 @@ reachable), in one run:
 - **offers**: 200,000 offers of one retailer (``--offers``, the export's 14 columns plus ``extra``) through
   the product's offer merge (``bolsync.offers.load.merged_list``, an incremental list: version-checked, no
   deletions, no snapshot) into ``bol.offers``, the same two merges;
+- **new rows, the product against ADBC** (PostgreSQL, ``--encoders``): the new-rows merge of both tables
+  again, into the emptied table: the product's (binary ``COPY`` encoded by pgpq from Arrow, in the product's
+  transaction) and ADBC's (``adbc_ingest`` of the same rows, sorted, on a connection of its own: it cannot
+  join the product's transaction nor ``insert_new``'s savepoint; measured where it is installed); rows/s and
+  the ratio to the product's;
 - **baseline**: ``DataFrame.to_sql`` through SQLAlchemy (``method=None``, ``duckdb-engine`` /
   ``psycopg2``) of the first ``--baseline-rows`` rows (default 50,000) into an empty table, rows/s;
 - **memory**: the peak RSS of a separate process running ``load_staged_orders`` (streamed in chunks of
@@ -190,6 +195,7 @@ class Report:
     machine: dict[str, Any]
     runs: list[dict[str, Any]] = field(default_factory=list)
     merges: list[Merge] = field(default_factory=list)
+    landings: list[Landing] = field(default_factory=list)
     rss: list[Rss] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -298,6 +304,85 @@ def median_rss(runs: list[Rss]) -> Rss:
         float(statistics.median(r.seconds for r in runs)),
         len(runs),
     )
+
+
+# --- the new-rows COPY through maintained encoders (PostgreSQL) -----------------------------------------
+
+#: Each way of landing the new rows: what it is, and whether it runs inside the product's transaction.
+ENCODERS = {
+    "product": ("the product's binary COPY (pgpq)", True),
+    "adbc": ("ADBC adbc_ingest on its own connection", False),
+}
+
+
+@dataclass
+class Landing:
+    encoder: str
+    table: str
+    rows: int
+    seconds: float
+    runs: int = 1
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def bench_encoders(target: WarehouseTarget, frames: dict[str, pd.DataFrame], encoders: list[str]) -> list[Landing]:
+    """The new-rows merge of each table into the emptied table, once per encoder: the product's (``insert_new``:
+    probe, savepoint, key-sorted binary ``COPY`` in the product's transaction) and ADBC's ``adbc_ingest`` of the
+    same rows on a connection of its own."""
+    results = []
+    with connect_warehouse(target) as warehouse:
+        for table in VERSIONS:
+            frame = frames[table]
+            for encoder in encoders:
+                warehouse.execute(f"TRUNCATE bol.{table}")
+                if encoder == "adbc":
+                    seconds, inserted = _adbc_once(warehouse, target, table, frame)
+                else:
+                    seconds, (inserted, _) = _merge_once(warehouse, table, frame)
+                assert inserted == len(frame), (encoder, table, inserted)
+                assert warehouse.scalar(f"SELECT count(*) FROM bol.{table}") == len(frame)
+                results.append(Landing(encoder, table, len(frame), seconds))
+                print(f"  postgres {table} new rows via {encoder}: {seconds:.2f} s", flush=True)
+    return results
+
+
+def _adbc_once(warehouse: Warehouse, target: WarehouseTarget, table: str, frame: pd.DataFrame) -> tuple[float, int]:
+    """``adbc_ingest`` (append) of the rows the product's new-rows merge stores, sorted by key, committed;
+    timed from the pandas frame (its constants, the key sort and the conversion to Arrow included)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from bolsync.offers.listing import OfferList
+    from bolsync.offers.load import offer_rows
+    from bolsync.offers.transform import latest_per_offer
+    from bolsync.orders.load import INSERTED_ONLY
+    from bolsync.warehouse.pg_arrow import arrow_converter
+    from bolsync.warehouse.postgres_warehouse import _sorted_positions
+
+    name = f"bol.{table}"
+    key = ["retailer_id", "order_item_id"] if table == "order_items" else ["retailer_id", "offer_id"]
+    with adbc.connect(str(target.dsn)) as ingest:
+        settle("postgres", warehouse.raw)
+        started = time.perf_counter()
+        if table == "order_items":
+            rows = frame.assign(**warehouse._constant_columns(INSERTED_ONLY, frame.index))  # type: ignore[attr-defined]
+        else:
+            listing = OfferList("export", False, SEEN_AT, SEEN_AT, SEEN_AT.date())
+            rows = offer_rows("r1", latest_per_offer(frame), list(frame.columns), listing)
+        rows = rows.take(_sorted_positions(rows, key))
+        convert = arrow_converter(rows, warehouse._column_types(name, list(rows.columns)))  # type: ignore[attr-defined]
+        assert convert is not None, table
+        with ingest.cursor() as cursor:
+            inserted = cursor.adbc_ingest(table, convert(rows), mode="append", db_schema_name="bol")
+        ingest.commit()
+        return time.perf_counter() - started, int(inserted if inserted and inserted > 0 else len(rows))
+
+
+def median_landing(runs: list[Landing]) -> Landing:
+    first = runs[0]
+    return Landing(first.encoder, first.table, first.rows, float(statistics.median(r.seconds for r in runs)), len(runs))
 
 
 def baseline(target: WarehouseTarget, table: str, sample: pd.DataFrame) -> tuple[int, float]:
@@ -410,12 +495,16 @@ def measure_merges(
 ) -> list[Merge]:
     """``args.runs`` runs of :func:`bench_merges`, each in a fresh warehouse; [] when the backend is down."""
     merges: list[Merge] = []
+    encoders = landing_encoders(report, args.encoders) if backend == "postgres" else []
+    landings: list[Landing] = []
     for run in range(args.runs):
         try:
             with backend_target(backend, folder / f"merge-{run}") as target:
                 if target.path is not None:
                     target.path.parent.mkdir(parents=True, exist_ok=True)
                 merges += bench_merges(backend, target, frames, args.baseline_rows)
+                if encoders:
+                    landings += bench_encoders(target, frames, encoders)
         except BaseException as error:  # pytest.skip/fail from postgres_url() when the server is down
             if not isinstance(error, Exception) and type(error).__name__ not in ("Skipped", "Failed"):
                 raise
@@ -423,7 +512,26 @@ def measure_merges(
             print(f"  {backend}: not measured: {error}", flush=True)
             return []
     report.runs += [{"kind": "merge", **asdict(m), "rows_per_second": m.rows_per_second} for m in merges]
+    report.runs += [{"kind": "landing", **asdict(x), "rows_per_second": x.rows_per_second} for x in landings]
+    report.landings += [
+        median_landing([x for x in landings if (x.table, x.encoder) == (t, e)]) for t in VERSIONS for e in encoders
+    ]
     return merges
+
+
+def landing_encoders(report: Report, wanted: str) -> list[str]:
+    """Of ``wanted`` (comma-separated :data:`ENCODERS`), the product's and those installed; [] when that
+    leaves the product's alone."""
+    encoders = []
+    for encoder in (e for e in wanted.split(",") if e):
+        try:
+            if encoder == "adbc":
+                import adbc_driver_postgresql.dbapi  # noqa: F401
+        except ImportError as error:
+            report.notes.append(f"postgres: new rows via {encoder} not measured ({error})")
+            continue
+        encoders.append(encoder)
+    return encoders if len(encoders) > 1 else []
 
 
 def measure_rss_run(backend: str, where: Path, staging: Path, orders: int) -> Rss:
@@ -471,6 +579,16 @@ def table(report: Report) -> str:
             f"| {m.baseline_rows:,} rows, {m.baseline_seconds:.2f} s | {m.baseline_rows_per_second:,.0f} "
             f"| {m.ratio:.1f}x | {'met' if ok else 'MISSED'} (>= {speed_goal:,.0f}/s, >= 10x) |"
         )
+    product = {x.table: x.seconds for x in report.landings if x.encoder == "product"}
+    if report.landings:
+        lines += ["", "| table | new rows via | in the product's transaction | rows | median | rows/s | vs product |"]
+        lines.append("|---|---|---|---|---|---|---|")
+        for x in report.landings:
+            what, joins = ENCODERS[x.encoder]
+            lines.append(
+                f"| {x.table} | {x.encoder}: {what} | {'yes' if joins else 'no'} | {x.rows:,} | {x.seconds:.2f} s "
+                f"| {x.rows_per_second:,.0f} | {product[x.table] / x.seconds:.2f}x |"
+            )
     if report.rss:
         lines += ["", "| backend | orders staged | items | RSS after imports | peak RSS | load time |"]
         lines.append("|---|---|---|---|---|---|")
@@ -490,6 +608,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-rows", type=int, default=50_000)
     parser.add_argument("--rss-orders", default="25000,100000,250000", help="comma-separated; empty: skip")
     parser.add_argument("--backends", default="duckdb,postgres")
+    parser.add_argument(
+        "--encoders",
+        default=",".join(ENCODERS),
+        help="PostgreSQL new rows: comma-separated of " + ", ".join(ENCODERS) + " (those installed); empty: skip",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported")
     args = parser.parse_args(argv)
 
@@ -555,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for m in report.merges
         ],
+        "landings": [{**asdict(x), "rows_per_second": x.rows_per_second} for x in report.landings],
         "table": text,
     }
     (args.out / "landing.json").write_text(json.dumps(payload, indent=2) + "\n")

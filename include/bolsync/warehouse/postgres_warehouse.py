@@ -1,6 +1,6 @@
 """The PostgreSQL warehouse: DataFrames arrive by ``COPY`` (psycopg 3), binary where every column encodes
-exactly (``pg_binary``), else as CSV slices encoded by an in-memory DuckDB; slices are encoded on a worker
-thread while the previous one streams.
+exactly (``pg_arrow``: Arrow, encoded by pgpq), else as CSV slices encoded by an in-memory DuckDB; slices are
+encoded on a worker thread while the previous one streams.
 
 A frame whose keys are all new goes straight into its table (``insert_new``: one write, in a savepoint that
 gives way to the merge). Otherwise it is staged in a TEMP table and ``_merge_relation`` runs one key-ordered
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bolsync.warehouse.base import Warehouse
-from bolsync.warehouse.pg_binary import HEADER, TRAILER, binary_encoder
+from bolsync.warehouse.pg_arrow import HEADER, TRAILER, binary_encoder
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class PostgresWarehouse(Warehouse):
                 self.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _copy(self, table: str, frame: pd.DataFrame, key: Sequence[str]) -> None:
-        """``COPY`` the frame into ``table``: binary when every column encodes exactly (see ``pg_binary``),
+        """``COPY`` the frame into ``table``: binary when every column encodes exactly (see ``pg_arrow``),
         else CSV slices encoded by an in-memory DuckDB.
 
         Rows go in the order of ``key`` when the frame has its columns: inserted in key order, they cost a

@@ -13,7 +13,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-import bolsync.warehouse.pg_binary as pg_binary
+import bolsync.warehouse.pg_arrow as pg_arrow
 import bolsync.warehouse.postgres_warehouse as pg_warehouse
 from bolsync.warehouse.connection import PostgresWarehouse, connect_warehouse
 
@@ -285,11 +285,7 @@ def _staged_rows(conn: Any, frame: pd.DataFrame, like: str) -> list[tuple[Any, .
         return conn.query(f"SELECT * FROM {incoming}")
 
 
-@pytest.mark.parametrize("padding", ["padded", "scattered"])
-def test_binary_copy_stores_what_csv_stores(url: str, monkeypatch: pytest.MonkeyPatch, padding: str) -> None:
-    if padding == "scattered":
-        monkeypatch.setattr(pg_binary, "PADDING_FACTOR", 0)
-        monkeypatch.setattr(pg_binary, "PADDING_SLACK", 0)
+def test_binary_copy_stores_what_csv_stores(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(
             """CREATE TABLE merge_test.kinds (k VARCHAR NOT NULL PRIMARY KEY, n INTEGER, big BIGINT, flag BOOLEAN,
@@ -314,7 +310,7 @@ def test_binary_copy_stores_what_csv_stores(url: str, monkeypatch: pytest.Monkey
     )
     with connect_warehouse(url) as conn:
         assert isinstance(conn, PostgresWarehouse)
-        assert pg_binary.binary_encoder(frame, conn._column_types("merge_test.kinds")) is not None
+        assert pg_arrow.binary_encoder(frame, conn._column_types("merge_test.kinds")) is not None
         binary = _staged_rows(conn, frame, "merge_test.kinds")
         monkeypatch.setattr(pg_warehouse, "binary_encoder", lambda frame, types: None)
         csv = _staged_rows(conn, frame, "merge_test.kinds")
@@ -332,12 +328,12 @@ def test_binary_copy_stores_what_csv_stores(url: str, monkeypatch: pytest.Monkey
 
 def test_binary_copy_is_not_used_for_what_it_cannot_encode_exactly() -> None:
     frame = pd.DataFrame({"n": pd.array([2**31], dtype="Int64"), "o": pd.Series([object()], dtype=object)})
-    assert pg_binary.binary_encoder(frame[["n"]], [("int4", -1)]) is None
-    assert pg_binary.binary_encoder(frame[["n"]], [("int8", -1)]) is not None
-    assert pg_binary.binary_encoder(frame[["o"]], [("varchar", -1)]) is None
-    assert pg_binary.binary_encoder(frame[["n"]], [("numeric", -1)]) is None
+    assert pg_arrow.binary_encoder(frame[["n"]], [("int4", -1)]) is None
+    assert pg_arrow.binary_encoder(frame[["n"]], [("int8", -1)]) is not None
+    assert pg_arrow.binary_encoder(frame[["o"]], [("varchar", -1)]) is None
+    assert pg_arrow.binary_encoder(frame[["n"]], [("numeric", -1)]) is None
     floats = pd.DataFrame({"x": pd.array([float("inf")], dtype="float64")})
-    assert pg_binary.binary_encoder(floats, [("numeric", (12 << 16) + 2 + 4)]) is None
+    assert pg_arrow.binary_encoder(floats, [("numeric", (12 << 16) + 2 + 4)]) is None
 
 
 def test_a_nul_in_text_is_refused_by_postgresql(url: str) -> None:
