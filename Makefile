@@ -97,11 +97,14 @@ docs-serve: venv
 
 # Shared request budget + single-flight token refresh vs a naive baseline, 8 processes against the emulator
 # (~5 min); writes docs/bench/rate_budget.json and .png. Uses Redis/PostgreSQL too when reachable.
-# Then the warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql) and the
-# load's peak RSS (~3 min); writes docs/bench/landing.json. The order-list calls of an hourly run against the
-# 15-minute runs of the same hour on a large day (~4 min); writes docs/bench/frequent_sync.json.
-# Every stream of two accounts at once at bol's limits, two runs each: calls against the fewest possible and a
-# naive full re-read, 429s, each account's busiest second (~11 min on 2 busy cores); writes docs/bench/stream_calls.json.
+# The warehouse landing speed (1M order items, 200k offers; DuckDB and PostgreSQL vs to_sql; ADBC when
+# installed) and the load's peak RSS (~5 min); writes docs/bench/landing.json. Detail calls per order.
+# 50 accounts' nightly orders sync on one and two Celery workers: CPU per 1,000 calls gross and above the idle
+# cost, accounts per core-hour, 429s, the 1,000-account projection (~17 min); writes docs/bench/many_shops.json.
+# The order-list calls of an hourly run against the 15-minute runs of the same hour on a large day (~4 min);
+# writes docs/bench/frequent_sync.json. The status page's read. Every stream of two accounts at once at bol's
+# limits, two runs each: calls against the fewest possible and a naive full re-read, 429s, each account's
+# busiest second (~11 min on 2 busy cores); writes docs/bench/stream_calls.json.
 bench: venv
 	$(BIN)/python -m tests.benchmarks.rate_budget --out docs/bench
 	$(BIN)/python -m tests.benchmarks.landing --out docs/bench

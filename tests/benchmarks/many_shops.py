@@ -21,7 +21,7 @@ on a fresh emulator and warehouse, for ``--baseline-accounts`` of the ten accoun
 so a subset gives the per-account rate).
 
 Writes ``many_shops.json`` to ``--out``. Run: ``make bench`` or
-``python -m tests.benchmarks.many_shops --out docs/bench`` (~15 min on 2 cores; longer on a busy machine).
+``python -m tests.benchmarks.many_shops --out docs/bench`` (~17 min on 2 idle cores).
 """
 
 from __future__ import annotations
