@@ -20,8 +20,13 @@ log = logging.getLogger(__name__)
 
 CELERY_CONFIG: dict[str, Any] = dict(DEFAULT_CELERY_CONFIG)
 
-#: What every account's sync task runs (``streams.tasks``), beside each stream's own module.
-SYNC_MODULES = ("bolsync.runs.account_check", "bolsync.streams.steps", "bolsync.offers.tasks")
+#: What the sync tasks run (``streams.tasks``, the offers tasks), beside each stream's own module.
+SYNC_MODULES = (
+    "bolsync.runs.account_check",
+    "bolsync.streams.steps",
+    "bolsync.offers.extract_steps",
+    "bolsync.offers.load_steps",
+)
 
 
 def preloaded_modules() -> list[str]:
