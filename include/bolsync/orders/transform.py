@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from bolsync.orders.spec import ORDER_ITEMS, ORDERS
 from bolsync.runs import values
-from bolsync.runs.quarantine import InvalidRecord
+from bolsync.runs.record_at import RecordAt
 from bolsync_provider.errors import BolResponseError
 
 log = logging.getLogger(__name__)
@@ -395,57 +395,25 @@ class OrderChecks:
         values.moment(value, self.not_after, required=True)
 
 
-class _At:
+class _At(RecordAt):
     """Where in an order a value sits: for the message (order, item) and the stored field path."""
 
-    __slots__ = ("item_id", "order_id", "path")
+    __slots__ = ()
 
     def __init__(self, order_id: Any, item_id: Any = None, path: str = "") -> None:
-        self.order_id, self.item_id, self.path = order_id, item_id, path
+        super().__init__("order", order_id, item_id, path)
 
     @classmethod
     def order(cls, order: Mapping[str, Any]) -> _At:
         at = cls(order.get("orderId"))
-        at.check(_required_code, at.order_id, "orderId")
+        at.check(_required_code, at.key, "orderId")
         return at
-
-    def refuse(self, field: str, problem: str) -> InvalidRecord:
-        where = f"order {str(self.order_id)[:40]!r}"
-        if self.item_id is not None:
-            where += f" item {str(self.item_id)[:40]!r}"
-        message = f"bol sent malformed order data: {where}: {field} {problem}"
-        return InvalidRecord(message, key=self.order_id, field=self.path + field)
 
     def check(self, check: Check, value: Any, field: str, label: str = "") -> None:
         try:
             check(value)
         except values.ValueProblem as problem:
             raise self.refuse(field, f"{label} {problem}".lstrip()) from None
-
-    def check_all(self, checks: Sequence[tuple[str, Check]], obj: Mapping[str, Any], prefix: str = "") -> None:
-        """Each ``(field, check)`` on ``obj[field]`` (one loop: this runs for every item of every order)."""
-        name = ""
-        try:
-            for name, check in checks:
-                check(obj.get(name))
-        except values.ValueProblem as problem:
-            raise self.refuse(prefix + name, str(problem)) from None
-
-    def as_object(self, value: Any, field: str) -> Mapping[str, Any]:
-        """``value`` as an object (``{}`` when absent); anything else is refused."""
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.refuse(field, f"is {values.described(value)}, not an object")
-        return value
-
-    def as_array(self, value: Any, field: str) -> list[Any]:
-        """``value`` as an array (``[]`` when absent); anything else is refused."""
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.refuse(field, f"is {values.described(value)}, not an array")
-        return value
 
 
 def _required_code(value: Any) -> None:
@@ -458,7 +426,7 @@ def _items(top: _At, order: Mapping[str, Any]) -> Iterator[tuple[_At, Mapping[st
         if not isinstance(item, Mapping):
             field = f"orderItems[{number}]"
             raise top.refuse(field, f"is {values.described(item)}, not an object")
-        yield _At(top.order_id, item.get("orderItemId"), f"orderItems[{number}]."), item
+        yield _At(top.key, item.get("orderItemId"), f"orderItems[{number}]."), item
 
 
 #: Blocks of a full order that hold customer data.
